@@ -1,0 +1,224 @@
+//! The `Io` trait: the one interface a storage engine is written against,
+//! implemented by the real [`crate::IO`] and the simulated twin, `SimIO`.
+
+use std::net::SocketAddr;
+use std::ops::RangeBounds;
+use std::path::Path;
+
+use crate::buffer::Buffer;
+use crate::done::{
+    AcceptDone, CloseDone, ConnectDone, EventDone, FsyncDone, ReadDone, RecvDone, SendDone,
+    TimeoutDone, WriteDone,
+};
+use crate::error::{
+    CancelError, EventError, ListenError, OpenError, Rejected, RunError, ShutdownError,
+    SocketError, SubmitError,
+};
+use crate::fd::{EventId, Fd, OpId};
+use crate::options::{AddressFamily, DirectIo, FilePurpose, FsyncMode, Shutdown, SocketOptions};
+
+/// A completion callback: a plain function, given the application context,
+/// the IO (to submit more work) and the operation's completion.
+pub type Callback<I, D> = fn(&mut <I as Io>::Context, &mut I, D);
+
+/// A single-threaded, callback-driven IO.
+///
+/// Submits never block and never allocate: they take one of the operation
+/// slots reserved at construction, or are refused with
+/// [`SubmitError::NoFreeSlot`]. Callbacks run only inside [`Io::flush`],
+/// [`Io::tick`] and [`Io::run_for_ns`], exactly once per accepted submit,
+/// and may submit more work. A refused submit runs no callback and hands its
+/// buffer back in [`Rejected`].
+pub trait Io: Sized {
+    /// The application state handed to every callback.
+    type Context;
+
+    /// Monotonic nanoseconds: the kernel's clock for the real IO, virtual
+    /// time for the twin.
+    fn now_ns(&self) -> u64;
+
+    /// Runs one pass of the loop: fires due timeouts, polls readiness (when
+    /// `wait`, blocking until something completes, but never past the
+    /// nearest timeout and never when nothing is in flight) and runs every
+    /// ready callback, including work those callbacks submit.
+    fn flush(&mut self, ctx: &mut Self::Context, wait: bool) -> Result<(), RunError>;
+
+    /// One pass that never blocks.
+    fn tick(&mut self, ctx: &mut Self::Context) -> Result<(), RunError> {
+        self.flush(ctx, false)
+    }
+
+    /// Runs the loop until `ns` nanoseconds have passed on [`Io::now_ns`].
+    fn run_for_ns(&mut self, ctx: &mut Self::Context, ns: u64) -> Result<(), RunError>;
+
+    /// Runs waiting passes until at least one callback has run. Returns at
+    /// once if nothing is in flight (nothing could ever run).
+    fn run_once(&mut self, ctx: &mut Self::Context) -> Result<(), RunError>;
+
+    /// Runs waiting passes until nothing is in flight (or [`Io::stop`]).
+    fn run_until_done(&mut self, ctx: &mut Self::Context) -> Result<(), RunError>;
+
+    /// Asks the running (or next) `run_for_ns`, `run_once` or
+    /// `run_until_done` to return after its current pass. Callable from a
+    /// callback. A plain `flush` or `tick` ignores it.
+    fn stop(&mut self);
+
+    /// Operations accepted whose callback has not run yet.
+    fn in_flight(&self) -> usize;
+
+    /// Withdraws an operation that has not completed: its callback runs
+    /// once, in the next pass, with its error type's `Canceled`. An
+    /// operation whose callback ran (or is running) is
+    /// [`CancelError::NotRunning`]; a second cancel is
+    /// [`CancelError::AlreadyCanceled`].
+    fn cancel(&mut self, target: OpId) -> Result<(), CancelError>;
+
+    /// Cancels every operation in flight that can be withdrawn; returns how
+    /// many were. Run the loop afterwards to deliver their callbacks.
+    fn cancel_all(&mut self) -> usize;
+
+    /// Moves a pending timeout to fire `ns` nanoseconds from now, without a
+    /// callback for the old deadline.
+    fn reset_timeout(&mut self, target: OpId, ns: u64) -> Result<(), CancelError>;
+
+    /// Accepts one connection on a listening socket.
+    fn accept(
+        &mut self,
+        listener: Fd,
+        tag: u64,
+        callback: Callback<Self, AcceptDone>,
+    ) -> Result<OpId, SubmitError>;
+
+    /// Connects a socket from [`Io::open_socket`] to `address`.
+    fn connect(
+        &mut self,
+        socket: Fd,
+        address: SocketAddr,
+        tag: u64,
+        callback: Callback<Self, ConnectDone>,
+    ) -> Result<OpId, SubmitError>;
+
+    /// Receives into `buffer[range]`; `Ok(0)` is end of stream.
+    fn recv(
+        &mut self,
+        socket: Fd,
+        buffer: Buffer,
+        range: impl RangeBounds<usize>,
+        tag: u64,
+        callback: Callback<Self, RecvDone>,
+    ) -> Result<OpId, Rejected<Buffer>>;
+
+    /// Sends `buffer[range]`; may send fewer bytes (the count is in the result).
+    fn send(
+        &mut self,
+        socket: Fd,
+        buffer: Buffer,
+        range: impl RangeBounds<usize>,
+        tag: u64,
+        callback: Callback<Self, SendDone>,
+    ) -> Result<OpId, Rejected<Buffer>>;
+
+    /// Reads `buffer[range]` from the file at `offset`; `Ok(0)` is end of file.
+    fn read(
+        &mut self,
+        fd: Fd,
+        buffer: Buffer,
+        range: impl RangeBounds<usize>,
+        offset: u64,
+        tag: u64,
+        callback: Callback<Self, ReadDone>,
+    ) -> Result<OpId, Rejected<Buffer>>;
+
+    /// Writes `buffer[range]` to the file at `offset`.
+    fn write(
+        &mut self,
+        fd: Fd,
+        buffer: Buffer,
+        range: impl RangeBounds<usize>,
+        offset: u64,
+        tag: u64,
+        callback: Callback<Self, WriteDone>,
+    ) -> Result<OpId, Rejected<Buffer>>;
+
+    /// Makes the file's written data durable as `mode` promises.
+    fn fsync(
+        &mut self,
+        fd: Fd,
+        mode: FsyncMode,
+        tag: u64,
+        callback: Callback<Self, FsyncDone>,
+    ) -> Result<OpId, SubmitError>;
+
+    /// Closes a descriptor. Network operations still pending on it complete
+    /// first, with `Canceled`.
+    fn close(
+        &mut self,
+        fd: Fd,
+        tag: u64,
+        callback: Callback<Self, CloseDone>,
+    ) -> Result<OpId, SubmitError>;
+
+    /// Fires after `ns` nanoseconds. Timeouts fire in deadline order, ties in
+    /// submission order. A zero timeout is a yield: it fires in the next
+    /// pass of the loop, after the IO that is ready now.
+    fn timeout(
+        &mut self,
+        ns: u64,
+        tag: u64,
+        callback: Callback<Self, TimeoutDone>,
+    ) -> Result<OpId, SubmitError>;
+
+    /// Opens a non-blocking, close-on-exec stream socket that never raises
+    /// `SIGPIPE`.
+    fn open_socket(
+        &mut self,
+        family: AddressFamily,
+        options: SocketOptions,
+    ) -> Result<Fd, SocketError>;
+
+    /// Binds (with `SO_REUSEADDR`) and listens; returns the bound address,
+    /// with port 0 resolved to the port the system chose.
+    fn listen(
+        &mut self,
+        socket: Fd,
+        address: SocketAddr,
+        backlog: u32,
+    ) -> Result<SocketAddr, ListenError>;
+
+    /// Shuts down one or both halves of a connection.
+    fn shutdown(&mut self, socket: Fd, how: Shutdown) -> Result<(), ShutdownError>;
+
+    /// Opens a directory to create and open data files in.
+    fn open_dir(&mut self, path: &Path) -> Result<Fd, OpenError>;
+
+    /// Opens (or, for [`FilePurpose::Format`], creates and preallocates) a
+    /// data file of `size` bytes under `dir`, locked for exclusive use.
+    fn open_data_file(
+        &mut self,
+        dir: Fd,
+        relative_path: &Path,
+        size: u64,
+        purpose: FilePurpose,
+        direct_io: DirectIo,
+    ) -> Result<Fd, OpenError>;
+
+    /// Creates a user event.
+    fn open_event(&mut self) -> Result<EventId, EventError>;
+
+    /// Arms a one-shot listener on `event`: its callback runs once, after the
+    /// next trigger (or at once if a trigger arrived since the last one was
+    /// delivered). At most one listener per event.
+    fn event_listen(
+        &mut self,
+        event: EventId,
+        tag: u64,
+        callback: Callback<Self, EventDone>,
+    ) -> Result<OpId, SubmitError>;
+
+    /// Triggers `event` from the loop thread. Triggers coalesce.
+    fn event_trigger(&mut self, event: EventId) -> Result<(), EventError>;
+
+    /// Closes `event`. An armed listener completes with
+    /// [`EventError::Canceled`].
+    fn close_event(&mut self, event: EventId) -> Result<(), EventError>;
+}

@@ -1,0 +1,120 @@
+//! Intrusive doubly-linked FIFOs over operation slots.
+//!
+//! The links live in one array indexed by slot, allocated at `init`, so
+//! queueing and unlinking never allocate and removal from the middle (a
+//! canceled op, a closed descriptor's waiters) is O(1).
+
+pub(crate) const NONE: u32 = u32::MAX;
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Link {
+    prev: u32,
+    next: u32,
+}
+
+impl Link {
+    pub(crate) const UNLINKED: Link = Link { prev: NONE, next: NONE };
+}
+
+/// A FIFO of slot indices threaded through a shared `[Link]`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct List {
+    head: u32,
+    tail: u32,
+    len: u32,
+}
+
+impl Default for List {
+    fn default() -> List {
+        List::new()
+    }
+}
+
+impl List {
+    pub(crate) const fn new() -> List {
+        List { head: NONE, tail: NONE, len: 0 }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    pub(crate) fn push_back(&mut self, links: &mut [Link], index: u32) {
+        links[index as usize] = Link { prev: self.tail, next: NONE };
+        if self.tail == NONE {
+            self.head = index;
+        } else {
+            links[self.tail as usize].next = index;
+        }
+        self.tail = index;
+        self.len += 1;
+    }
+
+    pub(crate) fn pop_front(&mut self, links: &mut [Link]) -> Option<u32> {
+        let index = self.head;
+        if index == NONE {
+            return None;
+        }
+        self.remove(links, index);
+        Some(index)
+    }
+
+    /// Unlinks `index`, which must be in this list.
+    pub(crate) fn remove(&mut self, links: &mut [Link], index: u32) {
+        let Link { prev, next } = links[index as usize];
+        if prev == NONE {
+            self.head = next;
+        } else {
+            links[prev as usize].next = next;
+        }
+        if next == NONE {
+            self.tail = prev;
+        } else {
+            links[next as usize].prev = prev;
+        }
+        links[index as usize] = Link::UNLINKED;
+        self.len -= 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::VecDeque;
+
+    proptest! {
+        /// The list behaves as a VecDeque under push, pop and removal.
+        #[test]
+        fn matches_a_deque(commands in proptest::collection::vec((0u8..3, 0u32..16), 0..200)) {
+            let mut links = vec![Link::UNLINKED; 16];
+            let mut list = List::new();
+            let mut model: VecDeque<u32> = VecDeque::new();
+            for (command, index) in commands {
+                match command {
+                    0 if !model.contains(&index) => {
+                        list.push_back(&mut links, index);
+                        model.push_back(index);
+                    }
+                    1 => prop_assert_eq!(list.pop_front(&mut links), model.pop_front()),
+                    2 if model.contains(&index) => {
+                        list.remove(&mut links, index);
+                        model.retain(|&i| i != index);
+                    }
+                    _ => {}
+                }
+                prop_assert_eq!(list.len(), model.len());
+            }
+            let mut drained = Vec::new();
+            while let Some(index) = list.pop_front(&mut links) {
+                drained.push(index);
+            }
+            prop_assert_eq!(drained, model.into_iter().collect::<Vec<_>>());
+        }
+    }
+}

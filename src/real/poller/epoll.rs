@@ -1,0 +1,181 @@
+//! The Linux poller: epoll, edge-triggered, each descriptor registered once,
+//! and an eventfd per user event.
+//!
+//! On epoll every `epoll_ctl` is a syscall of its own, so rather than
+//! re-arming a one-shot registration for every operation that would block
+//! (what kqueue does for free inside its wait), each descriptor is added
+//! once with `EPOLLET` and the engine keeps its readiness.
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use super::{EVENTS_PER_WAIT, PollEvent, Token, USER_TOKEN_BIT};
+use crate::error::{Errno, EventError};
+
+pub(crate) struct Poller {
+    epoll: OwnedFd,
+    events: Box<[libc::epoll_event; EVENTS_PER_WAIT]>,
+    ready: usize,
+    /// `epoll_pwait2` (nanosecond timeouts, Linux 5.11) is tried first;
+    /// after an `ENOSYS` the poller falls back to millisecond `epoll_wait`.
+    has_pwait2: bool,
+}
+
+impl Poller {
+    pub(crate) fn new() -> Result<Poller, Errno> {
+        // SAFETY: plain syscall with a valid flag; the result is checked.
+        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if fd < 0 {
+            return Err(Errno::last());
+        }
+        // SAFETY: `fd` is a fresh descriptor owned by nobody else.
+        let epoll = unsafe { OwnedFd::from_raw_fd(fd) };
+        let empty = libc::epoll_event { events: 0, u64: 0 };
+        Ok(Poller { epoll, events: Box::new([empty; EVENTS_PER_WAIT]), ready: 0, has_pwait2: true })
+    }
+
+    pub(crate) fn register(&mut self, fd: i32) -> Result<(), Errno> {
+        let mut event = libc::epoll_event {
+            events: (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
+            u64: fd as u32 as u64,
+        };
+        self.ctl(libc::EPOLL_CTL_ADD, fd, &mut event)
+    }
+
+    /// Nothing is queued on epoll; the kernel drops the registration when
+    /// the descriptor is closed.
+    pub(crate) fn forget(&mut self, _fd: i32) {}
+
+    fn ctl(&self, op: i32, fd: i32, event: &mut libc::epoll_event) -> Result<(), Errno> {
+        // SAFETY: `self.epoll` is an open epoll descriptor and `event` is a
+        // valid, exclusive `epoll_event` for the duration of the call.
+        let rc = unsafe { libc::epoll_ctl(self.epoll.as_raw_fd(), op, fd, event) };
+        if rc < 0 { Err(Errno::last()) } else { Ok(()) }
+    }
+
+    /// Waits up to `timeout_ns` (0 polls) and returns the number of events.
+    pub(crate) fn wait(&mut self, timeout_ns: u64) -> Result<usize, Errno> {
+        self.ready = 0;
+        let n = loop {
+            let rc = if self.has_pwait2 {
+                let ts = libc::timespec {
+                    tv_sec: (timeout_ns / 1_000_000_000) as libc::time_t,
+                    tv_nsec: (timeout_ns % 1_000_000_000) as libc::c_long,
+                };
+                // SAFETY: the events array is valid for EVENTS_PER_WAIT
+                // entries and `ts` outlives the call; a null sigmask is allowed.
+                unsafe {
+                    libc::epoll_pwait2(
+                        self.epoll.as_raw_fd(),
+                        self.events.as_mut_ptr(),
+                        EVENTS_PER_WAIT as i32,
+                        &ts,
+                        std::ptr::null(),
+                    )
+                }
+            } else {
+                // Round up: waking early would spin until the deadline.
+                let ms = timeout_ns.div_ceil(1_000_000).min(i32::MAX as u64) as i32;
+                // SAFETY: the events array is valid for EVENTS_PER_WAIT entries.
+                unsafe {
+                    libc::epoll_wait(
+                        self.epoll.as_raw_fd(),
+                        self.events.as_mut_ptr(),
+                        EVENTS_PER_WAIT as i32,
+                        ms,
+                    )
+                }
+            };
+            if rc >= 0 {
+                break rc as usize;
+            }
+            match Errno::last() {
+                Errno::EINTR => return Ok(0),
+                Errno::ENOSYS if self.has_pwait2 => self.has_pwait2 = false,
+                errno => return Err(errno),
+            }
+        };
+        self.ready = n;
+        Ok(n)
+    }
+
+    pub(crate) fn event(&self, index: usize) -> PollEvent {
+        debug_assert!(index < self.ready);
+        let event = self.events[index];
+        let flags = event.events as i32;
+        let data = event.u64;
+        let broken = flags & (libc::EPOLLERR | libc::EPOLLHUP) != 0;
+        let token = if data & USER_TOKEN_BIT != 0 {
+            Token::User(data & !USER_TOKEN_BIT)
+        } else {
+            Token::Fd(data as u32 as i32)
+        };
+        PollEvent {
+            token,
+            // A hang-up or error wakes both directions so their ops see it.
+            readable: broken || flags & (libc::EPOLLIN | libc::EPOLLRDHUP) != 0,
+            writable: broken || flags & libc::EPOLLOUT != 0,
+            error: None,
+        }
+    }
+
+    /// Creates an eventfd for user event `key` and registers it.
+    pub(crate) fn open_user_event(&mut self, key: u64) -> Result<TriggerTarget, EventError> {
+        // SAFETY: plain syscall with valid flags; the result is checked.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(EventError::from_errno(Errno::last()));
+        }
+        // SAFETY: `fd` is a fresh descriptor owned by nobody else.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let mut event = libc::epoll_event {
+            events: (libc::EPOLLIN | libc::EPOLLET) as u32,
+            u64: key | USER_TOKEN_BIT,
+        };
+        self.ctl(libc::EPOLL_CTL_ADD, fd.as_raw_fd(), &mut event)
+            .map_err(EventError::from_errno)?;
+        Ok(TriggerTarget { fd })
+    }
+
+    /// Stops watching user event `key`. The eventfd itself is closed when
+    /// the last trigger handle drops.
+    pub(crate) fn close_user_event(&mut self, target: &TriggerTarget) {
+        let mut event = libc::epoll_event { events: 0, u64: 0 };
+        // An error here means the eventfd was never registered; nothing to undo.
+        let _ = self.ctl(libc::EPOLL_CTL_DEL, target.fd.as_raw_fd(), &mut event);
+    }
+
+    /// Takes the triggers counted since the last call. False means the
+    /// readiness report was stale: an earlier call already took its trigger.
+    pub(crate) fn consume_user_event(&mut self, target: &TriggerTarget) -> bool {
+        let mut value = 0u64;
+        // SAFETY: reads at most 8 bytes into a valid `u64`. EAGAIN means the
+        // counter is zero: nothing to take.
+        let rc = unsafe { libc::read(target.fd.as_raw_fd(), (&raw mut value).cast(), 8) };
+        rc == 8 && value > 0
+    }
+}
+
+/// What a thread needs to trigger a user event: the eventfd.
+#[derive(Debug)]
+pub(crate) struct TriggerTarget {
+    fd: OwnedFd,
+}
+
+impl TriggerTarget {
+    pub(crate) fn trigger(&self) -> Result<(), EventError> {
+        let one = 1u64;
+        loop {
+            // SAFETY: writes 8 bytes from a valid `u64` to an owned eventfd.
+            let rc = unsafe { libc::write(self.fd.as_raw_fd(), (&raw const one).cast(), 8) };
+            if rc == 8 {
+                return Ok(());
+            }
+            match Errno::last() {
+                Errno::EINTR => continue,
+                // The counter is saturated: a trigger is already pending.
+                Errno::EAGAIN => return Ok(()),
+                errno => return Err(EventError::from_errno(errno)),
+            }
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! Thin, safe wrappers over the system calls the real IO makes. Each returns
+//! `Result<_, Errno>` with `EINTR` already retried where a retry is correct;
+//! mapping to an operation's typed error is the caller's job.
+
+pub(crate) mod file;
+pub(crate) mod socket;
+
+use crate::error::Errno;
+
+/// Runs `f` until it returns something other than `-1`/`EINTR`.
+pub(crate) fn retry_eintr<T: Copy + PartialEq + From<i8>>(
+    mut f: impl FnMut() -> T,
+) -> Result<T, Errno> {
+    loop {
+        let rc = f();
+        if rc != T::from(-1) {
+            return Ok(rc);
+        }
+        let errno = Errno::last();
+        if errno != Errno::EINTR {
+            return Err(errno);
+        }
+    }
+}
+
+/// Closes `fd`. `EINTR` is not retried: on Linux and the BSDs the descriptor
+/// is already released (a retry could close a reused number), so it counts
+/// as success.
+pub(crate) fn close(fd: i32) -> Result<(), Errno> {
+    // SAFETY: closing an arbitrary integer is memory-safe; the caller owns
+    // the descriptor through the IO that handed it out.
+    let rc = unsafe { libc::close(fd) };
+    if rc == 0 {
+        return Ok(());
+    }
+    match Errno::last() {
+        Errno::EINTR => Ok(()),
+        errno => Err(errno),
+    }
+}

@@ -1,0 +1,305 @@
+//! Sockets: non-blocking, close-on-exec, never raising `SIGPIPE`.
+
+use std::mem::{size_of, zeroed};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+
+use super::retry_eintr;
+use crate::error::Errno;
+use crate::options::{AddressFamily, Shutdown, SocketOptions};
+
+/// `send` flags: Linux suppresses `SIGPIPE` per call; Apple and the BSDs
+/// use `SO_NOSIGPIPE` set once on the socket.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const SEND_FLAGS: i32 = libc::MSG_NOSIGNAL;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const SEND_FLAGS: i32 = 0;
+
+/// A socket address in the kernel's layout.
+pub(crate) struct RawAddr {
+    storage: libc::sockaddr_storage,
+    len: libc::socklen_t,
+}
+
+impl RawAddr {
+    pub(crate) fn from_std(address: &SocketAddr) -> RawAddr {
+        // SAFETY: all-zero bytes are a valid `sockaddr_storage`.
+        let mut storage: libc::sockaddr_storage = unsafe { zeroed() };
+        let len = match address {
+            SocketAddr::V4(v4) => {
+                // SAFETY: sockaddr_storage is larger than and suitably
+                // aligned for sockaddr_in; we write only its fields.
+                let sin = unsafe { &mut *(&raw mut storage).cast::<libc::sockaddr_in>() };
+                sin.sin_family = libc::AF_INET as libc::sa_family_t;
+                sin.sin_port = v4.port().to_be();
+                sin.sin_addr = libc::in_addr { s_addr: u32::from_ne_bytes(v4.ip().octets()) };
+                #[cfg(not(any(target_os = "linux", target_os = "android")))]
+                {
+                    sin.sin_len = size_of::<libc::sockaddr_in>() as u8;
+                }
+                size_of::<libc::sockaddr_in>()
+            }
+            SocketAddr::V6(v6) => {
+                // SAFETY: as above, for sockaddr_in6.
+                let sin6 = unsafe { &mut *(&raw mut storage).cast::<libc::sockaddr_in6>() };
+                sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+                sin6.sin6_port = v6.port().to_be();
+                sin6.sin6_addr = libc::in6_addr { s6_addr: v6.ip().octets() };
+                sin6.sin6_flowinfo = v6.flowinfo();
+                sin6.sin6_scope_id = v6.scope_id();
+                #[cfg(not(any(target_os = "linux", target_os = "android")))]
+                {
+                    sin6.sin6_len = size_of::<libc::sockaddr_in6>() as u8;
+                }
+                size_of::<libc::sockaddr_in6>()
+            }
+        };
+        RawAddr { storage, len: len as libc::socklen_t }
+    }
+
+    fn to_std(&self) -> Option<SocketAddr> {
+        match i32::from(self.storage.ss_family) {
+            libc::AF_INET => {
+                // SAFETY: the kernel wrote a sockaddr_in (family says so).
+                let sin = unsafe { &*(&raw const self.storage).cast::<libc::sockaddr_in>() };
+                let ip = Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
+                Some(SocketAddr::V4(SocketAddrV4::new(ip, u16::from_be(sin.sin_port))))
+            }
+            libc::AF_INET6 => {
+                // SAFETY: the kernel wrote a sockaddr_in6 (family says so).
+                let sin6 = unsafe { &*(&raw const self.storage).cast::<libc::sockaddr_in6>() };
+                let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
+                Some(SocketAddr::V6(SocketAddrV6::new(
+                    ip,
+                    u16::from_be(sin6.sin6_port),
+                    sin6.sin6_flowinfo,
+                    sin6.sin6_scope_id,
+                )))
+            }
+            _ => None,
+        }
+    }
+
+    fn as_ptr(&self) -> *const libc::sockaddr {
+        (&raw const self.storage).cast()
+    }
+}
+
+fn set_option<T>(fd: i32, level: i32, name: i32, value: T) -> Result<(), Errno> {
+    // SAFETY: `value` is a live `T` and the length passed is its exact size.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (&raw const value).cast(),
+            size_of::<T>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 { Err(Errno::last()) } else { Ok(()) }
+}
+
+/// Sets `O_NONBLOCK` and `FD_CLOEXEC` where the socket call could not.
+#[cfg(any(target_os = "macos", target_os = "ios", target_os = "tvos", target_os = "watchos"))]
+fn set_nonblocking_cloexec(fd: i32) -> Result<(), Errno> {
+    // SAFETY: fcntl on a descriptor we own, with integer arguments.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
+            return Err(Errno::last());
+        }
+        let flags = libc::fcntl(fd, libc::F_GETFD);
+        if flags < 0 || libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) < 0 {
+            return Err(Errno::last());
+        }
+    }
+    Ok(())
+}
+
+/// Applies the per-socket settings every socket of this crate carries.
+fn configure(fd: i32, options: &SocketOptions) -> Result<(), Errno> {
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    set_option(fd, libc::SOL_SOCKET, libc::SO_NOSIGPIPE, 1i32)?;
+    apply_options(fd, options)
+}
+
+/// Applies user-chosen options (also to accepted sockets).
+pub(crate) fn apply_options(fd: i32, options: &SocketOptions) -> Result<(), Errno> {
+    if options.nodelay {
+        set_option(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1i32)?;
+    }
+    if let Some(size) = options.recv_buffer_size {
+        set_option(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, size.min(i32::MAX as u32) as i32)?;
+    }
+    if let Some(size) = options.send_buffer_size {
+        set_option(fd, libc::SOL_SOCKET, libc::SO_SNDBUF, size.min(i32::MAX as u32) as i32)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn open(family: AddressFamily, options: &SocketOptions) -> Result<i32, Errno> {
+    let domain = match family {
+        AddressFamily::Ipv4 => libc::AF_INET,
+        AddressFamily::Ipv6 => libc::AF_INET6,
+    };
+    #[cfg(any(target_os = "macos", target_os = "ios", target_os = "tvos", target_os = "watchos"))]
+    let kind = libc::SOCK_STREAM;
+    #[cfg(not(any(
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "tvos",
+        target_os = "watchos"
+    )))]
+    let kind = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+    // SAFETY: plain syscall with integer arguments; the result is checked.
+    let fd = unsafe { libc::socket(domain, kind, 0) };
+    if fd < 0 {
+        return Err(Errno::last());
+    }
+    #[cfg(any(target_os = "macos", target_os = "ios", target_os = "tvos", target_os = "watchos"))]
+    let configured = set_nonblocking_cloexec(fd).and_then(|()| configure(fd, options));
+    #[cfg(not(any(
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "tvos",
+        target_os = "watchos"
+    )))]
+    let configured = configure(fd, options);
+    if let Err(errno) = configured {
+        let _ = super::close(fd);
+        return Err(errno);
+    }
+    Ok(fd)
+}
+
+pub(crate) fn listen(fd: i32, address: &SocketAddr, backlog: u32) -> Result<SocketAddr, Errno> {
+    set_option(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1i32)?;
+    let raw = RawAddr::from_std(address);
+    // SAFETY: `raw` holds a valid sockaddr of length `raw.len`.
+    if unsafe { libc::bind(fd, raw.as_ptr(), raw.len) } < 0 {
+        return Err(Errno::last());
+    }
+    let backlog = backlog.min(i32::MAX as u32) as i32;
+    // SAFETY: plain syscall with integer arguments.
+    if unsafe { libc::listen(fd, backlog) } < 0 {
+        return Err(Errno::last());
+    }
+    local_address(fd)
+}
+
+pub(crate) fn local_address(fd: i32) -> Result<SocketAddr, Errno> {
+    // SAFETY: all-zero bytes are a valid `sockaddr_storage`.
+    let mut raw = RawAddr { storage: unsafe { zeroed() }, len: 0 };
+    raw.len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: `raw.storage` is writable for `raw.len` bytes.
+    let rc = unsafe { libc::getsockname(fd, (&raw mut raw.storage).cast(), &mut raw.len) };
+    if rc < 0 {
+        return Err(Errno::last());
+    }
+    raw.to_std().ok_or(Errno::EAFNOSUPPORT)
+}
+
+pub(crate) fn shutdown(fd: i32, how: Shutdown) -> Result<(), Errno> {
+    let how = match how {
+        Shutdown::Read => libc::SHUT_RD,
+        Shutdown::Write => libc::SHUT_WR,
+        Shutdown::Both => libc::SHUT_RDWR,
+    };
+    // SAFETY: plain syscall with integer arguments.
+    if unsafe { libc::shutdown(fd, how) } < 0 { Err(Errno::last()) } else { Ok(()) }
+}
+
+/// Accepts one connection; the new socket is non-blocking and close-on-exec,
+/// with `options` applied (`SIGPIPE` suppression is mandatory, the rest
+/// best effort: a peer that already reset makes some platforms refuse
+/// `setsockopt`, and the next operation reports that properly).
+pub(crate) fn accept(fd: i32, options: &SocketOptions) -> Result<i32, Errno> {
+    #[cfg(any(target_os = "macos", target_os = "ios", target_os = "tvos", target_os = "watchos"))]
+    let accepted = {
+        // SAFETY: null address pointers are allowed: we do not want the peer address.
+        let accepted = retry_eintr(|| unsafe {
+            libc::accept(fd, std::ptr::null_mut(), std::ptr::null_mut())
+        })?;
+        if let Err(errno) = set_nonblocking_cloexec(accepted) {
+            let _ = super::close(accepted);
+            return Err(errno);
+        }
+        accepted
+    };
+    #[cfg(not(any(
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "tvos",
+        target_os = "watchos"
+    )))]
+    // SAFETY: null address pointers are allowed: we do not want the peer address.
+    let accepted = retry_eintr(|| unsafe {
+        libc::accept4(
+            fd,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+        )
+    })?;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    if let Err(errno) = set_option(accepted, libc::SOL_SOCKET, libc::SO_NOSIGPIPE, 1i32) {
+        let _ = super::close(accepted);
+        return Err(errno);
+    }
+    let _ = apply_options(accepted, options);
+    Ok(accepted)
+}
+
+/// Starts a non-blocking connect: `Ok(true)` connected, `Ok(false)` in
+/// progress (wait for writability, then read `SO_ERROR`).
+pub(crate) fn connect(fd: i32, address: &SocketAddr) -> Result<bool, Errno> {
+    let raw = RawAddr::from_std(address);
+    // SAFETY: `raw` holds a valid sockaddr of length `raw.len`.
+    let rc = unsafe { libc::connect(fd, raw.as_ptr(), raw.len) };
+    if rc == 0 {
+        return Ok(true);
+    }
+    match Errno::last() {
+        // EINTR: the connect goes on asynchronously, exactly as EINPROGRESS.
+        Errno::EINPROGRESS | Errno::EINTR => Ok(false),
+        errno => Err(errno),
+    }
+}
+
+/// Reads and clears the socket's pending error (the outcome of a connect).
+pub(crate) fn take_error(fd: i32) -> Result<(), Errno> {
+    let mut error: i32 = 0;
+    let mut len = size_of::<i32>() as libc::socklen_t;
+    // SAFETY: `error` is writable for `len` bytes.
+    let rc = unsafe {
+        libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_ERROR, (&raw mut error).cast(), &mut len)
+    };
+    if rc < 0 {
+        return Err(Errno::last());
+    }
+    if error == 0 { Ok(()) } else { Err(Errno::from_raw(error)) }
+}
+
+pub(crate) fn recv(fd: i32, buffer: &mut [u8]) -> Result<usize, Errno> {
+    // SAFETY: `buffer` is valid and exclusively borrowed for its length.
+    retry_eintr(|| unsafe { libc::recv(fd, buffer.as_mut_ptr().cast(), buffer.len(), 0) })
+        .map(|n| n as usize)
+}
+
+pub(crate) fn send(fd: i32, buffer: &[u8]) -> Result<usize, Errno> {
+    // SAFETY: `buffer` is valid for reads of its length.
+    retry_eintr(|| unsafe { libc::send(fd, buffer.as_ptr().cast(), buffer.len(), SEND_FLAGS) })
+        .map(|n| n as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_round_trip() {
+        for text in ["127.0.0.1:8080", "[::1]:443", "0.0.0.0:0", "[fe80::1%2]:9"] {
+            let address: SocketAddr = text.parse().unwrap();
+            assert_eq!(RawAddr::from_std(&address).to_std(), Some(address));
+        }
+    }
+}
