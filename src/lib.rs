@@ -46,6 +46,7 @@ mod io;
 mod list;
 mod options;
 mod real;
+mod sim;
 mod sys;
 mod timer_heap;
 
@@ -69,3 +70,4 @@ pub use options::{AddressFamily, DirectIo, FilePurpose, FsyncMode, Shutdown, Soc
 pub struct ReadmeDoctest;
 
 pub use real::{DEFAULT_MAX_WAIT_NS, EventTrigger, IO, InitError, IoOptions};
+pub use sim::prng::{Prng, Ratio};
