@@ -166,20 +166,24 @@ fuzz_target!(|actions: Vec<Action>| {
                 let offset = u64::from(offset) % FILE_SPAN;
                 let len = usize::from(len % 8192) + 1;
                 let buffer = Buffer::from_slice(&vec![fill; len]).expect("buffer");
-                io.write(file_fd, buffer, .., offset, tag | offset << 32, on_write).map_err(|r| r.error)
+                io.write(file_fd, buffer, .., offset, tag | offset << 32, on_write)
+                    .map_err(|r| r.error)
             }
             Action::Read { offset, len } => {
                 let offset = u64::from(offset) % FILE_SPAN;
                 let buffer = Buffer::new(usize::from(len % 8192) + 1).expect("buffer");
-                io.read(file_fd, buffer, .., offset, tag | offset << 32, on_read).map_err(|r| r.error)
+                io.read(file_fd, buffer, .., offset, tag | offset << 32, on_read)
+                    .map_err(|r| r.error)
             }
             Action::Fsync { mode } => {
-                let mode = [FsyncMode::Full, FsyncMode::Data, FsyncMode::Barrier, FsyncMode::FullOrPlain]
-                    [usize::from(mode % 4)];
+                let mode =
+                    [FsyncMode::Full, FsyncMode::Data, FsyncMode::Barrier, FsyncMode::FullOrPlain]
+                        [usize::from(mode % 4)];
                 io.fsync(file_fd, mode, tag, on_fsync)
             }
             Action::Send { len, fill } => {
-                let buffer = Buffer::from_slice(&vec![fill; usize::from(len % 4096) + 1]).expect("buffer");
+                let buffer =
+                    Buffer::from_slice(&vec![fill; usize::from(len % 4096) + 1]).expect("buffer");
                 io.send(socket, buffer, .., tag, on_send).map_err(|r| r.error)
             }
             Action::Recv { len } => {
