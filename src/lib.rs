@@ -70,4 +70,5 @@ pub use options::{AddressFamily, DirectIo, FilePurpose, FsyncMode, Shutdown, Soc
 pub struct ReadmeDoctest;
 
 pub use real::{DEFAULT_MAX_WAIT_NS, EventTrigger, IO, InitError, IoOptions};
+pub use sim::node::NodeId;
 pub use sim::prng::{Prng, Ratio};

@@ -1,6 +1,24 @@
-//! Simulated nodes: the processes that share one simulated network and clock.
+//! Simulated nodes: processes that share one virtual clock and one network.
 
-/// Names one simulated node (process). Sockets belong to a node, partitions
-/// cut the network between two nodes, and a crash takes a node's sockets.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+use std::fmt;
+
+/// One simulated process. Node 0 exists from the start; more come from
+/// `SimIO::add_node`. Storage, descriptors and sockets belong to a node.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]
 pub struct NodeId(pub u32);
+
+impl NodeId {
+    /// The node every simulation starts with.
+    pub const FIRST: NodeId = NodeId(0);
+
+    /// The node's index (0 for the first node, in creation order).
+    pub const fn index(self) -> u32 {
+        self.0
+    }
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "node{}", self.0)
+    }
+}
