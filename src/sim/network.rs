@@ -60,6 +60,9 @@ use crate::sim::prng::Prng;
 /// not yet read by the receiver): the send buffer plus the receive window.
 pub const SEND_WINDOW: usize = 64 * 1024;
 
+/// How many emptied payload buffers the network keeps for reuse.
+const SPARE_PAYLOADS: usize = 64;
+
 /// The first port handed out for port 0 and for a client's local address
 /// (the IANA dynamic range, as the BSDs and macOS use).
 const EPHEMERAL_FIRST: u16 = 49152;
@@ -94,6 +97,8 @@ pub struct Network {
     now: u64,
     /// The next ephemeral port to try, as an offset from `EPHEMERAL_FIRST`.
     next_ephemeral: u32,
+    /// Emptied payload buffers, reused by later sends.
+    spare: Vec<Vec<u8>>,
 }
 
 #[derive(Debug, Default)]
@@ -405,7 +410,8 @@ impl Network {
         }
         endpoint.unread_by_peer += count;
         let delay = faults.draw_delay(prng);
-        let bytes = data[..count].to_vec();
+        let mut bytes = self.spare.pop().unwrap_or_default();
+        bytes.extend_from_slice(&data[..count]);
         self.send_segment(
             key.index,
             node,
@@ -511,6 +517,15 @@ impl Network {
     /// How many segments are in flight or held.
     pub fn segments_pending(&self) -> usize {
         self.in_flight.len() + self.held.len()
+    }
+
+    /// Keeps a payload's allocation for the next send, so steady traffic
+    /// does not allocate per segment.
+    fn recycle(&mut self, mut bytes: Vec<u8>) {
+        if self.spare.len() < SPARE_PAYLOADS {
+            bytes.clear();
+            self.spare.push(bytes);
+        }
     }
 
     fn observe(&mut self, now: u64) {
@@ -679,21 +694,28 @@ impl Network {
                     );
                 }
             }
-            Kind::Data { to, from, bytes } => match self.socket_mut(to) {
-                Some(Socket { state: State::Connected(endpoint), .. }) => {
-                    if !endpoint.reset {
-                        endpoint.received.extend(bytes);
+            Kind::Data { to, from, bytes } => {
+                let delivered = match self.socket_mut(to) {
+                    Some(Socket { state: State::Connected(endpoint), .. }) => {
+                        if !endpoint.reset {
+                            endpoint.received.extend(bytes.iter());
+                        }
+                        true
                     }
+                    _ => false,
+                };
+                self.recycle(bytes);
+                if !delivered {
+                    self.reply_rst(
+                        to.index,
+                        reply_from,
+                        segment.from,
+                        segment.delay,
+                        reply_at,
+                        from,
+                    );
                 }
-                _ => self.reply_rst(
-                    to.index,
-                    reply_from,
-                    segment.from,
-                    segment.delay,
-                    reply_at,
-                    from,
-                ),
-            },
+            }
             Kind::Fin { to } => {
                 if let Some(Socket { state: State::Connected(endpoint), .. }) = self.socket_mut(to)
                 {
