@@ -481,3 +481,32 @@ proptest! {
         prop_assert_eq!(h.drain(server).1, Some(Ok(0)));
     }
 }
+
+#[test]
+fn client_gone_before_syn_ack_resets_the_server_side() {
+    let mut h = Harness::new(14, NetworkFaults::none());
+    let (listener, bound) = h.listener(SERVER, "10.0.0.2:7000", 4);
+    let client = h.connect(CLIENT, bound);
+    h.net.advance(10_000);
+    let server = h.net.poll_accept(listener).expect("queued").expect("ok");
+    h.net.close(client).expect("close while connecting");
+    h.settle();
+    let mut buf = [0u8; 4];
+    assert_eq!(h.recv(server, &mut buf), Some(Err(RecvError::ConnectionResetByPeer)));
+}
+
+#[test]
+fn data_in_flight_to_a_crashed_node_resets_the_sender() {
+    let mut h = Harness::new(15, NetworkFaults::none());
+    let (client, server) = h.pair();
+    assert_eq!(h.send(server, b"reply"), Some(Ok(5)));
+    assert_eq!(h.send(client, b"request"), Some(Ok(7)));
+    h.net.crash_node(CLIENT);
+    assert!(!h.net.is_open(client));
+    // The request was already on the wire: it still arrives.
+    let (received, end) = h.drain(server);
+    assert_eq!(received, b"request");
+    // The reply found no socket: RST came back; nothing else is pending.
+    assert_eq!(end, Some(Err(RecvError::ConnectionResetByPeer)));
+    assert_eq!(h.net.segments_pending(), 0);
+}
