@@ -71,6 +71,7 @@ pub struct ReadmeDoctest;
 
 pub use real::{DEFAULT_MAX_WAIT_NS, EventTrigger, IO, InitError, IoOptions};
 pub use sim::config::{CrashPolicy, FaultConfig, Latency, StorageFaults};
+pub use sim::network::NetworkFaults;
 pub use sim::node::NodeId;
 pub use sim::prng::{Prng, Ratio};
 pub use sim::{NodeError, SimIO};

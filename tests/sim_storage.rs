@@ -466,6 +466,7 @@ fn no_space_and_fsync_error_are_reported() {
     s.io.set_faults(FaultConfig {
         storage: StorageFaults { fsync_error: Ratio::ONE, ..Default::default() },
         crash: CrashPolicy::KeepUnsynced,
+        ..FaultConfig::none()
     });
     s.write(fd, &[6; 4 * SECTOR], 0).unwrap();
     assert_eq!(s.fsync(fd), Err(FsyncError::InputOutput));

@@ -8,6 +8,7 @@
 
 use std::fmt;
 
+use super::network::NetworkFaults;
 use super::prng::{Prng, Ratio};
 
 /// A latency distribution: `floor_ns`, plus a uniform draw in
@@ -120,11 +121,15 @@ pub struct FaultConfig {
     pub storage: StorageFaults,
     /// What a crash does to unsynced data.
     pub crash: CrashPolicy,
+    /// Network delays and faults.
+    pub network: NetworkFaults,
 }
 
 impl FaultConfig {
-    /// No faults, no latency, crashes lose exactly the unsynced data: the
-    /// simulation behaves like a perfect machine.
+    /// No faults, no storage latency, crashes lose exactly the unsynced
+    /// data, and the network delivers every segment after a fixed 10 µs
+    /// ([`NetworkFaults::none`]): the simulation behaves like a perfect
+    /// machine.
     pub fn none() -> FaultConfig {
         FaultConfig::default()
     }
@@ -165,7 +170,8 @@ impl FaultConfig {
             2 => CrashPolicy::TearUnsynced,
             _ => CrashPolicy::Any,
         };
-        FaultConfig { storage, crash }
+        let network = NetworkFaults::swarm(&mut prng);
+        FaultConfig { storage, crash, network }
     }
 
     /// This configuration with every fault off but latencies (and the crash
@@ -181,6 +187,13 @@ impl FaultConfig {
                 ..StorageFaults::default()
             },
             crash: self.crash,
+            network: NetworkFaults {
+                partial_send: Ratio::ZERO,
+                partial_recv: Ratio::ZERO,
+                reset: Ratio::ZERO,
+                refuse: Ratio::ZERO,
+                ..self.network
+            },
         }
     }
 }
@@ -203,7 +216,8 @@ impl fmt::Display for FaultConfig {
         writeln!(f, "storage.torn_write: {}", s.torn_write)?;
         writeln!(f, "storage.no_space: {}", s.no_space)?;
         writeln!(f, "storage.fsync_error: {}", s.fsync_error)?;
-        write!(f, "crash: {}", self.crash)
+        writeln!(f, "crash: {}", self.crash)?;
+        write!(f, "network: {}", self.network)
     }
 }
 
@@ -226,8 +240,12 @@ mod tests {
         let live = swarm.liveness();
         assert_eq!(live.storage.read_latency, swarm.storage.read_latency);
         assert!(live.storage.torn_write.is_zero() && live.storage.fsync_error.is_zero());
+        assert!(live.network.reset.is_zero() && live.network.refuse.is_zero());
+        assert_eq!(live.network.delay_min_ns, swarm.network.delay_min_ns);
         let text = swarm.to_string();
-        for field in ["bit_rot", "misdirected_write", "fsync_error", "crash", "read_latency"] {
+        for field in
+            ["bit_rot", "misdirected_write", "fsync_error", "crash", "read_latency", "reset"]
+        {
             assert!(text.contains(field), "{text}");
         }
     }

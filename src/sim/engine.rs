@@ -11,6 +11,7 @@
 
 use super::SimIO;
 use super::fds::FdKind;
+use super::network::SocketKey;
 use super::op::{Op, Place, Span};
 use super::storage::Chaos;
 use super::trace::Record;
@@ -24,6 +25,7 @@ use crate::error::{
     Rejected, RunError, SendError, SubmitError, TimeoutError, WriteError,
 };
 use crate::fd::{Fd, OpId};
+use crate::options::{AddressFamily, SocketOptions};
 use crate::real::DEFAULT_MAX_WAIT_NS;
 
 /// The most callbacks one pass runs, as in the real IO, so a chain of
@@ -126,6 +128,7 @@ impl<C> SimIO<C> {
         }
         self.expire();
         let mut budget = PASS_BUDGET;
+        self.network.advance(self.clock.now());
         self.requeue_parked();
         loop {
             let before = self.callbacks_run;
@@ -134,7 +137,9 @@ impl<C> SimIO<C> {
             if budget == 0 || !progressed || self.parked.is_empty() {
                 break;
             }
-            // Callbacks ran: they may have unblocked parked operations.
+            // Callbacks ran: they may have unblocked parked operations (and
+            // sent segments that arrive at once, under a zero delay).
+            self.network.advance(self.clock.now());
             self.requeue_parked();
         }
         self.budget_exhausted = !self.ready.is_empty();
@@ -143,7 +148,10 @@ impl<C> SimIO<C> {
     /// Moves virtual time to the next moment something can happen.
     fn jump(&mut self, deadline: Option<u64>) {
         let now = self.clock.now();
-        let next = [self.queue.next_deadline(), deadline].into_iter().flatten().min();
+        let next = [self.queue.next_deadline(), self.network.next_arrival(), deadline]
+            .into_iter()
+            .flatten()
+            .min();
         match next {
             Some(at) => self.clock.advance_to(at),
             None if self.waits_on_world() => {
@@ -222,9 +230,73 @@ impl<C> SimIO<C> {
             | Op::Recv { fd, .. }
             | Op::Send { fd, .. } => match self.fds.get(node, *fd).map(|e| &e.kind) {
                 None => Attempt::Done(Err(Errno::EBADF)),
-                Some(FdKind::Socket { .. }) => Attempt::Park,
+                Some(&FdKind::Socket { key, family, options }) => {
+                    self.attempt_network(index, key, family, options)
+                }
                 Some(_) => Attempt::Done(Err(Errno::ENOTSOCK)),
             },
+        }
+    }
+
+    /// Tries a network operation on socket `key`: `None` from the network
+    /// (would block) parks it until a later retry.
+    fn attempt_network(
+        &mut self,
+        index: u32,
+        key: SocketKey,
+        family: AddressFamily,
+        options: SocketOptions,
+    ) -> Attempt {
+        let now = self.clock.now();
+        let prng = &mut self.streams.network;
+        let faults = &self.faults.network;
+        let slot = &mut self.slots[index as usize];
+        let polled = match &mut slot.op {
+            Op::Accept { .. } => match self.network.poll_accept(key) {
+                None => None,
+                Some(Err(error)) => Some(Err(errno_of(error.errno()))),
+                Some(Ok(accepted)) => {
+                    let kind = FdKind::Socket { key: accepted, family, options };
+                    Some(match self.fds.open(slot.node, kind) {
+                        Some(fd) => Ok(fd as usize),
+                        None => {
+                            let _ = self.network.close(accepted);
+                            Err(Errno::EMFILE)
+                        }
+                    })
+                }
+            },
+            Op::Connect { address, started, .. } => {
+                if !*started {
+                    *started = true;
+                    if AddressFamily::of(address) != family {
+                        return Attempt::Done(Err(Errno::EAFNOSUPPORT));
+                    }
+                    if let Err(error) = self.network.connect(key, *address, now, prng, faults) {
+                        return Attempt::Done(Err(errno_of(error.errno())));
+                    }
+                }
+                self.network
+                    .poll_connect(key)
+                    .map(|result| result.map(|()| 0).map_err(|e| errno_of(e.errno())))
+            }
+            Op::Recv { span, .. } => {
+                let buffer = &mut span.buffer[span.start..span.end];
+                self.network
+                    .poll_recv(key, buffer, prng, faults)
+                    .map(|result| result.map_err(|e| errno_of(e.errno())))
+            }
+            Op::Send { span, .. } => {
+                let data = &span.buffer[span.start..span.end];
+                self.network
+                    .poll_send(key, data, now, prng, faults)
+                    .map(|result| result.map_err(|e| errno_of(e.errno())))
+            }
+            _ => unreachable!("not a network operation"),
+        };
+        match polled {
+            None => Attempt::Park,
+            Some(result) => Attempt::Done(result),
         }
     }
 
@@ -314,10 +386,15 @@ impl<C> SimIO<C> {
                 return Attempt::Requeued;
             }
         }
-        if let Some(entry) = self.fds.close(node, fd)
-            && let FdKind::File { file, writable: true, .. } = entry.kind
-        {
-            self.storage.file(file).locked = false;
+        match self.fds.close(node, fd).map(|entry| entry.kind) {
+            Some(FdKind::File { file, writable: true, .. }) => {
+                self.storage.file(file).locked = false
+            }
+            Some(FdKind::Socket { key, .. }) => {
+                // The key was open (the table held it): closing cannot fail.
+                let _ = self.network.close(key);
+            }
+            _ => {}
         }
         Attempt::Done(Ok(0))
     }
@@ -410,6 +487,11 @@ impl<C> SimIO<C> {
             }
         }
     }
+}
+
+/// The errno a network error stands for (every variant has one).
+fn errno_of(errno: Option<Errno>) -> Errno {
+    errno.unwrap_or(Errno::EINVAL)
 }
 
 /// Direct IO needs the offset, the length and the buffer address aligned

@@ -7,9 +7,10 @@
 
 use std::path::PathBuf;
 
+use super::network::SocketKey;
 use super::node::NodeId;
 use super::storage::FileId;
-use crate::options::SocketOptions;
+use crate::options::{AddressFamily, SocketOptions};
 
 /// The first descriptor number handed out (0-2 are stdio in a process).
 const FIRST: i32 = 3;
@@ -19,18 +20,9 @@ pub(crate) const PER_NODE_LIMIT: usize = 1024;
 
 #[derive(Clone, Debug)]
 pub(crate) enum FdKind {
-    Dir {
-        path: PathBuf,
-    },
-    File {
-        file: FileId,
-        writable: bool,
-        direct: bool,
-    },
-    #[allow(dead_code)] // used once the network lands
-    Socket {
-        options: SocketOptions,
-    },
+    Dir { path: PathBuf },
+    File { file: FileId, writable: bool, direct: bool },
+    Socket { key: SocketKey, family: AddressFamily, options: SocketOptions },
 }
 
 #[derive(Clone, Debug)]

@@ -247,35 +247,52 @@ impl<C> Io for SimIO<C> {
         Ok(id)
     }
 
+    /// A simulated stream socket of the current node. Socket options are
+    /// kept (and passed to accepted sockets) but change nothing in the
+    /// simulated network.
     fn open_socket(
         &mut self,
-        _family: AddressFamily,
-        _options: SocketOptions,
+        family: AddressFamily,
+        options: SocketOptions,
     ) -> Result<Fd, SocketError> {
-        self.alive_or(DEAD).map_err(SocketError::Unexpected)?;
-        // The simulated network is not part of this build yet.
-        Err(SocketError::ProtocolNotSupported)
+        let node = self.alive_or(DEAD).map_err(SocketError::Unexpected)?;
+        let key = self.network.open(node);
+        match self.fds.open(node, FdKind::Socket { key, family, options }) {
+            Some(fd) => Ok(Fd::from_raw(fd)),
+            None => {
+                let _ = self.network.close(key);
+                Err(SocketError::ProcessFdQuotaExceeded)
+            }
+        }
     }
 
+    /// Binds and listens on a simulated address (any address, shared by
+    /// all nodes: give each node its own IP or port). Port 0 takes a
+    /// deterministic ephemeral port.
     fn listen(
         &mut self,
         socket: Fd,
-        _address: SocketAddr,
-        _backlog: u32,
+        address: SocketAddr,
+        backlog: u32,
     ) -> Result<SocketAddr, ListenError> {
         let node = self.alive_or(DEAD).map_err(ListenError::Unexpected)?;
         match self.fds.get(node, socket.raw()).map(|e| &e.kind) {
             None => Err(ListenError::BadFileDescriptor),
-            Some(FdKind::Socket { .. }) => Err(ListenError::OperationNotSupported),
+            Some(&FdKind::Socket { key, family, .. }) => {
+                if AddressFamily::of(&address) != family {
+                    return Err(ListenError::AddressFamilyMismatch);
+                }
+                self.network.listen(key, address, backlog)
+            }
             Some(_) => Err(ListenError::NotASocket),
         }
     }
 
-    fn shutdown(&mut self, socket: Fd, _how: Shutdown) -> Result<(), ShutdownError> {
+    fn shutdown(&mut self, socket: Fd, how: Shutdown) -> Result<(), ShutdownError> {
         let node = self.alive_or(DEAD).map_err(ShutdownError::Unexpected)?;
         match self.fds.get(node, socket.raw()).map(|e| &e.kind) {
             None => Err(ShutdownError::BadFileDescriptor),
-            Some(FdKind::Socket { .. }) => Err(ShutdownError::NotConnected),
+            Some(&FdKind::Socket { key, .. }) => self.network.shutdown(key, how),
             Some(_) => Err(ShutdownError::NotASocket),
         }
     }

@@ -13,6 +13,9 @@ mod control;
 mod engine;
 mod fds;
 mod io_impl;
+// Some inspection methods of the network serve only its own tests.
+#[allow(dead_code)]
+pub mod network;
 pub mod node;
 mod op;
 pub mod prng;
@@ -25,12 +28,14 @@ use std::path::Path;
 use clock::VirtualClock;
 use config::{CrashPolicy, FaultConfig};
 use fds::FdTable;
+use network::Network;
 use node::NodeId;
 use op::{Place, Slot};
 use prng::{Prng, Ratio};
 use storage::Storage;
 use trace::{Record, Trace};
 
+use crate::fd::Fd;
 use crate::list::{Link, List};
 use crate::timer_heap::TimerHeap;
 
@@ -70,7 +75,6 @@ pub(crate) struct Streams {
     pub storage: Prng,
     pub latency: Prng,
     pub crash: Prng,
-    #[allow(dead_code)] // used once the network lands
     pub network: Prng,
 }
 
@@ -103,6 +107,7 @@ pub struct SimIO<C> {
     fds: FdTable,
     events: Vec<SimEvent>,
     storage: Storage,
+    network: Network,
     nodes: Vec<bool>,
     current: NodeId,
     streams: Streams,
@@ -142,6 +147,7 @@ impl<C> SimIO<C> {
             fds: FdTable::default(),
             events: Vec::new(),
             storage: Storage::default(),
+            network: Network::new(),
             nodes: vec![true],
             current: NodeId::FIRST,
             streams,
@@ -217,7 +223,8 @@ impl<C> SimIO<C> {
     /// buffers freed; its descriptors and user events become invalid
     /// (their numbers may be handed out again); its files keep what the
     /// crash policy of the [`FaultConfig`] allows of their unsynced data,
-    /// and their locks are released. Crashing a crashed node does nothing.
+    /// and their locks are released; its sockets vanish without FIN, so
+    /// their peers see a reset. Crashing a crashed node does nothing.
     /// Callable from a callback.
     pub fn crash_node(&mut self, node: NodeId) -> Result<(), NodeError> {
         let at = self.node_index(node)?;
@@ -245,6 +252,7 @@ impl<C> SimIO<C> {
         };
         let prng = &mut self.streams.crash;
         let half = Ratio::new(1, 2).expect("valid ratio");
+        self.network.crash_node(node);
         self.storage.crash(node, || match policy {
             CrashPolicy::KeepUnsynced => true,
             CrashPolicy::TearUnsynced => prng.chance(half),
@@ -275,6 +283,45 @@ impl<C> SimIO<C> {
     /// still apply to an exempt file.
     pub fn set_fault_exempt(&mut self, node: NodeId, path: &Path, exempt: bool) {
         self.storage.set_exempt(node, path, exempt);
+    }
+
+    /// Cuts the simulated network between nodes `a` and `b` (both
+    /// directions): segments between them are held until healed.
+    pub fn partition(&mut self, a: NodeId, b: NodeId) {
+        self.network.partition(a, b);
+    }
+
+    /// Heals the cut between `a` and `b`; held segments are delivered in
+    /// their original order.
+    pub fn heal(&mut self, a: NodeId, b: NodeId) {
+        self.network.heal(a, b);
+    }
+
+    /// Heals every partition.
+    pub fn heal_all(&mut self) {
+        self.network.heal_all();
+    }
+
+    /// True if the network between `a` and `b` is cut.
+    pub fn is_partitioned(&self, a: NodeId, b: NodeId) -> bool {
+        self.network.is_partitioned(a, b)
+    }
+
+    /// The local address of a socket of the current node, once it is
+    /// bound, connecting or connected.
+    pub fn local_address(&self, socket: Fd) -> Option<std::net::SocketAddr> {
+        match self.fds.get(self.current, socket.raw())?.kind {
+            fds::FdKind::Socket { key, .. } => self.network.local_address(key),
+            _ => None,
+        }
+    }
+
+    /// The peer address of a connected socket of the current node.
+    pub fn peer_address(&self, socket: Fd) -> Option<std::net::SocketAddr> {
+        match self.fds.get(self.current, socket.raw())?.kind {
+            fds::FdKind::Socket { key, .. } => self.network.peer_address(key),
+            _ => None,
+        }
     }
 
     fn node_index(&self, node: NodeId) -> Result<usize, NodeError> {

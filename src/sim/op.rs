@@ -28,7 +28,6 @@ pub(crate) enum Op<C> {
         tag: u64,
         callback: Callback<SimIO<C>, AcceptDone>,
     },
-    #[allow(dead_code)] // address and started are read once the network lands
     Connect {
         fd: i32,
         address: SocketAddr,
