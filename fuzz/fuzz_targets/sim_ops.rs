@@ -131,6 +131,25 @@ enum Action {
     ShutdownClient,
     Partition,
     Heal,
+    /// `open_data_file` of one of a few names, with a purpose and size.
+    OpenFile {
+        name: u8,
+        purpose: u8,
+        sectors: u8,
+    },
+    /// Closes the file `OpenFile` opened last, if any.
+    CloseFile,
+}
+
+const NAMES: [&str; 4] = ["strict", "wild", "extra0", "extra1"];
+
+/// A data file as `open_data_file` must see it.
+#[derive(Clone, Copy)]
+struct FileModel {
+    /// Its size, if it exists (created by `Format`, which syncs it).
+    size: Option<u64>,
+    /// A writable descriptor holds its lock.
+    locked: bool,
 }
 
 fn ratio(per_mille: u8) -> Ratio {
@@ -264,6 +283,7 @@ struct Ctx {
     /// The listener's accept is in flight (a crash of node 0 drops it).
     accept_pending: bool,
     accepted_socket: Option<Result<Fd, AcceptError>>,
+    file_closed: bool,
     connected: Option<Result<(), ConnectError>>,
     /// Everything observed, in order, for the determinism check.
     log: Vec<u64>,
@@ -399,6 +419,12 @@ fn on_connect(ctx: &mut Ctx, _: &mut SimIO<Ctx>, done: ConnectDone) {
     ctx.connected = Some(done.result);
 }
 
+fn on_file_close(ctx: &mut Ctx, _: &mut SimIO<Ctx>, done: CloseDone) {
+    ctx.untracked -= 1;
+    ctx.file_closed = true;
+    assert_eq!(done.result, Ok(()), "close of a file or directory");
+}
+
 fn on_close(ctx: &mut Ctx, _: &mut SimIO<Ctx>, done: CloseDone) {
     ctx.untracked -= 1;
     assert_eq!(done.result, Ok(()), "close of an old socket");
@@ -416,6 +442,9 @@ struct Harness {
     wild: Fd,
     model: Vec<SectorModel>,
     last: Option<(OpId, usize)>,
+    files: [FileModel; 4],
+    /// Descriptors `OpenFile` opened: (fd, name index, writable).
+    opened: Vec<(Fd, usize, bool)>,
 }
 
 impl Harness {
@@ -442,6 +471,13 @@ impl Harness {
             wild,
             model: vec![blank; SECTORS],
             last: None,
+            files: [
+                FileModel { size: Some(FILE_SIZE), locked: true },
+                FileModel { size: Some(FILE_SIZE), locked: true },
+                FileModel { size: None, locked: false },
+                FileModel { size: None, locked: false },
+            ],
+            opened: Vec::new(),
         };
         harness.connect();
         harness
@@ -455,7 +491,11 @@ impl Harness {
             io.open_socket(AddressFamily::Ipv4, SocketOptions::default()).expect("socket");
         let address: SocketAddr = SERVER_ADDRESS.parse().expect("address");
         io.listen(listener, address, 4).expect("listen");
-        io.accept(listener, u64::MAX, on_accept).expect("accept");
+        // Every slot may be taken by ops of node 1 still waiting on the
+        // old connection: then there is no connection this time.
+        if let Err(error) = io.accept(listener, u64::MAX, on_accept) {
+            return assert_eq!(error, SubmitError::NoFreeSlot);
+        }
         self.ctx.untracked += 1;
         self.ctx.accept_pending = true;
         io.set_current_node(self.client_node).expect("node");
@@ -463,7 +503,10 @@ impl Harness {
         for _ in 0..32 {
             let client =
                 io.open_socket(AddressFamily::Ipv4, SocketOptions::default()).expect("socket");
-            io.connect(client, address, u64::MAX, on_connect).expect("connect");
+            if let Err(error) = io.connect(client, address, u64::MAX, on_connect) {
+                assert_eq!(error, SubmitError::NoFreeSlot);
+                break;
+            }
             self.ctx.untracked += 1;
             while self.ctx.connected.is_none() {
                 io.run_once(&mut self.ctx).expect("run");
@@ -474,14 +517,15 @@ impl Harness {
                     break;
                 }
                 Some(Err(ConnectError::ConnectionRefused)) => {
-                    io.close(client, u64::MAX, on_close).expect("close");
-                    self.ctx.untracked += 1;
+                    if io.close(client, u64::MAX, on_close).is_ok() {
+                        self.ctx.untracked += 1;
+                    }
                 }
                 other => panic!("connect: {other:?}"),
             }
         }
         io.set_current_node(SERVER).expect("node");
-        // 32 refusals in a row (a fault): no connection this time.
+        // 32 refusals in a row (a fault) or no free slot: no connection.
         let Some(client) = connected else { return };
         while self.ctx.accepted_socket.is_none() {
             io.run_once(&mut self.ctx).expect("run");
@@ -552,6 +596,60 @@ impl Harness {
                 self.ctx.on_client[op] = matches!(action, Action::Send { .. }) == to_server;
             }
             Err(error) => assert_eq!(error, SubmitError::NoFreeSlot),
+        }
+    }
+
+    fn open_file(&mut self, name: u8, purpose: u8, sectors: u8) {
+        let index = usize::from(name) % NAMES.len();
+        let purpose = [FilePurpose::Format, FilePurpose::Open, FilePurpose::Inspect]
+            [usize::from(purpose % 3)];
+        // Now and then a size that is not a whole number of sectors.
+        let size = u64::from(sectors % 4 + 1) * SECTOR as u64 + u64::from(sectors >> 7);
+        let dir = self.io.open_dir(Path::new("data")).expect("open_dir");
+        let result =
+            self.io.open_data_file(dir, Path::new(NAMES[index]), size, purpose, DirectIo::Disabled);
+        self.ctx.log.push(result.is_ok() as u64);
+        let file = self.files[index];
+        let mismatch = file.size.is_some_and(|existing| existing != size);
+        let allowed: &[Result<(), OpenError>] = match (purpose, file.size) {
+            _ if !size.is_multiple_of(SECTOR as u64) => &[Err(OpenError::SizeNotSectorMultiple)],
+            (FilePurpose::Format, None) => &[Ok(())],
+            (FilePurpose::Format, Some(_)) => &[Err(OpenError::AlreadyExists)],
+            (_, None) => &[Err(OpenError::NotFound)],
+            (FilePurpose::Open, Some(_)) if file.locked && mismatch => {
+                &[Err(OpenError::Locked), Err(OpenError::SizeMismatch)]
+            }
+            (FilePurpose::Open, Some(_)) if file.locked => &[Err(OpenError::Locked)],
+            (_, Some(_)) if mismatch => &[Err(OpenError::SizeMismatch)],
+            (_, Some(_)) => &[Ok(())],
+        };
+        let got = result.map(drop);
+        assert!(allowed.contains(&got), "open {} {purpose:?} {size}: {got:?}", NAMES[index]);
+        if let Ok(fd) = result {
+            let writable = purpose != FilePurpose::Inspect;
+            let file = &mut self.files[index];
+            file.size = Some(size);
+            file.locked |= writable;
+            self.opened.push((fd, index, writable));
+        }
+        let _ = self.close_and_wait(dir);
+    }
+
+    /// Closes a file or directory `fd` as a bookkeeping op and waits for it.
+    /// Returns false if no slot was free.
+    fn close_and_wait(&mut self, fd: Fd) -> bool {
+        match self.io.close(fd, u64::MAX, on_file_close) {
+            Ok(_) => {
+                self.ctx.untracked += 1;
+                while !std::mem::take(&mut self.ctx.file_closed) {
+                    self.io.run_once(&mut self.ctx).expect("run");
+                }
+                true
+            }
+            Err(error) => {
+                assert_eq!(error, SubmitError::NoFreeSlot);
+                false
+            }
         }
     }
 
@@ -774,6 +872,11 @@ impl Harness {
             self.ctx.untracked -= 1;
         }
         self.end_connection();
+        // The process is gone, and with it every descriptor and lock.
+        self.opened.clear();
+        for file in &mut self.files {
+            file.locked = false;
+        }
         let policy = self.config.crash;
         for sector in &mut self.model {
             let mut left = sector.durable.clone();
@@ -797,6 +900,8 @@ impl Harness {
     fn power_on(&mut self) {
         self.io.restart_node(NodeId::FIRST).expect("restart");
         (self.strict, self.wild) = open_files(&mut self.io, FilePurpose::Open);
+        self.files[0].locked = true;
+        self.files[1].locked = true;
         self.io.heal_all();
         self.connect();
     }
@@ -925,6 +1030,19 @@ impl Harness {
             Action::Send { .. } | Action::Recv { .. } | Action::ShutdownClient => self.net(action),
             Action::Partition => self.io.partition(SERVER, self.client_node),
             Action::Heal => self.io.heal_all(),
+            Action::OpenFile { name, purpose, sectors } => self.open_file(name, purpose, sectors),
+            Action::CloseFile => {
+                if let Some(&(fd, index, writable)) = self.opened.last()
+                    && self.close_and_wait(fd)
+                {
+                    self.opened.pop();
+                    // Only this descriptor could hold the lock: the others
+                    // were refused while it did.
+                    if writable {
+                        self.files[index].locked = false;
+                    }
+                }
+            }
         }
         self.check_streams();
         self.check_wild();
