@@ -5,3 +5,4 @@
 pub mod crc32c;
 pub mod protocol;
 pub mod record;
+pub mod store;
