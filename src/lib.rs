@@ -8,7 +8,7 @@
 //!   one engine over both. Typed submits (accept, connect, recv, send, read
 //!   and write at an offset, fsync, close, timeout, user events), typed
 //!   errors, owned buffers, no allocation per operation.
-//! - `SimIO` is its twin: seeded, deterministic, virtual time, simulated
+//! - [`SimIO`] is its twin: seeded, deterministic, virtual time, simulated
 //!   storage and network that inject the faults the kernel could.
 //!
 //! A component is written once, generic over `I: Io`, and runs on both.
@@ -70,4 +70,8 @@ pub use options::{AddressFamily, DirectIo, FilePurpose, FsyncMode, Shutdown, Soc
 pub struct ReadmeDoctest;
 
 pub use real::{DEFAULT_MAX_WAIT_NS, EventTrigger, IO, InitError, IoOptions};
+pub use sim::config::{CrashPolicy, FaultConfig, Latency, StorageFaults};
+pub use sim::network::NetworkFaults;
+pub use sim::node::NodeId;
 pub use sim::prng::{Prng, Ratio};
+pub use sim::{NodeError, SimIO};

@@ -1,6 +1,356 @@
 //! `SimIO`, the deterministic simulated twin of [`crate::IO`].
 //!
 //! Everything under this module is single-threaded and driven by one seed:
-//! no wall clock, no OS randomness, no `HashMap` iteration order.
+//! no wall clock, no OS randomness, no `HashMap` iteration order. The loop
+//! mirrors the real one (a ready FIFO drained each pass, timers in a heap,
+//! operations that would block parked and retried), with virtual time that
+//! jumps straight to the next due event. `docs/simulation.md` describes the
+//! model and every fault.
 
+mod clock;
+pub mod config;
+mod control;
+mod engine;
+mod fds;
+mod io_impl;
+// Some inspection methods of the network serve only its own tests.
+#[allow(dead_code)]
+pub mod network;
+pub mod node;
+mod op;
 pub mod prng;
+mod storage;
+mod trace;
+
+use std::fmt;
+use std::path::Path;
+
+use clock::VirtualClock;
+use config::{CrashPolicy, FaultConfig};
+use fds::FdTable;
+use network::Network;
+use node::NodeId;
+use op::{Place, Slot};
+use prng::{Prng, Ratio};
+use storage::Storage;
+use trace::{Record, Trace};
+
+use crate::fd::Fd;
+use crate::list::{Link, List};
+use crate::timer_heap::TimerHeap;
+
+/// The most operation slots [`SimIO::new`] reserves.
+const MAX_ENTRIES: u32 = 1 << 20;
+
+/// Why a node-control call was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum NodeError {
+    /// The id names no node of this simulation.
+    UnknownNode,
+}
+
+impl fmt::Display for NodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("unknown simulated node")
+    }
+}
+
+impl std::error::Error for NodeError {}
+
+/// One user event as the twin sees it.
+pub(crate) struct SimEvent {
+    pub generation: u32,
+    pub open: bool,
+    pub node: NodeId,
+    /// The armed listener's op slot.
+    pub listener: Option<u32>,
+    /// A trigger arrived while no listener was armed.
+    pub pending: bool,
+}
+
+/// One generator per subsystem, all forked from the master seed, so a
+/// draw added in one subsystem does not shift the others.
+pub(crate) struct Streams {
+    pub storage: Prng,
+    pub latency: Prng,
+    pub crash: Prng,
+    pub network: Prng,
+}
+
+/// The deterministic simulated twin of [`crate::IO`]: the same [`crate::Io`]
+/// trait over virtual time, simulated storage with faults and simulated
+/// nodes, all driven by one seed.
+///
+/// Two runs with the same seed, the same [`FaultConfig`] and the same
+/// submitted operations produce identical results and an identical
+/// [`SimIO::trace_hash`]. `SimIO` is single-threaded: it has no
+/// cross-thread event trigger (use [`crate::Io::event_trigger`] from the
+/// loop).
+///
+/// Callbacks run as the node that submitted their operation: during a
+/// callback [`SimIO::current_node`] is that node, and the previous current
+/// node is restored when the callback returns.
+pub struct SimIO<C> {
+    seed: u64,
+    faults: FaultConfig,
+    clock: VirtualClock,
+    slots: Vec<Slot<C>>,
+    links: Vec<Link>,
+    free: Vec<u32>,
+    /// Operations ready to run (the real IO's `completed`).
+    ready: List,
+    /// Network operations that would block, retried every pass.
+    parked: List,
+    /// Timers and storage latencies, ordered by (ready_at, sequence).
+    queue: TimerHeap,
+    fds: FdTable,
+    events: Vec<SimEvent>,
+    storage: Storage,
+    network: Network,
+    nodes: Vec<bool>,
+    current: NodeId,
+    streams: Streams,
+    trace: Trace,
+    armed_listeners: usize,
+    in_flush: bool,
+    stop_requested: bool,
+    callbacks_run: u64,
+    budget_exhausted: bool,
+}
+
+impl<C> SimIO<C> {
+    /// A simulation driven by `seed`, with `entries` operation slots (the
+    /// most operations in flight at once, as `IO::init`; clamped to
+    /// `1..=2^20`) and the given faults. Node 0 exists and is
+    /// current.
+    pub fn new(seed: u64, entries: u32, faults: FaultConfig) -> SimIO<C> {
+        let entries = entries.clamp(1, MAX_ENTRIES);
+        let mut master = Prng::from_seed(seed);
+        let streams = Streams {
+            storage: master.fork(),
+            latency: master.fork(),
+            crash: master.fork(),
+            network: master.fork(),
+        };
+        let count = entries as usize;
+        SimIO {
+            seed,
+            faults,
+            clock: VirtualClock::new(),
+            slots: (0..count).map(|_| Slot::new()).collect(),
+            links: vec![Link::UNLINKED; count],
+            free: (0..entries).rev().collect(),
+            ready: List::new(),
+            parked: List::new(),
+            queue: TimerHeap::with_capacity(count),
+            fds: FdTable::default(),
+            events: Vec::new(),
+            storage: Storage::default(),
+            network: Network::new(),
+            nodes: vec![true],
+            current: NodeId::FIRST,
+            streams,
+            trace: Trace::new(seed),
+            armed_listeners: 0,
+            in_flush: false,
+            stop_requested: false,
+            callbacks_run: 0,
+            budget_exhausted: false,
+        }
+    }
+
+    /// The seed this simulation was created with.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The fault configuration in force.
+    pub fn faults(&self) -> &FaultConfig {
+        &self.faults
+    }
+
+    /// Replaces the fault configuration (for example with
+    /// [`FaultConfig::liveness`] to check that progress resumes). Applies
+    /// to operations run from now on.
+    pub fn set_faults(&mut self, faults: FaultConfig) {
+        self.faults = faults;
+    }
+
+    /// A hash of everything that happened so far: every submit, every
+    /// completion with its result and virtual time, every crash and
+    /// restart. Equal seeds and equal inputs give equal hashes.
+    pub fn trace_hash(&self) -> u64 {
+        self.trace.hash()
+    }
+
+    /// The number of operation slots.
+    pub fn entries(&self) -> usize {
+        self.slots.len()
+    }
+
+    // ---- nodes ----
+
+    /// Adds a node (a simulated process, alive, with no descriptors and no
+    /// files) and returns its id. The current node does not change.
+    pub fn add_node(&mut self) -> NodeId {
+        self.nodes.push(true);
+        NodeId(self.nodes.len() as u32 - 1)
+    }
+
+    /// The node that operations, descriptors and events submitted now
+    /// belong to.
+    pub fn current_node(&self) -> NodeId {
+        self.current
+    }
+
+    /// Makes `node` current: what is submitted or opened afterwards belongs
+    /// to it. A crashed node may be made current (its submits are refused
+    /// until it restarts).
+    pub fn set_current_node(&mut self, node: NodeId) -> Result<(), NodeError> {
+        self.node_index(node)?;
+        self.current = node;
+        Ok(())
+    }
+
+    /// True if `node` exists and is not crashed.
+    pub fn is_alive(&self, node: NodeId) -> bool {
+        self.nodes.get(node.0 as usize).copied().unwrap_or(false)
+    }
+
+    /// Power loss on `node`. Its pending operations are dropped **without
+    /// callbacks** (the process died; nobody is left to call back), their
+    /// buffers freed; its descriptors and user events become invalid
+    /// (their numbers may be handed out again); its files keep what the
+    /// crash policy of the [`FaultConfig`] allows of their unsynced data,
+    /// and their locks are released; its sockets vanish without FIN, so
+    /// their peers see a reset. Crashing a crashed node does nothing.
+    /// Callable from a callback.
+    pub fn crash_node(&mut self, node: NodeId) -> Result<(), NodeError> {
+        let at = self.node_index(node)?;
+        if !self.nodes[at] {
+            return Ok(());
+        }
+        self.nodes[at] = false;
+        self.drop_node_ops(node);
+        self.fds.close_node(node);
+        for event in &mut self.events {
+            if event.open && event.node == node {
+                event.open = false;
+                event.generation = event.generation.wrapping_add(1);
+                event.listener = None;
+                event.pending = false;
+            }
+        }
+        let policy = match self.faults.crash {
+            CrashPolicy::Any => match self.streams.crash.below(3) {
+                0 => CrashPolicy::LoseUnsynced,
+                1 => CrashPolicy::KeepUnsynced,
+                _ => CrashPolicy::TearUnsynced,
+            },
+            policy => policy,
+        };
+        let prng = &mut self.streams.crash;
+        let half = Ratio::new(1, 2).expect("valid ratio");
+        self.network.crash_node(node);
+        self.storage.crash(node, || match policy {
+            CrashPolicy::KeepUnsynced => true,
+            CrashPolicy::TearUnsynced => prng.chance(half),
+            _ => false,
+        });
+        let policy_code = policy as u64;
+        self.trace.record(Record::Crash, [self.clock.now(), u64::from(node.0), policy_code, 0, 0]);
+        Ok(())
+    }
+
+    /// Brings a crashed node back: a fresh process on the same storage,
+    /// with no descriptors. Restarting a live node does nothing.
+    pub fn restart_node(&mut self, node: NodeId) -> Result<(), NodeError> {
+        let at = self.node_index(node)?;
+        if !self.nodes[at] {
+            self.nodes[at] = true;
+            self.trace.record(Record::Restart, [self.clock.now(), u64::from(node.0), 0, 0, 0]);
+        }
+        Ok(())
+    }
+
+    /// Marks the data file at `path` on `node` as exempt (or not) from the
+    /// corruption faults: no latent sector errors, no bit rot, no
+    /// misdirected or torn writes. `path` is the relative path given to
+    /// `open_data_file`, or the directory's path joined with it; it
+    /// matches every file of the node whose path ends with it, whether it
+    /// exists yet or not. `no_space`, `fsync_error`, latencies and crashes
+    /// still apply to an exempt file.
+    pub fn set_fault_exempt(&mut self, node: NodeId, path: &Path, exempt: bool) {
+        self.storage.set_exempt(node, path, exempt);
+    }
+
+    /// Cuts the simulated network between nodes `a` and `b` (both
+    /// directions): segments between them are held until healed.
+    pub fn partition(&mut self, a: NodeId, b: NodeId) {
+        self.network.partition(a, b);
+    }
+
+    /// Heals the cut between `a` and `b`; held segments are delivered in
+    /// their original order.
+    pub fn heal(&mut self, a: NodeId, b: NodeId) {
+        self.network.heal(a, b);
+    }
+
+    /// Heals every partition.
+    pub fn heal_all(&mut self) {
+        self.network.heal_all();
+    }
+
+    /// True if the network between `a` and `b` is cut.
+    pub fn is_partitioned(&self, a: NodeId, b: NodeId) -> bool {
+        self.network.is_partitioned(a, b)
+    }
+
+    /// The local address of a socket of the current node, once it is
+    /// bound, connecting or connected.
+    pub fn local_address(&self, socket: Fd) -> Option<std::net::SocketAddr> {
+        match self.fds.get(self.current, socket.raw())?.kind {
+            fds::FdKind::Socket { key, .. } => self.network.local_address(key),
+            _ => None,
+        }
+    }
+
+    /// The peer address of a connected socket of the current node.
+    pub fn peer_address(&self, socket: Fd) -> Option<std::net::SocketAddr> {
+        match self.fds.get(self.current, socket.raw())?.kind {
+            fds::FdKind::Socket { key, .. } => self.network.peer_address(key),
+            _ => None,
+        }
+    }
+
+    fn node_index(&self, node: NodeId) -> Result<usize, NodeError> {
+        let at = node.0 as usize;
+        if at < self.nodes.len() { Ok(at) } else { Err(NodeError::UnknownNode) }
+    }
+
+    /// Drops every in-flight operation of `node` without its callback.
+    fn drop_node_ops(&mut self, node: NodeId) {
+        for index in 0..self.slots.len() as u32 {
+            let slot = &self.slots[index as usize];
+            if slot.place == Place::Free || slot.node != node {
+                continue;
+            }
+            match slot.place {
+                Place::Free => {}
+                Place::Ready => self.ready.remove(&mut self.links, index),
+                Place::Parked => self.parked.remove(&mut self.links, index),
+                Place::Queued => {
+                    self.queue.remove(index);
+                }
+                Place::Listener(event) => {
+                    self.events[event as usize].listener = None;
+                    self.armed_listeners -= 1;
+                }
+            }
+            let slot = &mut self.slots[index as usize];
+            slot.op = op::Op::Free;
+            self.release(index);
+        }
+    }
+}

@@ -1,0 +1,873 @@
+//! The simulated stream network that `SimIO` drives.
+//!
+//! A pure data structure: no callbacks, no clock of its own. The engine
+//! passes virtual time in (`connect`, `poll_send`, `advance`) and polls
+//! sockets for results; every draw comes from the `Prng` it passes. A `None`
+//! from a `poll_*` means "would block" and changes nothing, consuming no
+//! randomness, so the engine may poll as often as it likes.
+//!
+//! # Model
+//! - Byte streams with TCP's promises: in order, no loss, no duplication,
+//!   except that a reset ends a stream wherever it is.
+//! - Everything that crosses the network is a segment (SYN, SYN-ACK, data,
+//!   FIN, RST) with a one-way delay drawn from [`NetworkFaults`]. Segments
+//!   of one direction of one connection never overtake each other (each
+//!   arrives no earlier than the one before); all segments are delivered in
+//!   `(arrival, sequence)` order, so ties are deterministic.
+//! - The handshake: the client's SYN reaches the listener; if it is
+//!   accepted, the server socket is established at once and waits in the
+//!   listener's backlog, and its SYN-ACK establishes the client. No listener,
+//!   a full backlog or the `refuse` fault answer with RST: the client's
+//!   connect fails with `ConnectionRefused` (where Linux would drop a SYN
+//!   on a full backlog and let the client retry, this model refuses, so a
+//!   full backlog is visible at once). A backlog of 0 admits one connection.
+//! - Flow control: at most [`SEND_WINDOW`] bytes per direction are sent and
+//!   not yet read by the receiver; a send beyond that would block. The
+//!   window reopens the moment the receiver reads (no delayed window update).
+//! - `close` with unread received data sends RST (as TCP does), otherwise
+//!   FIN. Data that reaches a socket already closed (or crashed) is answered
+//!   with RST: the sender's next send or receive reports the reset.
+//! - Resets: a socket that received RST returns its buffered data first,
+//!   then `ConnectionResetByPeer` once (from recv or send, whichever comes
+//!   first), then, as Linux does, end of stream from recv and `BrokenPipe`
+//!   from send.
+//! - Partitions cut the network between two nodes: segments between them
+//!   that come due are held, in order, and released when the partition
+//!   heals. A released segment keeps its arrival time, which is then in the
+//!   past: [`Network::next_arrival`] may return a time at or before the last
+//!   `now`, meaning "due now".
+//! - `close`, `shutdown` and `crash_node` take no time argument: they act
+//!   at the latest time the network has been given.
+
+mod faults;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::net::SocketAddr;
+
+pub use faults::NetworkFaults;
+
+use crate::error::{
+    AcceptError, CloseError, ConnectError, Errno, ListenError, RecvError, SendError, ShutdownError,
+};
+use crate::options::Shutdown;
+use crate::sim::node::NodeId;
+use crate::sim::prng::Prng;
+
+/// The most bytes one direction of a connection holds in flight (sent and
+/// not yet read by the receiver): the send buffer plus the receive window.
+pub const SEND_WINDOW: usize = 64 * 1024;
+
+/// How many emptied payload buffers the network keeps for reuse.
+const SPARE_PAYLOADS: usize = 64;
+
+/// The first port handed out for port 0 and for a client's local address
+/// (the IANA dynamic range, as the BSDs and macOS use).
+const EPHEMERAL_FIRST: u16 = 49152;
+/// How many ephemeral ports there are.
+const EPHEMERAL_COUNT: u32 = 65536 - EPHEMERAL_FIRST as u32;
+
+/// A handle to one simulated socket. The generation makes a key to a closed
+/// socket stale even after its slot is reused: every operation on it fails
+/// with `BadFileDescriptor`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SocketKey {
+    index: u32,
+    generation: u32,
+}
+
+/// The simulated network: every node's sockets and every segment in flight.
+#[derive(Debug, Default)]
+pub struct Network {
+    slots: Vec<Slot>,
+    /// Free slot indices, reused last-in first-out (deterministic).
+    free: Vec<u32>,
+    /// Listening sockets by bound address.
+    listeners: Vec<(SocketAddr, SocketKey)>,
+    /// Segments in flight, by (arrival time, sequence number).
+    in_flight: BTreeMap<(u64, u64), Segment>,
+    /// Segments held by a partition, in the order they came due.
+    held: Vec<((u64, u64), Segment)>,
+    /// Cut node pairs, each stored as (smaller, larger).
+    partitions: BTreeSet<(NodeId, NodeId)>,
+    sequence: u64,
+    /// The latest time the network has been given.
+    now: u64,
+    /// The next ephemeral port to try, as an offset from `EPHEMERAL_FIRST`.
+    next_ephemeral: u32,
+    /// Emptied payload buffers, reused by later sends.
+    spare: Vec<Vec<u8>>,
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    generation: u32,
+    /// When the latest segment sent from this slot arrives. Kept across
+    /// reuse, so a reply on behalf of a closed socket (an RST for late data)
+    /// never overtakes what that socket sent before it closed.
+    last_arrival: u64,
+    socket: Option<Socket>,
+}
+
+#[derive(Debug)]
+struct Socket {
+    node: NodeId,
+    state: State,
+}
+
+#[derive(Debug)]
+enum State {
+    Open,
+    Listening(Listener),
+    Connecting { local: SocketAddr },
+    Failed(ConnectError),
+    Connected(Box<Endpoint>),
+}
+
+#[derive(Debug)]
+struct Listener {
+    address: SocketAddr,
+    backlog: usize,
+    /// Established connections not yet accepted.
+    queue: VecDeque<SocketKey>,
+}
+
+#[derive(Debug)]
+struct Endpoint {
+    local: SocketAddr,
+    remote: SocketAddr,
+    peer: SocketKey,
+    peer_node: NodeId,
+    /// The handshake's one-way delay, reused for segments sent without a
+    /// `Prng` at hand (FIN and RST from `close`, `shutdown`, `crash_node`).
+    path_delay: u64,
+    received: VecDeque<u8>,
+    /// Bytes sent to the peer that it has not read yet.
+    unread_by_peer: usize,
+    fin_received: bool,
+    read_shut: bool,
+    write_shut: bool,
+    reset: bool,
+    reset_reported: bool,
+}
+
+#[derive(Debug)]
+struct Segment {
+    from: NodeId,
+    /// The destination node; `None` for a SYN, resolved when it arrives
+    /// (whichever node listens at the address then).
+    to: Option<NodeId>,
+    /// This segment's one-way delay; a reply it provokes takes as long.
+    delay: u64,
+    kind: Kind,
+}
+
+#[derive(Debug)]
+enum Kind {
+    Syn { client: SocketKey, client_address: SocketAddr, address: SocketAddr, refuse: bool },
+    SynAck { client: SocketKey, server: SocketKey, server_address: SocketAddr },
+    Data { to: SocketKey, from: SocketKey, bytes: Vec<u8> },
+    Fin { to: SocketKey },
+    Rst { to: SocketKey },
+}
+
+impl Network {
+    /// An empty network at time 0.
+    pub fn new() -> Network {
+        Network::default()
+    }
+
+    /// Opens an unbound, unconnected socket on `node`.
+    pub fn open(&mut self, node: NodeId) -> SocketKey {
+        let socket = Socket { node, state: State::Open };
+        match self.free.pop() {
+            Some(index) => {
+                let slot = &mut self.slots[index as usize];
+                slot.socket = Some(socket);
+                SocketKey { index, generation: slot.generation }
+            }
+            None => {
+                let index = self.slots.len() as u32;
+                self.slots.push(Slot { generation: 0, last_arrival: 0, socket: Some(socket) });
+                SocketKey { index, generation: 0 }
+            }
+        }
+    }
+
+    /// True if `key` names an open socket.
+    pub fn is_open(&self, key: SocketKey) -> bool {
+        self.socket(key).is_some()
+    }
+
+    /// The node that owns `key`'s socket.
+    pub fn node_of(&self, key: SocketKey) -> Option<NodeId> {
+        self.socket(key).map(|socket| socket.node)
+    }
+
+    /// The socket's local address, once it is bound, connecting or connected.
+    pub fn local_address(&self, key: SocketKey) -> Option<SocketAddr> {
+        match &self.socket(key)?.state {
+            State::Listening(listener) => Some(listener.address),
+            State::Connecting { local } => Some(*local),
+            State::Connected(endpoint) => Some(endpoint.local),
+            State::Open | State::Failed(_) => None,
+        }
+    }
+
+    /// The connected peer's address.
+    pub fn peer_address(&self, key: SocketKey) -> Option<SocketAddr> {
+        match &self.socket(key)?.state {
+            State::Connected(endpoint) => Some(endpoint.remote),
+            _ => None,
+        }
+    }
+
+    /// Binds and listens. Port 0 takes the next free ephemeral port.
+    /// `AddressInUse` if a listener holds the port on the same address, or
+    /// on the wildcard address, of the same family.
+    pub fn listen(
+        &mut self,
+        key: SocketKey,
+        address: SocketAddr,
+        backlog: u32,
+    ) -> Result<SocketAddr, ListenError> {
+        match &self.socket(key).ok_or(ListenError::BadFileDescriptor)?.state {
+            State::Open | State::Failed(_) => {}
+            _ => return Err(ListenError::AlreadyBound),
+        }
+        let mut address = address;
+        if address.port() == 0 {
+            let port = self.free_listen_port(address).ok_or(ListenError::AddressInUse)?;
+            address.set_port(port);
+        } else if self.listener_conflict(address) {
+            return Err(ListenError::AddressInUse);
+        }
+        let backlog = usize::try_from(backlog).unwrap_or(usize::MAX).max(1);
+        if let Some(socket) = self.socket_mut(key) {
+            socket.state = State::Listening(Listener { address, backlog, queue: VecDeque::new() });
+        }
+        self.listeners.push((address, key));
+        Ok(address)
+    }
+
+    /// Starts a handshake with whoever listens at `address`; its outcome is
+    /// read with [`Network::poll_connect`]. The `refuse` fault is drawn here.
+    pub fn connect(
+        &mut self,
+        key: SocketKey,
+        address: SocketAddr,
+        now: u64,
+        prng: &mut Prng,
+        faults: &NetworkFaults,
+    ) -> Result<(), ConnectError> {
+        self.observe(now);
+        let node = match self.socket(key) {
+            None => return Err(ConnectError::BadFileDescriptor),
+            Some(Socket { state: State::Connecting { .. }, .. }) => {
+                return Err(ConnectError::AlreadyInProgress);
+            }
+            Some(Socket { state: State::Connected(_) | State::Listening(_), .. }) => {
+                return Err(ConnectError::AlreadyConnected);
+            }
+            Some(socket) => socket.node,
+        };
+        let local = SocketAddr::new(address.ip(), self.next_port());
+        let refuse = prng.chance(faults.refuse);
+        let delay = faults.draw_delay(prng);
+        if let Some(socket) = self.socket_mut(key) {
+            socket.state = State::Connecting { local };
+        }
+        let syn = Kind::Syn { client: key, client_address: local, address, refuse };
+        self.send_segment(key.index, node, None, delay, syn);
+        Ok(())
+    }
+
+    /// The outcome of the handshake `connect` started: `None` while it is
+    /// under way (or held by a partition), `Some(Ok(()))` once connected.
+    pub fn poll_connect(&mut self, key: SocketKey) -> Option<Result<(), ConnectError>> {
+        let Some(socket) = self.socket(key) else {
+            return Some(Err(ConnectError::BadFileDescriptor));
+        };
+        match &socket.state {
+            State::Connecting { .. } => None,
+            State::Connected(_) => Some(Ok(())),
+            State::Failed(error) => Some(Err(*error)),
+            // Nothing was started: not a state a caller can wait out.
+            State::Open | State::Listening(_) => {
+                Some(Err(ConnectError::Unexpected(Errno::ENOTCONN)))
+            }
+        }
+    }
+
+    /// The next established connection waiting on `listener`, or `None`.
+    pub fn poll_accept(&mut self, listener: SocketKey) -> Option<Result<SocketKey, AcceptError>> {
+        let Some(socket) = self.socket_mut(listener) else {
+            return Some(Err(AcceptError::BadFileDescriptor));
+        };
+        match &mut socket.state {
+            State::Listening(listening) => listening.queue.pop_front().map(Ok),
+            _ => Some(Err(AcceptError::SocketNotListening)),
+        }
+    }
+
+    /// Receives into `buf`: `Some(Ok(0))` is end of stream (after the peer's
+    /// FIN and all its data, or after `shutdown(Read)`), `None` would block.
+    /// The `partial_recv` fault returns fewer bytes than are available.
+    pub fn poll_recv(
+        &mut self,
+        key: SocketKey,
+        buf: &mut [u8],
+        prng: &mut Prng,
+        faults: &NetworkFaults,
+    ) -> Option<Result<usize, RecvError>> {
+        let Some(socket) = self.socket_mut(key) else {
+            return Some(Err(RecvError::BadFileDescriptor));
+        };
+        let endpoint = match &mut socket.state {
+            State::Connected(endpoint) => endpoint,
+            State::Connecting { .. } => return None,
+            _ => return Some(Err(RecvError::NotConnected)),
+        };
+        if buf.is_empty() {
+            return Some(Ok(0));
+        }
+        if !endpoint.received.is_empty() {
+            let mut count = buf.len().min(endpoint.received.len());
+            if count > 1 && prng.chance(faults.partial_recv) {
+                count = prng.range_inclusive(1, count as u64 - 1) as usize;
+            }
+            for (to, from) in buf.iter_mut().zip(endpoint.received.drain(..count)) {
+                *to = from;
+            }
+            let peer = endpoint.peer;
+            if let Some(Socket { state: State::Connected(sender), .. }) = self.socket_mut(peer) {
+                sender.unread_by_peer = sender.unread_by_peer.saturating_sub(count);
+            }
+            return Some(Ok(count));
+        }
+        if endpoint.reset && !endpoint.reset_reported {
+            endpoint.reset_reported = true;
+            return Some(Err(RecvError::ConnectionResetByPeer));
+        }
+        if endpoint.reset || endpoint.fin_received || endpoint.read_shut {
+            return Some(Ok(0));
+        }
+        None
+    }
+
+    /// Sends a prefix of `data`: `Some(Ok(n))` took `n` bytes, `None` would
+    /// block (the window is full, or the handshake is still under way). The
+    /// `reset` fault resets the connection instead; `partial_send` takes
+    /// fewer bytes than the window allows.
+    pub fn poll_send(
+        &mut self,
+        key: SocketKey,
+        data: &[u8],
+        now: u64,
+        prng: &mut Prng,
+        faults: &NetworkFaults,
+    ) -> Option<Result<usize, SendError>> {
+        self.observe(now);
+        let Some(socket) = self.socket_mut(key) else {
+            return Some(Err(SendError::BadFileDescriptor));
+        };
+        let node = socket.node;
+        let endpoint = match &mut socket.state {
+            State::Connected(endpoint) => endpoint,
+            State::Connecting { .. } => return None,
+            _ => return Some(Err(SendError::NotConnected)),
+        };
+        if endpoint.reset {
+            if endpoint.reset_reported {
+                return Some(Err(SendError::BrokenPipe));
+            }
+            endpoint.reset_reported = true;
+            return Some(Err(SendError::ConnectionResetByPeer));
+        }
+        if endpoint.write_shut {
+            return Some(Err(SendError::BrokenPipe));
+        }
+        if data.is_empty() {
+            return Some(Ok(0));
+        }
+        let room = SEND_WINDOW - endpoint.unread_by_peer.min(SEND_WINDOW);
+        if room == 0 {
+            return None;
+        }
+        let (peer, peer_node) = (endpoint.peer, endpoint.peer_node);
+        if prng.chance(faults.reset) {
+            endpoint.reset = true;
+            endpoint.reset_reported = true;
+            let delay = endpoint.path_delay;
+            self.send_segment(key.index, node, Some(peer_node), delay, Kind::Rst { to: peer });
+            return Some(Err(SendError::ConnectionResetByPeer));
+        }
+        let mut count = data.len().min(room);
+        if count > 1 && prng.chance(faults.partial_send) {
+            count = prng.range_inclusive(1, count as u64 - 1) as usize;
+        }
+        endpoint.unread_by_peer += count;
+        let delay = faults.draw_delay(prng);
+        let mut bytes = self.spare.pop().unwrap_or_default();
+        bytes.extend_from_slice(&data[..count]);
+        self.send_segment(
+            key.index,
+            node,
+            Some(peer_node),
+            delay,
+            Kind::Data { to: peer, from: key, bytes },
+        );
+        Some(Ok(count))
+    }
+
+    /// Shuts down one or both halves. `Write` sends FIN once: the peer reads
+    /// what was sent, then end of stream; later sends fail with
+    /// `BrokenPipe`. `Read` makes recv return end of stream once the
+    /// buffered data is read.
+    pub fn shutdown(&mut self, key: SocketKey, how: Shutdown) -> Result<(), ShutdownError> {
+        let socket = self.socket_mut(key).ok_or(ShutdownError::BadFileDescriptor)?;
+        let node = socket.node;
+        let endpoint = match &mut socket.state {
+            State::Connected(endpoint) if !endpoint.reset => endpoint,
+            _ => return Err(ShutdownError::NotConnected),
+        };
+        if matches!(how, Shutdown::Read | Shutdown::Both) {
+            endpoint.read_shut = true;
+        }
+        if matches!(how, Shutdown::Write | Shutdown::Both) && !endpoint.write_shut {
+            endpoint.write_shut = true;
+            let (peer, peer_node, delay) = (endpoint.peer, endpoint.peer_node, endpoint.path_delay);
+            self.send_segment(key.index, node, Some(peer_node), delay, Kind::Fin { to: peer });
+        }
+        Ok(())
+    }
+
+    /// Closes a socket; its key goes stale at once. A connection sends FIN
+    /// (or RST if received data was left unread); a listener resets the
+    /// connections still waiting in its backlog.
+    pub fn close(&mut self, key: SocketKey) -> Result<(), CloseError> {
+        let socket = self.take(key).ok_or(CloseError::BadFileDescriptor)?;
+        self.release(key, socket, false);
+        Ok(())
+    }
+
+    /// Crashes `node`: every socket it owns vanishes without FIN; each live
+    /// connection's peer is sent RST (it sees the reset when that arrives),
+    /// and its listeners stop answering. Segments already sent by the node
+    /// still arrive.
+    pub fn crash_node(&mut self, node: NodeId) {
+        for index in 0..self.slots.len() {
+            let slot = &self.slots[index];
+            let key = SocketKey { index: index as u32, generation: slot.generation };
+            if slot.socket.as_ref().is_some_and(|socket| socket.node == node)
+                && let Some(socket) = self.take(key)
+            {
+                self.release(key, socket, true);
+            }
+        }
+    }
+
+    /// Delivers, in `(arrival, sequence)` order, every segment that arrives
+    /// at or before `now`, including replies those deliveries provoke.
+    pub fn advance(&mut self, now: u64) {
+        self.observe(now);
+        while let Some(entry) = self.in_flight.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let (key, segment) = entry.remove_entry();
+            self.deliver(key, segment);
+        }
+    }
+
+    /// When the next segment arrives, if any is in flight. A time at or
+    /// before the last `now` (a segment released by `heal`) means due now.
+    pub fn next_arrival(&self) -> Option<u64> {
+        self.in_flight.first_key_value().map(|(&(arrival, _), _)| arrival)
+    }
+
+    /// Cuts the network between `a` and `b` (both directions) until healed.
+    /// A node is never cut from itself.
+    pub fn partition(&mut self, a: NodeId, b: NodeId) {
+        if a != b {
+            self.partitions.insert(pair(a, b));
+        }
+    }
+
+    /// Heals the cut between `a` and `b`: the segments it held are due again,
+    /// in their original order.
+    pub fn heal(&mut self, a: NodeId, b: NodeId) {
+        self.partitions.remove(&pair(a, b));
+        self.release_held();
+    }
+
+    /// Heals every partition.
+    pub fn heal_all(&mut self) {
+        self.partitions.clear();
+        self.release_held();
+    }
+
+    /// True if the network between `a` and `b` is cut.
+    pub fn is_partitioned(&self, a: NodeId, b: NodeId) -> bool {
+        a != b && self.partitions.contains(&pair(a, b))
+    }
+
+    /// How many segments are in flight or held.
+    pub fn segments_pending(&self) -> usize {
+        self.in_flight.len() + self.held.len()
+    }
+
+    /// Keeps a payload's allocation for the next send, so steady traffic
+    /// does not allocate per segment.
+    fn recycle(&mut self, mut bytes: Vec<u8>) {
+        if self.spare.len() < SPARE_PAYLOADS {
+            bytes.clear();
+            self.spare.push(bytes);
+        }
+    }
+
+    fn observe(&mut self, now: u64) {
+        self.now = self.now.max(now);
+    }
+
+    fn socket(&self, key: SocketKey) -> Option<&Socket> {
+        let slot = self.slots.get(key.index as usize)?;
+        if slot.generation != key.generation {
+            return None;
+        }
+        slot.socket.as_ref()
+    }
+
+    fn socket_mut(&mut self, key: SocketKey) -> Option<&mut Socket> {
+        let slot = self.slots.get_mut(key.index as usize)?;
+        if slot.generation != key.generation {
+            return None;
+        }
+        slot.socket.as_mut()
+    }
+
+    /// Removes a socket and frees its slot, making `key` stale.
+    fn take(&mut self, key: SocketKey) -> Option<Socket> {
+        let slot = self.slots.get_mut(key.index as usize)?;
+        if slot.generation != key.generation {
+            return None;
+        }
+        let socket = slot.socket.take()?;
+        slot.generation = slot.generation.wrapping_add(1);
+        self.free.push(key.index);
+        Some(socket)
+    }
+
+    /// Tells the peers of a socket just taken what became of it: FIN for a
+    /// clean close, RST for a crash or for unread data; a listener's
+    /// unaccepted connections go down with it.
+    fn release(&mut self, key: SocketKey, socket: Socket, crash: bool) {
+        match socket.state {
+            State::Listening(listener) => {
+                self.listeners.retain(|&(_, listening)| listening != key);
+                for queued in listener.queue {
+                    if let Some(queued_socket) = self.take(queued) {
+                        self.release(queued, queued_socket, true);
+                    }
+                }
+            }
+            State::Connected(endpoint) => {
+                if endpoint.reset {
+                    return;
+                }
+                let to = endpoint.peer;
+                let kind = if crash || !endpoint.received.is_empty() {
+                    Kind::Rst { to }
+                } else if endpoint.write_shut {
+                    return;
+                } else {
+                    Kind::Fin { to }
+                };
+                self.send_segment(
+                    key.index,
+                    socket.node,
+                    Some(endpoint.peer_node),
+                    endpoint.path_delay,
+                    kind,
+                );
+            }
+            State::Open | State::Connecting { .. } | State::Failed(_) => {}
+        }
+    }
+
+    /// Queues a segment from slot `from_slot`, arriving `delay` after now
+    /// but never before the previous segment from that slot.
+    fn send_segment(
+        &mut self,
+        from_slot: u32,
+        from: NodeId,
+        to: Option<NodeId>,
+        delay: u64,
+        kind: Kind,
+    ) {
+        let arrival = self.now.saturating_add(delay);
+        self.send_at(from_slot, arrival, Segment { from, to, delay, kind });
+    }
+
+    fn send_at(&mut self, from_slot: u32, arrival: u64, segment: Segment) {
+        let arrival = match self.slots.get_mut(from_slot as usize) {
+            Some(slot) => {
+                slot.last_arrival = slot.last_arrival.max(arrival);
+                slot.last_arrival
+            }
+            None => arrival,
+        };
+        self.sequence += 1;
+        self.in_flight.insert((arrival, self.sequence), segment);
+    }
+
+    fn release_held(&mut self) {
+        let held = std::mem::take(&mut self.held);
+        for (key, segment) in held {
+            let cut = segment.to.is_some_and(|to| self.is_partitioned(segment.from, to));
+            if cut {
+                self.held.push((key, segment));
+            } else {
+                // The original key: it is due, and still precedes every later
+                // segment of its direction.
+                self.in_flight.insert(key, segment);
+            }
+        }
+    }
+
+    fn deliver(&mut self, key: (u64, u64), mut segment: Segment) {
+        let arrival = key.0;
+        if let Kind::Syn { address, .. } = segment.kind
+            && segment.to.is_none()
+        {
+            segment.to = self.listener_at(address).and_then(|listener| self.node_of(listener));
+        }
+        if let Some(to) = segment.to
+            && self.is_partitioned(segment.from, to)
+        {
+            self.held.push((key, segment));
+            return;
+        }
+        let reply_at = arrival.saturating_add(segment.delay);
+        let reply_from = segment.to.unwrap_or(segment.from);
+        match segment.kind {
+            Kind::Syn { client, client_address, address, refuse } => {
+                self.deliver_syn(
+                    segment.from,
+                    segment.delay,
+                    reply_at,
+                    client,
+                    client_address,
+                    address,
+                    refuse,
+                );
+            }
+            Kind::SynAck { client, server, server_address } => {
+                let established = match self.socket_mut(client) {
+                    Some(socket) => match socket.state {
+                        State::Connecting { local } => {
+                            socket.state = State::Connected(Box::new(Endpoint::new(
+                                local,
+                                server_address,
+                                server,
+                                segment.from,
+                                segment.delay,
+                            )));
+                            true
+                        }
+                        _ => false,
+                    },
+                    None => false,
+                };
+                if !established {
+                    // The client is gone (closed or crashed while
+                    // connecting): the server's half-open socket is reset.
+                    self.reply_rst(
+                        client.index,
+                        reply_from,
+                        segment.from,
+                        segment.delay,
+                        reply_at,
+                        server,
+                    );
+                }
+            }
+            Kind::Data { to, from, bytes } => {
+                let delivered = match self.socket_mut(to) {
+                    Some(Socket { state: State::Connected(endpoint), .. }) => {
+                        if !endpoint.reset {
+                            endpoint.received.extend(bytes.iter());
+                        }
+                        true
+                    }
+                    _ => false,
+                };
+                self.recycle(bytes);
+                if !delivered {
+                    self.reply_rst(
+                        to.index,
+                        reply_from,
+                        segment.from,
+                        segment.delay,
+                        reply_at,
+                        from,
+                    );
+                }
+            }
+            Kind::Fin { to } => {
+                if let Some(Socket { state: State::Connected(endpoint), .. }) = self.socket_mut(to)
+                {
+                    endpoint.fin_received = true;
+                }
+            }
+            Kind::Rst { to } => {
+                if let Some(socket) = self.socket_mut(to) {
+                    match &mut socket.state {
+                        State::Connected(endpoint) => endpoint.reset = true,
+                        // RST in SYN-SENT: the connect is refused.
+                        State::Connecting { .. } => {
+                            socket.state = State::Failed(ConnectError::ConnectionRefused);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn deliver_syn(
+        &mut self,
+        client_node: NodeId,
+        delay: u64,
+        reply_at: u64,
+        client: SocketKey,
+        client_address: SocketAddr,
+        address: SocketAddr,
+        refuse: bool,
+    ) {
+        let listener = self.listener_at(address);
+        let admitted = listener.filter(|&listener| {
+            !refuse
+                && matches!(
+                    self.socket(listener),
+                    Some(Socket { state: State::Listening(l), .. }) if l.queue.len() < l.backlog
+                )
+        });
+        let Some(listener) = admitted else {
+            // Refused: the RST comes from the listener's slot when there is
+            // one, otherwise from nowhere (no ordering to keep).
+            let from_slot = listener.map_or(u32::MAX, |l| l.index);
+            let from = listener.and_then(|l| self.node_of(l)).unwrap_or(client_node);
+            self.reply_rst(from_slot, from, client_node, delay, reply_at, client);
+            return;
+        };
+        let Some(server_node) = self.node_of(listener) else { return };
+        let server = self.open(server_node);
+        if let Some(socket) = self.socket_mut(server) {
+            socket.state = State::Connected(Box::new(Endpoint::new(
+                address,
+                client_address,
+                client,
+                client_node,
+                delay,
+            )));
+        }
+        if let Some(Socket { state: State::Listening(listening), .. }) = self.socket_mut(listener) {
+            listening.queue.push_back(server);
+        }
+        let syn_ack = Kind::SynAck { client, server, server_address: address };
+        self.send_at(
+            server.index,
+            reply_at,
+            Segment { from: server_node, to: Some(client_node), delay, kind: syn_ack },
+        );
+    }
+
+    fn reply_rst(
+        &mut self,
+        from_slot: u32,
+        from: NodeId,
+        to_node: NodeId,
+        delay: u64,
+        at: u64,
+        to: SocketKey,
+    ) {
+        self.send_at(
+            from_slot,
+            at,
+            Segment { from, to: Some(to_node), delay, kind: Kind::Rst { to } },
+        );
+    }
+
+    /// The listener that a connection to `address` reaches: one bound to
+    /// exactly that address, else one bound to the wildcard of its family.
+    fn listener_at(&self, address: SocketAddr) -> Option<SocketKey> {
+        let exact = self.listeners.iter().find(|(bound, _)| *bound == address);
+        let wildcard = || {
+            self.listeners.iter().find(|(bound, _)| {
+                bound.port() == address.port()
+                    && bound.ip().is_unspecified()
+                    && bound.is_ipv4() == address.is_ipv4()
+            })
+        };
+        exact.or_else(wildcard).map(|&(_, key)| key)
+    }
+
+    fn listener_conflict(&self, address: SocketAddr) -> bool {
+        self.listeners.iter().any(|(bound, _)| {
+            bound.port() == address.port()
+                && bound.is_ipv4() == address.is_ipv4()
+                && (bound.ip() == address.ip()
+                    || bound.ip().is_unspecified()
+                    || address.ip().is_unspecified())
+        })
+    }
+
+    fn free_listen_port(&mut self, address: SocketAddr) -> Option<u16> {
+        for _ in 0..EPHEMERAL_COUNT {
+            let port = self.next_port();
+            if !self.listener_conflict(SocketAddr::new(address.ip(), port)) {
+                return Some(port);
+            }
+        }
+        None
+    }
+
+    fn next_port(&mut self) -> u16 {
+        let port = EPHEMERAL_FIRST + self.next_ephemeral as u16;
+        self.next_ephemeral = (self.next_ephemeral + 1) % EPHEMERAL_COUNT;
+        port
+    }
+}
+
+impl Endpoint {
+    fn new(
+        local: SocketAddr,
+        remote: SocketAddr,
+        peer: SocketKey,
+        peer_node: NodeId,
+        path_delay: u64,
+    ) -> Endpoint {
+        Endpoint {
+            local,
+            remote,
+            peer,
+            peer_node,
+            path_delay,
+            received: VecDeque::new(),
+            unread_by_peer: 0,
+            fin_received: false,
+            read_shut: false,
+            write_shut: false,
+            reset: false,
+            reset_reported: false,
+        }
+    }
+}
+
+fn pair(a: NodeId, b: NodeId) -> (NodeId, NodeId) {
+    if a <= b { (a, b) } else { (b, a) }
+}
