@@ -6,3 +6,4 @@ pub mod crc32c;
 pub mod protocol;
 pub mod record;
 pub mod store;
+pub mod vopr;
