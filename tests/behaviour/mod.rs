@@ -48,8 +48,11 @@ macro_rules! suite {
             end_of_stream_after_the_peer_closes_or_shuts_down,
             connect_refused,
             recv_from_a_reset_peer,
+            close_completes_pending_operations_first_with_canceled,
+            socket_misuse_is_a_typed_error,
             send_to_a_closed_or_reset_peer_is_a_typed_error,
             timers_fire_in_deadline_order_ties_in_submission_order,
+            a_timeout_that_never_expires_can_be_canceled,
             zero_timeout_is_a_yield,
             events_listen_trigger_coalesce_and_close,
             data_file_round_trips_at_offsets,
@@ -538,6 +541,81 @@ pub fn recv_from_a_reset_peer<B: Backend>() {
     assert_eq!(io.in_flight(), 0);
 }
 
+pub fn close_completes_pending_operations_first_with_canceled<B: Backend>() {
+    let _g = B::shared();
+    let mut io = B::io(16);
+    let mut ctx = Ctx::default();
+    let (listener, _) = listener(&mut io);
+    let (client, server) = connected(&mut io, &mut ctx);
+    io.accept(listener, 1, on_accept).unwrap();
+    io.recv(server, Buffer::from_slice(b"mine").unwrap(), .., 2, on_recv).unwrap();
+    pass(&mut io, &mut ctx); // both park: nothing to accept or receive
+    assert!(ctx.log.is_empty());
+    io.close(listener, 3, on_close).unwrap();
+    io.close(server, 4, on_close).unwrap();
+    run_until(&mut io, &mut ctx, |ctx| ctx.has(3) && ctx.has(4));
+    let order: Vec<u64> = ctx.log.iter().map(|e| e.tag).collect();
+    let at = |tag| order.iter().position(|&t| t == tag).unwrap();
+    assert!(at(1) < at(3) && at(2) < at(4), "pending ops complete before the close: {order:?}");
+    assert_eq!(expect!(ctx.take(1).unwrap(), Accept), Err(AcceptError::Canceled));
+    let (buf, result) = expect!(ctx.take(2).unwrap(), Recv, 2);
+    assert_eq!((result, &buf[..]), (Err(RecvError::Canceled), &b"mine"[..]));
+    assert_eq!(expect!(ctx.take(3).unwrap(), Close), Ok(()));
+    assert_eq!(expect!(ctx.take(4).unwrap(), Close), Ok(()));
+    // The peer sees the connection end.
+    assert_eq!(recv(&mut io, &mut ctx, client, 8).unwrap(), b"");
+    close(&mut io, &mut ctx, client).unwrap();
+    assert_eq!(io.in_flight(), 0);
+}
+
+pub fn socket_misuse_is_a_typed_error<B: Backend>() {
+    let _g = B::shared();
+    let mut io = B::io(16);
+    let mut ctx = Ctx::default();
+    let open = |io: &mut B::Io| io.open_socket(AddressFamily::Ipv4, SocketOptions::default());
+    let (listener, address) = listener(&mut io);
+
+    // An address in use, and a socket bound twice.
+    let second = open(&mut io).unwrap();
+    assert_eq!(io.listen(second, address, 1), Err(ListenError::AddressInUse));
+    close(&mut io, &mut ctx, second).unwrap();
+    assert_eq!(io.listen(listener, loopback(), 1), Err(ListenError::AlreadyBound));
+
+    // A socket that is neither listening nor connected.
+    let idle = open(&mut io).unwrap();
+    io.accept(idle, 1, on_accept).unwrap();
+    assert_eq!(expect!(wait(&mut io, &mut ctx, 1), Accept), Err(AcceptError::SocketNotListening));
+    assert_eq!(recv(&mut io, &mut ctx, idle, 8), Err(RecvError::NotConnected));
+    assert_eq!(io.shutdown(idle, Shutdown::Both), Err(ShutdownError::NotConnected));
+    close(&mut io, &mut ctx, idle).unwrap();
+
+    // Connecting a connected socket.
+    let client = open(&mut io).unwrap();
+    io.accept(listener, 2, on_accept).unwrap();
+    io.connect(client, address, 3, on_connect).unwrap();
+    expect!(wait(&mut io, &mut ctx, 3), Connect, 2).1.unwrap();
+    let server = expect!(wait(&mut io, &mut ctx, 2), Accept).unwrap();
+    // Linux answers the first connect after an asynchronous one with
+    // success (it only then moves the socket to "connected"; the engine
+    // read the outcome from SO_ERROR instead of connecting again); the BSDs
+    // answer EISCONN. Either way the next one is AlreadyConnected and the
+    // connection is unharmed.
+    io.connect(client, address, 4, on_connect).unwrap();
+    let again = expect!(wait(&mut io, &mut ctx, 4), Connect, 2).1;
+    assert!(matches!(again, Ok(()) | Err(ConnectError::AlreadyConnected)), "{again:?}");
+    io.connect(client, address, 5, on_connect).unwrap();
+    assert_eq!(
+        expect!(wait(&mut io, &mut ctx, 5), Connect, 2).1,
+        Err(ConnectError::AlreadyConnected)
+    );
+    assert_eq!(send(&mut io, &mut ctx, client, b"ok"), Ok(2));
+    assert_eq!(recv(&mut io, &mut ctx, server, 8).unwrap(), b"ok");
+    for fd in [client, server, listener] {
+        close(&mut io, &mut ctx, fd).unwrap();
+    }
+    assert_eq!(io.in_flight(), 0);
+}
+
 pub fn send_to_a_closed_or_reset_peer_is_a_typed_error<B: Backend>() {
     let _g = B::shared();
     let mut io = B::io(16);
@@ -620,6 +698,21 @@ impl Entry {
             other => panic!("expected a timeout, got {other:?}"),
         }
     }
+}
+
+pub fn a_timeout_that_never_expires_can_be_canceled<B: Backend>() {
+    let _g = B::shared();
+    let mut io = B::io(16);
+    let mut ctx = Ctx::default();
+    // The deadline saturates instead of wrapping into the past.
+    let never = io.timeout(u64::MAX, 1, on_timeout).unwrap();
+    io.timeout(1_000_000, 2, on_timeout).unwrap();
+    wait(&mut io, &mut ctx, 2);
+    assert!(!ctx.has(1), "a u64::MAX timeout fired");
+    io.reset_timeout(never, u64::MAX).unwrap();
+    io.cancel(never).unwrap();
+    assert_eq!(expect!(wait(&mut io, &mut ctx, 1), Timeout), Err(TimeoutError::Canceled));
+    assert_eq!(io.in_flight(), 0);
 }
 
 pub fn zero_timeout_is_a_yield<B: Backend>() {
@@ -1079,6 +1172,14 @@ pub fn cancel_basics<B: Backend>() {
     assert_eq!((result, &buf[..]), (Err(RecvError::Canceled), &b"mine"[..]));
     assert_eq!(send(&mut io, &mut ctx, client, b"after"), Ok(5));
     assert_eq!(recv(&mut io, &mut ctx, server, 16).unwrap(), b"after");
+
+    // A send canceled before any pass never runs its syscall: the peer
+    // receives only what was sent after it.
+    let s = io.send(client, Buffer::from_slice(b"never").unwrap(), .., 5, on_send).unwrap();
+    io.cancel(s).unwrap();
+    assert_eq!(expect!(wait(&mut io, &mut ctx, 5), Send, 2).1, Err(SendError::Canceled));
+    assert_eq!(send(&mut io, &mut ctx, client, b"sent"), Ok(4));
+    assert_eq!(recv(&mut io, &mut ctx, server, 16).unwrap(), b"sent");
 
     // An event listener.
     let event = io.open_event().unwrap();
