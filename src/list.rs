@@ -44,6 +44,17 @@ impl List {
         self.len as usize
     }
 
+    /// The first index, if any.
+    pub(crate) fn front(&self) -> Option<u32> {
+        (self.head != NONE).then_some(self.head)
+    }
+
+    /// The index after `index`, which must be in a list threaded through `links`.
+    pub(crate) fn next(links: &[Link], index: u32) -> Option<u32> {
+        let next = links[index as usize].next;
+        (next != NONE).then_some(next)
+    }
+
     pub(crate) fn push_back(&mut self, links: &mut [Link], index: u32) {
         links[index as usize] = Link { prev: self.tail, next: NONE };
         if self.tail == NONE {

@@ -284,3 +284,63 @@ fn the_kernel_cuts_a_large_send_short_and_it_is_reported() {
     io.run_until_done(&mut ctx).unwrap();
     assert_eq!(io.in_flight(), 0);
 }
+
+/// What the close race test records, in callback order.
+#[derive(Default)]
+struct Race {
+    server: Option<Fd>,
+    order: Vec<&'static str>,
+    recv: Option<Result<usize, RecvError>>,
+}
+
+fn race_recv(ctx: &mut Race, _: &mut IO<Race>, done: RecvDone) {
+    ctx.order.push("recv");
+    ctx.recv = Some(done.result);
+}
+
+fn race_close(ctx: &mut Race, _: &mut IO<Race>, done: CloseDone) {
+    ctx.order.push("close");
+    done.result.expect("close");
+}
+
+/// The first of many zero timeouts closes the server socket.
+fn race_timeout(ctx: &mut Race, io: &mut IO<Race>, done: TimeoutDone) {
+    if done.tag == 0 {
+        let server = ctx.server.expect("accepted");
+        io.close(server, 0, race_close).expect("close");
+    }
+}
+
+/// A close queued behind more work than one pass drains, while a recv
+/// parked on its socket becomes ready: the recv must still complete before
+/// the close, with `Canceled` (or the data), never run its syscall on the
+/// closed (and possibly reused) descriptor number.
+#[test]
+fn a_close_queued_across_passes_still_completes_pending_ops_first() {
+    const TIMEOUTS: u64 = 5000; // more than one pass drains
+    let mut io: IO<Race> = IO::init(TIMEOUTS as u32 + 16).unwrap();
+    let mut ctx = Race::default();
+    let listener = io.open_socket(AddressFamily::Ipv4, SocketOptions::default()).unwrap();
+    let address = io.listen(listener, "127.0.0.1:0".parse().unwrap(), 1).unwrap();
+    let mut peer = std::net::TcpStream::connect(address).unwrap();
+    io.accept(listener, 0, |ctx: &mut Race, _: &mut IO<Race>, done| {
+        ctx.server = Some(done.result.unwrap());
+    })
+    .unwrap();
+    io.run_until_done(&mut ctx).unwrap();
+    let server = ctx.server.unwrap();
+    io.recv(server, Buffer::new(16).unwrap(), .., 0, race_recv).unwrap();
+    io.tick(&mut ctx).unwrap(); // parks: nothing to read yet
+    assert!(ctx.order.is_empty());
+    // The data is ready in the kernel before the loop runs again.
+    std::io::Write::write_all(&mut peer, b"x").unwrap();
+    for tag in 0..TIMEOUTS {
+        io.timeout(0, tag, race_timeout).unwrap();
+    }
+    io.run_until_done(&mut ctx).unwrap();
+    assert_eq!(ctx.order, ["recv", "close"], "the pending recv completes first");
+    let recv = ctx.recv.unwrap();
+    assert!(matches!(recv, Err(RecvError::Canceled) | Ok(1)), "recv: {recv:?}");
+    io.close(listener, 0, race_close).unwrap();
+    io.run_until_done(&mut ctx).unwrap();
+}
