@@ -4,36 +4,38 @@
 //! allocations made by the test's thread while counting is switched on.
 //! After `init` and a warm-up (which registers the sockets with the poller
 //! and sizes the descriptor table once), a loopback send → recv → zero
-//! timeout cycle runs 10,000 times and must not allocate at all.
+//! timeout cycle runs 10,000 times and must not allocate at all; so must
+//! file write → read (→ fsync) and event listen → trigger cycles, with file
+//! IO on the loop thread and on worker threads.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use twinio::*;
 
 struct Counting;
 
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
 thread_local! {
-    /// Only the measuring thread counts: the test harness's own threads
-    /// may allocate at any time.
+    /// Only the measuring thread counts: the test harness's own threads,
+    /// and the other tests of this binary running in parallel, may
+    /// allocate at any time.
     static COUNTING: Cell<bool> = const { Cell::new(false) };
+    /// Allocations this thread made while counting.
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
 }
 
 fn note_allocation() {
-    // `try_with`: the slot may be gone while the thread is exiting.
+    // `try_with`: the slots may be gone while the thread is exiting.
     if COUNTING.try_with(Cell::get).unwrap_or(false) {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
     }
 }
 
 // SAFETY: every method forwards to `System` with the caller's arguments
 // unchanged, so `System`'s guarantees are this allocator's; the counting
-// neither allocates nor unwinds (a const thread-local `Cell<bool>` needs no
-// lazy initialisation or destructor registration).
+// neither allocates nor unwinds (const thread-local `Cell`s of plain
+// integers need no lazy initialisation or destructor registration).
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         note_allocation();
@@ -64,11 +66,11 @@ static GLOBAL: Counting = Counting;
 
 /// Counts allocations on this thread while `f` runs.
 fn allocations_during(f: impl FnOnce()) -> u64 {
-    let start = ALLOCATIONS.load(Ordering::Relaxed);
+    let start = ALLOCATIONS.with(Cell::get);
     COUNTING.with(|c| c.set(true));
     f();
     COUNTING.with(|c| c.set(false));
-    ALLOCATIONS.load(Ordering::Relaxed) - start
+    ALLOCATIONS.with(Cell::get) - start
 }
 
 /// Preallocated state: the buffers travel through the ops and come back.
@@ -199,4 +201,98 @@ fn send_recv_timeout_cycles_allocate_nothing_after_warm_up() {
         io.close(fd, 0, |_, _, done| done.result.unwrap()).unwrap();
     }
     io.run_until_done(&mut ctx).unwrap();
+}
+
+/// State of the file and event cycles.
+#[derive(Default)]
+struct Other {
+    buffer: Option<Buffer>,
+    completions: u64,
+    failures: u64,
+}
+
+fn other_write(ctx: &mut Other, _: &mut IO<Other>, done: WriteDone) {
+    ctx.failures += u64::from(done.result != Ok(done.buffer.len()));
+    ctx.buffer = Some(done.buffer);
+    ctx.completions += 1;
+}
+
+fn other_read(ctx: &mut Other, _: &mut IO<Other>, done: ReadDone) {
+    ctx.failures += u64::from(done.result != Ok(done.buffer.len()));
+    ctx.buffer = Some(done.buffer);
+    ctx.completions += 1;
+}
+
+fn other_fsync(ctx: &mut Other, _: &mut IO<Other>, done: FsyncDone) {
+    ctx.failures += u64::from(done.result.is_err());
+    ctx.completions += 1;
+}
+
+fn other_event(ctx: &mut Other, _: &mut IO<Other>, done: EventDone) {
+    ctx.failures += u64::from(done.result.is_err());
+    ctx.completions += 1;
+}
+
+#[test]
+fn file_and_event_cycles_allocate_nothing_after_warm_up() {
+    file_and_event_cycles(0);
+}
+
+#[test]
+fn file_cycles_on_worker_threads_allocate_nothing_after_warm_up() {
+    file_and_event_cycles(2);
+}
+
+/// Counts only the loop thread: the workers are the pool's business, but
+/// handing jobs to them and harvesting results must not allocate either.
+fn file_and_event_cycles(workers: u32) {
+    let path = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("alloc-{}-{workers}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&path);
+    std::fs::create_dir_all(&path).unwrap();
+    let options = IoOptions { file_workers: workers, ..IoOptions::new(16) };
+    let mut io: IO<Other> = IO::with_options(options).unwrap();
+    let mut ctx = Other { buffer: Some(Buffer::new(SECTOR_SIZE).unwrap()), ..Other::default() };
+    let dir = io.open_dir(&path).unwrap();
+    let size = 16 * SECTOR_SIZE as u64;
+    let name = std::path::Path::new("data");
+    let file = io.open_data_file(dir, name, size, FilePurpose::Format, DirectIo::Disabled).unwrap();
+    let event = io.open_event().unwrap();
+
+    // One cycle: write a sector, read it back, fsync every 100th, and a
+    // listen + trigger of a user event.
+    let cycle = |io: &mut IO<Other>, ctx: &mut Other, i: u64| {
+        let offset = (i % 16) * SECTOR_SIZE as u64;
+        let buffer = ctx.buffer.take().unwrap();
+        io.write(file, buffer, .., offset, 0, other_write).unwrap();
+        io.run_until_done(ctx).unwrap();
+        let buffer = ctx.buffer.take().unwrap();
+        io.read(file, buffer, .., offset, 0, other_read).unwrap();
+        if i.is_multiple_of(100) {
+            io.fsync(file, FsyncMode::Data, 0, other_fsync).unwrap();
+        }
+        io.event_listen(event, 0, other_event).unwrap();
+        io.event_trigger(event).unwrap();
+        io.run_until_done(ctx).unwrap();
+    };
+    for i in 0..100 {
+        cycle(&mut io, &mut ctx, i);
+    }
+    const CYCLES: u64 = 2_000;
+    let before = ctx.completions;
+    let allocations = allocations_during(|| {
+        for i in 0..CYCLES {
+            cycle(&mut io, &mut ctx, i);
+        }
+    });
+    assert_eq!(ctx.failures, 0);
+    assert_eq!(ctx.completions - before, CYCLES * 3 + CYCLES / 100);
+    assert_eq!(allocations, 0, "{allocations} allocations over {CYCLES} file/event cycles");
+
+    io.close_event(event).unwrap();
+    for fd in [file, dir] {
+        io.close(fd, 0, |_, _, done| done.result.unwrap()).unwrap();
+    }
+    io.run_until_done(&mut ctx).unwrap();
+    std::fs::remove_dir_all(&path).unwrap();
 }
