@@ -80,6 +80,17 @@ impl List {
         links[index as usize] = Link::UNLINKED;
         self.len -= 1;
     }
+
+    /// The first index, if any.
+    pub(crate) fn front(&self) -> Option<u32> {
+        (self.head != NONE).then_some(self.head)
+    }
+
+    /// The index after `index`, which must be in a list threaded through `links`.
+    pub(crate) fn next(links: &[Link], index: u32) -> Option<u32> {
+        let next = links[index as usize].next;
+        (next != NONE).then_some(next)
+    }
 }
 
 #[cfg(test)]
@@ -109,6 +120,13 @@ mod tests {
                     _ => {}
                 }
                 prop_assert_eq!(list.len(), model.len());
+                let mut walked = Vec::new();
+                let mut at = list.front();
+                while let Some(index) = at {
+                    walked.push(index);
+                    at = List::next(&links, index);
+                }
+                prop_assert_eq!(&walked, &model.iter().copied().collect::<Vec<_>>());
             }
             let mut drained = Vec::new();
             while let Some(index) = list.pop_front(&mut links) {
