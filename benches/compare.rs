@@ -12,6 +12,7 @@
 //! cargo bench --bench compare -- --quick         # a short run, fewer repetitions
 //! cargo bench --bench compare -- pingpong        # only workloads whose name contains "pingpong"
 //! cargo bench --bench compare -- --syscalls      # syscalls per round trip, under strace -f -c
+//! cargo bench --bench compare -- --instructions  # user-space instructions per round trip, callgrind
 //! ```
 //!
 //! A ratio "IO x" is `peer time per op / IO time per op`, which is the same
@@ -19,6 +20,8 @@
 
 #[path = "compare/alloc.rs"]
 mod alloc;
+#[path = "compare/counted.rs"]
+mod counted;
 #[path = "compare/files.rs"]
 mod files;
 #[path = "compare/pingpong_io.rs"]
@@ -29,8 +32,6 @@ mod pingpong_mio;
 mod pingpong_tokio;
 #[path = "compare/svg.rs"]
 mod svg;
-#[path = "compare/syscalls.rs"]
-mod syscalls;
 #[path = "compare/timers.rs"]
 mod timers;
 
@@ -69,11 +70,42 @@ impl Settings {
     }
 }
 
-/// One workload's medians, in nanoseconds per operation (lower is better).
+/// The cost of one operation, in nanoseconds: wall-clock time, and the
+/// CPU time of this thread (user + system), which other processes on the
+/// shared machine inflate much less. Every side runs on this one thread.
+#[derive(Clone, Copy, Debug)]
+struct Cost {
+    wall: f64,
+    cpu: f64,
+}
+
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, exclusive timespec for the call.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "CLOCK_THREAD_CPUTIME_ID");
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Runs `run` once; its cost per operation for `ops` operations.
+fn measure(ops: f64, run: impl FnOnce()) -> Cost {
+    let (wall, cpu) = (Instant::now(), thread_cpu_ns());
+    run();
+    let cpu = thread_cpu_ns() - cpu;
+    Cost { wall: wall.elapsed().as_nanos() as f64 / ops, cpu: cpu as f64 / ops }
+}
+
+/// One workload's medians per side, the first side being `IO`.
 struct Row {
     workload: String,
     op: &'static str,
-    medians: Vec<(&'static str, f64)>,
+    medians: Vec<(&'static str, Cost)>,
+}
+
+impl Row {
+    fn wall(&self) -> Vec<(&'static str, f64)> {
+        self.medians.iter().map(|&(name, cost)| (name, cost.wall)).collect()
+    }
 }
 
 fn median(values: &mut [f64]) -> f64 {
@@ -81,12 +113,12 @@ fn median(values: &mut [f64]) -> f64 {
     values[values.len() / 2]
 }
 
-/// Runs each side `reps` times, rotating which goes first; each call
-/// returns nanoseconds per operation. Returns the medians, in side order.
+/// Runs each side `reps` times, rotating which goes first. Returns the
+/// medians (wall and CPU separately), in side order.
 fn alternate(
     reps: usize,
-    sides: &mut [(&'static str, &mut dyn FnMut() -> f64)],
-) -> Vec<(&'static str, f64)> {
+    sides: &mut [(&'static str, &mut dyn FnMut() -> Cost)],
+) -> Vec<(&'static str, Cost)> {
     let mut samples = vec![Vec::with_capacity(reps); sides.len()];
     for rep in 0..reps {
         for k in 0..sides.len() {
@@ -94,17 +126,26 @@ fn alternate(
             samples[i].push((sides[i].1)());
         }
     }
-    sides.iter().zip(&mut samples).map(|((name, _), values)| (*name, median(values))).collect()
+    sides
+        .iter()
+        .zip(&samples)
+        .map(|((name, _), costs)| {
+            let mut wall: Vec<f64> = costs.iter().map(|c| c.wall).collect();
+            let mut cpu: Vec<f64> = costs.iter().map(|c| c.cpu).collect();
+            (*name, Cost { wall: median(&mut wall), cpu: median(&mut cpu) })
+        })
+        .collect()
 }
 
 fn print_row(row: &Row) {
     let (_, io) = row.medians[0];
-    let mut line = format!("{:<34}", row.workload);
-    for &(name, ns) in &row.medians {
-        line += &format!(" {name} {:>10.0} ns/{}", ns, row.op);
+    let mut line = format!("{:<30}", row.workload);
+    for &(name, cost) in &row.medians {
+        line += &format!(" {name} {:>8.0} ({:>8.0} cpu) ns/{}", cost.wall, cost.cpu, row.op);
     }
-    for &(name, ns) in &row.medians[1..] {
-        line += &format!("  IO vs {name} {:.2}x", ns / io);
+    for &(name, cost) in &row.medians[1..] {
+        line +=
+            &format!("  IO vs {name} {:.2}x ({:.2}x cpu)", cost.wall / io.wall, cost.cpu / io.cpu);
     }
     println!("{line}");
 }
@@ -126,17 +167,12 @@ fn pingpong(settings: &Settings, rows: &mut Vec<Row>) {
         io.run(rounds / 4 + 1);
         mio.run(rounds / 4 + 1);
         tokio.run(rounds / 4 + 1);
-        let time = |run: &mut dyn FnMut()| {
-            let start = Instant::now();
-            run();
-            start.elapsed().as_nanos() as f64 / ops
-        };
         let medians = alternate(
             settings.reps,
             &mut [
-                ("IO", &mut || time(&mut || io.run(rounds))),
-                ("mio", &mut || time(&mut || mio.run(rounds))),
-                ("tokio", &mut || time(&mut || tokio.run(rounds))),
+                ("IO", &mut || measure(ops, || io.run(rounds))),
+                ("mio", &mut || measure(ops, || mio.run(rounds))),
+                ("tokio", &mut || measure(ops, || tokio.run(rounds))),
             ],
         );
         let row = Row { workload: name, op: "rt", medians };
@@ -183,7 +219,37 @@ fn allocations(settings: &Settings) -> Vec<(String, [f64; 3])> {
     out
 }
 
-fn timer_workloads(settings: &Settings, rows: &mut Vec<Row>) -> Option<f64> {
+/// How the cost of a pass grows with the number of pending timers.
+#[derive(Clone, Copy)]
+struct Growth {
+    /// cost(largest N) / cost(smallest N).
+    ratio: f64,
+    /// log2(largest N) / log2(smallest N): the ratio if the cost were all heap.
+    log_ratio: f64,
+    /// Least-squares fit cost = intercept + slope * log2(N).
+    intercept: f64,
+    slope: f64,
+}
+
+impl Growth {
+    fn fit(sizes: &[usize], costs: &[f64]) -> Growth {
+        let xs: Vec<f64> = sizes.iter().map(|&n| (n as f64).log2()).collect();
+        let n = xs.len() as f64;
+        let (mx, my) = (xs.iter().sum::<f64>() / n, costs.iter().sum::<f64>() / n);
+        let sxy: f64 = xs.iter().zip(costs).map(|(x, y)| (x - mx) * (y - my)).sum();
+        let sxx: f64 = xs.iter().map(|x| (x - mx) * (x - mx)).sum();
+        let slope = sxy / sxx;
+        let last = xs.len() - 1;
+        Growth {
+            ratio: costs[last] / costs[0],
+            log_ratio: xs[last] / xs[0],
+            intercept: my - slope * mx,
+            slope,
+        }
+    }
+}
+
+fn timer_workloads(settings: &Settings, rows: &mut Vec<Row>) -> Option<Growth> {
     let name = format!("timers/{}k-armed-fired", TIMERS / 1000);
     if settings.wants(&name) {
         let mut io = TimersIo::new(TIMERS);
@@ -197,8 +263,8 @@ fn timer_workloads(settings: &Settings, rows: &mut Vec<Row>) -> Option<f64> {
         let medians = alternate(
             settings.reps,
             &mut [
-                ("IO", &mut || io.run().as_nanos() as f64 / TIMERS as f64),
-                ("tokio", &mut || tokio.run().as_nanos() as f64 / TIMERS as f64),
+                ("IO", &mut || measure(TIMERS as f64, || io.run())),
+                ("tokio", &mut || measure(TIMERS as f64, || tokio.run())),
             ],
         );
         let row = Row { workload: name, op: "timer", medians };
@@ -222,29 +288,33 @@ fn timer_workloads(settings: &Settings, rows: &mut Vec<Row>) -> Option<f64> {
     let fire = alternate(
         settings.reps,
         &mut [
-            ("1k", &mut || a.fire_one(passes)),
-            ("10k", &mut || b.fire_one(passes)),
-            ("100k", &mut || c.fire_one(passes)),
+            ("1k", &mut || measure(passes as f64, || a.fire_one(passes))),
+            ("10k", &mut || measure(passes as f64, || b.fire_one(passes))),
+            ("100k", &mut || measure(passes as f64, || c.fire_one(passes))),
         ],
     );
     let idle = alternate(
         settings.reps,
         &mut [
-            ("1k", &mut || a.idle(passes)),
-            ("10k", &mut || b.idle(passes)),
-            ("100k", &mut || c.idle(passes)),
+            ("1k", &mut || measure(passes as f64, || a.idle(passes))),
+            ("10k", &mut || measure(passes as f64, || b.idle(passes))),
+            ("100k", &mut || measure(passes as f64, || c.idle(passes))),
         ],
     );
-    let growth = fire[2].1 / fire[0].1;
-    let log_growth = (FLUSH_PENDING[2] as f64).log2() / (FLUSH_PENDING[0] as f64).log2();
+    // CPU time: a pass is a few hundred ns, where preemption noise is large.
+    let cpu: Vec<f64> = fire.iter().map(|(_, cost)| cost.cpu).collect();
+    let growth = Growth::fit(&FLUSH_PENDING, &cpu);
     println!(
-        "{:<34} ns per pass firing one timer with N pending: 1k {:.0}  10k {:.0}  100k {:.0}; \
-         100k/1k = {growth:.2} (log2 ratio {log_growth:.2})",
-        name, fire[0].1, fire[1].1, fire[2].1
+        "{:<30} CPU ns per pass firing one timer, N pending: 1k {:.0}  10k {:.0}  100k {:.0}",
+        name, cpu[0], cpu[1], cpu[2]
     );
     println!(
-        "{:<34} ns per idle pass with N pending:             1k {:.0}  10k {:.0}  100k {:.0}",
-        name, idle[0].1, idle[1].1, idle[2].1
+        "{:<30} 100k/1k = {:.2} (log2 ratio {:.2}, linear would be 100); fit {:.0} + {:.1} * log2(N) ns",
+        name, growth.ratio, growth.log_ratio, growth.intercept, growth.slope
+    );
+    println!(
+        "{:<30} CPU ns per idle pass, N pending:             1k {:.0}  10k {:.0}  100k {:.0}",
+        name, idle[0].1.cpu, idle[1].1.cpu, idle[2].1.cpu
     );
     rows.push(Row { workload: "timers/flush-fire-one".into(), op: "pass", medians: fire });
     rows.push(Row { workload: "timers/flush-idle".into(), op: "pass", medians: idle });
@@ -276,8 +346,14 @@ fn file_workloads(settings: &Settings, rows: &mut Vec<Row>) {
         let medians = alternate(
             settings.reps,
             &mut [
-                ("IO", &mut || files.borrow_mut().through_io(work, ops, seed(&mut via_io))),
-                ("direct", &mut || files.borrow_mut().direct(work, ops, seed(&mut via_direct))),
+                ("IO", &mut || {
+                    let seed = seed(&mut via_io);
+                    measure(ops as f64, || files.borrow_mut().through_io(work, ops, seed))
+                }),
+                ("direct", &mut || {
+                    let seed = seed(&mut via_direct);
+                    measure(ops as f64, || files.borrow_mut().direct(work, ops, seed))
+                }),
             ],
         );
         let row = Row { workload: name.into(), op: "op", medians };
@@ -307,7 +383,7 @@ fn write_charts(settings: &Settings, rows: &[Row]) {
         .map(|row| Group {
             label: row.workload.clone(),
             unit: "round trips/s",
-            bars: row.medians.iter().map(|&(name, ns)| (name, 1e9 / ns)).collect(),
+            bars: row.wall().into_iter().map(|(name, ns)| (name, 1e9 / ns)).collect(),
         })
         .collect();
     let timers: Vec<Group> = rows
@@ -316,7 +392,7 @@ fn write_charts(settings: &Settings, rows: &[Row]) {
         .map(|row| Group {
             label: row.workload.clone(),
             unit: if row.op == "timer" { "ns/timer" } else { "ns/pass" },
-            bars: row.medians.clone(),
+            bars: row.wall(),
         })
         .collect();
     let charts = [
@@ -349,27 +425,28 @@ fn write_charts(settings: &Settings, rows: &[Row]) {
     }
 }
 
-/// The table for `docs/benchmarks.md`.
-fn print_markdown(rows: &[Row], allocs: &[(String, [f64; 3])], growth: Option<f64>) {
-    println!("\n| workload | IO | peer(s) | IO speed vs peer |");
-    println!("|---|---|---|---|");
-    for row in rows {
+/// The tables for `docs/benchmarks.md`.
+fn print_markdown(rows: &[Row], allocs: &[(String, [f64; 3])], growth: Option<Growth>) {
+    println!(
+        "\n| workload | IO wall (CPU) | peers wall (CPU) | IO vs peer: wall | IO vs peer: CPU |"
+    );
+    println!("|---|---|---|---|---|");
+    let cost = |c: Cost| format!("{} ({})", svg::format_value(c.wall), svg::format_value(c.cpu));
+    // The flush rows compare sizes, not peers: they have their own line.
+    for row in rows.iter().filter(|row| !row.workload.starts_with("timers/flush")) {
         let (_, io) = row.medians[0];
-        let peers: Vec<String> = row.medians[1..]
-            .iter()
-            .map(|&(name, ns)| format!("{name} {} ns/{}", svg::format_value(ns), row.op))
-            .collect();
-        let ratios: Vec<String> = row.medians[1..]
-            .iter()
-            .map(|&(name, ns)| format!("vs {name} **{:.2}x**", ns / io))
-            .collect();
+        let peers = &row.medians[1..];
+        let list = |f: &dyn Fn(&(&str, Cost)) -> String| {
+            peers.iter().map(f).collect::<Vec<_>>().join(", ")
+        };
         println!(
-            "| {} | {} ns/{} | {} | {} |",
+            "| {} | {} ns/{} | {} | {} | {} |",
             row.workload,
-            svg::format_value(io),
+            cost(io),
             row.op,
-            peers.join(", "),
-            ratios.join(", ")
+            list(&|(name, c)| format!("{name} {}", cost(*c))),
+            list(&|(name, c)| format!("{name} **{:.2}x**", c.wall / io.wall)),
+            list(&|(name, c)| format!("{name} **{:.2}x**", c.cpu / io.cpu)),
         );
     }
     if !allocs.is_empty() {
@@ -379,8 +456,20 @@ fn print_markdown(rows: &[Row], allocs: &[(String, [f64; 3])], growth: Option<f6
             println!("| {name} | {io:.3} | {mio:.3} | {tokio:.3} |");
         }
     }
-    if let Some(growth) = growth {
-        println!("\nflush firing one timer, 100k pending / 1k pending: {growth:.2}");
+    let flush: Vec<&Row> = rows.iter().filter(|r| r.workload.starts_with("timers/flush")).collect();
+    if let [fire, idle] = flush[..] {
+        println!("\n| timers pending | pass firing one timer (CPU ns) | idle pass (CPU ns) |");
+        println!("|---|---|---|");
+        for ((name, f), (_, i)) in fire.medians.iter().zip(&idle.medians) {
+            println!("| {name} | {:.0} | {:.0} |", f.cpu, i.cpu);
+        }
+    }
+    if let Some(g) = growth {
+        println!(
+            "\nflush firing one timer, CPU, 100k pending / 1k pending: {:.2} (log2 ratio {:.2}); \
+             fit {:.0} + {:.1} * log2(N) ns",
+            g.ratio, g.log_ratio, g.intercept, g.slope
+        );
     }
 }
 
@@ -388,7 +477,7 @@ fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
     if args.first().map(String::as_str) == Some("--single") {
         // A child run for the syscall count: one ping-pong, nothing printed.
-        syscalls::single(&args[1..]);
+        counted::single(&args[1..]);
         return;
     }
     let take = |args: &mut Vec<String>, flag: &str| {
@@ -398,9 +487,15 @@ fn main() {
     };
     let quick = take(&mut args, "--quick");
     let syscall_mode = take(&mut args, "--syscalls");
+    let instruction_mode = take(&mut args, "--instructions");
     let settings = Settings { quick, reps: if quick { 3 } else { 7 }, filters: args };
-    if syscall_mode {
-        syscalls::report(&PINGPONG);
+    if syscall_mode || instruction_mode {
+        if syscall_mode {
+            counted::report(&PINGPONG);
+        }
+        if instruction_mode {
+            counted::report_instructions(&PINGPONG);
+        }
         return;
     }
     println!(

@@ -6,7 +6,6 @@
 //! operation, the way a storage engine chains file IO.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use twinio::{Buffer, DirectIo, Fd, FilePurpose, FsyncDone, FsyncMode, IO, Io, ReadDone};
 use twinio::{SECTOR_SIZE, WriteDone};
@@ -130,12 +129,11 @@ impl Files {
         Files { io, ctx, dir_path, direct_buffers }
     }
 
-    /// Runs `ops` operations through `IO`; nanoseconds per operation.
-    pub fn through_io(&mut self, work: FileWork, ops: u64, seed: u64) -> f64 {
+    /// Runs `ops` operations through `IO`.
+    pub fn through_io(&mut self, work: FileWork, ops: u64, seed: u64) {
         let (io, ctx) = (&mut self.io, &mut self.ctx);
         ctx.remaining = ops;
         ctx.offsets = Offsets(seed);
-        let start = Instant::now();
         match work {
             FileWork::RandRead => {
                 let buffer = ctx.small.take().expect("idle buffer");
@@ -156,15 +154,13 @@ impl Files {
         while ctx.remaining > 0 {
             io.flush(ctx, false).expect("flush");
         }
-        start.elapsed().as_nanos() as f64 / ops as f64
     }
 
-    /// The same syscalls in a plain loop; nanoseconds per operation.
-    pub fn direct(&mut self, work: FileWork, ops: u64, seed: u64) -> f64 {
+    /// The same syscalls in a plain loop.
+    pub fn direct(&mut self, work: FileWork, ops: u64, seed: u64) {
         let fd = self.ctx.fd.raw();
         let mut offsets = Offsets(seed);
         let (small, large) = &mut self.direct_buffers;
-        let start = Instant::now();
         for i in 0..ops {
             let (n, len) = match work {
                 // SAFETY: `small` is valid and exclusively borrowed for SMALL bytes.
@@ -197,7 +193,6 @@ impl Files {
             };
             assert_eq!(n, len as isize, "direct file op");
         }
-        start.elapsed().as_nanos() as f64 / ops as f64
     }
 }
 

@@ -1,8 +1,10 @@
-//! System calls per round trip, counted by `strace -f -c` on child runs of
-//! this binary (`--single`): each ping-pong runs once with `r` and once with
-//! `2r` rounds, and the difference of the two counts, divided by the extra
-//! round trips, is the steady-state cost (set-up and teardown cancel out).
-//! strace slows the process down but does not change which syscalls it makes.
+//! Costs per round trip counted on child runs of this binary (`--single`)
+//! under a tool: system calls with `strace -f -c`, user-space instructions
+//! with `valgrind --tool=callgrind` (an instruction count, repeatable
+//! whatever else the machine is doing). Each ping-pong runs once with `r`
+//! and once with `2r` rounds; the difference of the two counts, divided by
+//! the extra round trips, is the steady-state cost (set-up and teardown
+//! cancel out). The tools slow the child down but change neither count.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -27,6 +29,12 @@ pub fn single(args: &[String]) {
     }
 }
 
+fn child_args(side: &str, size: usize, conns: usize, rounds: u32) -> Vec<String> {
+    let mut args = vec!["--single".to_string(), side.to_string()];
+    args.extend([size.to_string(), conns.to_string(), rounds.to_string()]);
+    args
+}
+
 /// Calls per syscall name in one child run under strace.
 fn count(side: &str, size: usize, conns: usize, rounds: u32) -> Option<BTreeMap<String, u64>> {
     let exe = std::env::current_exe().ok()?;
@@ -35,7 +43,7 @@ fn count(side: &str, size: usize, conns: usize, rounds: u32) -> Option<BTreeMap<
         .args(["-f", "-c", "-o"])
         .arg(&out)
         .arg(&exe)
-        .args(["--single", side, &size.to_string(), &conns.to_string(), &rounds.to_string()])
+        .args(child_args(side, size, conns, rounds))
         .status()
         .ok()?;
     let text = std::fs::read_to_string(&out).ok()?;
@@ -59,6 +67,55 @@ fn count(side: &str, size: usize, conns: usize, rounds: u32) -> Option<BTreeMap<
         }
     }
     Some(calls)
+}
+
+/// User-space instructions of one child run under callgrind.
+fn instructions(side: &str, size: usize, conns: usize, rounds: u32) -> Option<u64> {
+    let exe = std::env::current_exe().ok()?;
+    let output = Command::new("valgrind")
+        .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
+        .arg(&exe)
+        .args(child_args(side, size, conns, rounds))
+        .output()
+        .ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    // valgrind reports "==pid== Collected : N" on stderr.
+    let text = String::from_utf8_lossy(&output.stderr);
+    let line = text.lines().find(|line| line.contains("Collected :"))?;
+    line.rsplit(':').next()?.trim().replace(',', "").parse().ok()
+}
+
+/// Parent: prints user-space instructions per round trip for every side
+/// and configuration.
+pub fn report_instructions(configs: &[(usize, usize)]) {
+    if Command::new("valgrind").arg("--version").output().is_err() {
+        println!("valgrind is not installed: instruction counts skipped");
+        return;
+    }
+    println!("user-space instructions per round trip (both ends), callgrind, 2r minus r rounds:");
+    println!("| workload | IO | mio | tokio |");
+    println!("|---|---|---|---|");
+    for &(size, conns) in configs {
+        let rounds: u32 = if conns == 1 { 2_000 } else { 40 };
+        let trips = f64::from(rounds) * conns as f64;
+        let counts: Vec<String> = SIDES
+            .iter()
+            .map(|side| {
+                match (
+                    instructions(side, size, conns, rounds),
+                    instructions(side, size, conns, 2 * rounds),
+                ) {
+                    (Some(once), Some(twice)) => {
+                        format!("{:.0}", (twice as f64 - once as f64) / trips)
+                    }
+                    _ => "failed".to_string(),
+                }
+            })
+            .collect();
+        println!("| pingpong/{size}B/{conns}conn | {} |", counts.join(" | "));
+    }
 }
 
 /// Parent: prints syscalls per round trip (both ends of each connection,
