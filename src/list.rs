@@ -44,6 +44,7 @@ impl List {
         self.len as usize
     }
 
+    #[inline]
     pub(crate) fn push_back(&mut self, links: &mut [Link], index: u32) {
         links[index as usize] = Link { prev: self.tail, next: NONE };
         if self.tail == NONE {
@@ -55,6 +56,7 @@ impl List {
         self.len += 1;
     }
 
+    #[inline]
     pub(crate) fn pop_front(&mut self, links: &mut [Link]) -> Option<u32> {
         let index = self.head;
         if index == NONE {
@@ -65,6 +67,7 @@ impl List {
     }
 
     /// Unlinks `index`, which must be in this list.
+    #[inline]
     pub(crate) fn remove(&mut self, links: &mut [Link], index: u32) {
         let Link { prev, next } = links[index as usize];
         if prev == NONE {
