@@ -52,6 +52,14 @@ pub struct Options {
     pub mutations_per_client: u32,
     /// Requests each client must complete once faults are off.
     pub liveness_ops_per_client: u32,
+    /// Use this fault configuration instead of drawing one (fuzzers).
+    pub faults: Option<FaultConfig>,
+    /// Crash the server exactly at these virtual times (ns after the start)
+    /// instead of at random ones (fuzzers). A store that stops on an IO
+    /// error is still restarted.
+    pub crash_points: Option<Vec<u64>>,
+    /// The length of the faults phase, instead of a random 10–40 s.
+    pub faults_phase_ns: Option<u64>,
 }
 
 impl Default for Options {
@@ -62,6 +70,9 @@ impl Default for Options {
             keys_per_client: 24,
             mutations_per_client: 150,
             liveness_ops_per_client: 10,
+            faults: None,
+            crash_points: None,
+            faults_phase_ns: None,
         }
     }
 }
@@ -137,10 +148,16 @@ struct Server {
 pub fn run_seed(seed: u64, options: &Options) -> Report {
     let mut prng = Prng::from_seed(seed);
     let mut faults = FaultConfig::swarm(prng.next_u64());
+    if let Some(chosen) = options.faults {
+        faults = chosen;
+    }
     // A real disk's fsync takes from a fraction of a millisecond to several
     // (F_FULLFSYNC more): comparable to the network's delays, so a crash
     // can land between a write and its fsync, where the bugs hide.
-    faults.storage.fsync_latency.floor_ns += prng.range_inclusive(SECOND / 5000, SECOND / 200);
+    let fsync_floor = prng.range_inclusive(SECOND / 5000, SECOND / 200);
+    if options.faults.is_none() {
+        faults.storage.fsync_latency.floor_ns += fsync_floor;
+    }
     let mut io: SimIO<World> = SimIO::new(prng.next_u64(), 1024, faults);
     let client_node = io.current_node();
     let store_node = io.add_node();
@@ -173,7 +190,15 @@ pub fn run_seed(seed: u64, options: &Options) -> Report {
     let mut server =
         Server { node: store_node, config, restart_at: None, next_crash_at: 0, crashes: 0 };
     server.next_crash_at = io.now_ns() + prng.range_inclusive(SECOND, crash_mean);
-    let faults_end = io.now_ns() + prng.range_inclusive(10 * SECOND, 40 * SECOND);
+    let start = io.now_ns();
+    let faults_end = start
+        + options.faults_phase_ns.unwrap_or_else(|| prng.range_inclusive(10 * SECOND, 40 * SECOND));
+    // Planned crashes, latest first, so the next is at the end.
+    let mut planned: Option<Vec<u64>> = options.crash_points.as_ref().map(|points| {
+        let mut points: Vec<u64> = points.iter().map(|&at| start.saturating_add(at)).collect();
+        points.sort_unstable_by(|a, b| b.cmp(a));
+        points
+    });
     let mut partitioned_until: Option<u64> = None;
 
     io.set_current_node(store_node).expect("the node exists");
@@ -199,7 +224,17 @@ pub fn run_seed(seed: u64, options: &Options) -> Report {
         match world.phase {
             Phase::Faults => {
                 let failed = matches!(world.store.state(), State::Failed { .. });
-                if alive && (failed || now >= server.next_crash_at) {
+                let crash_due = match &mut planned {
+                    Some(points) => {
+                        let due = points.last().is_some_and(|&at| now >= at);
+                        while points.last().is_some_and(|&at| now >= at) {
+                            points.pop();
+                        }
+                        due
+                    }
+                    None => now >= server.next_crash_at,
+                };
+                if alive && (failed || crash_due) {
                     // A store that stopped on an IO error exits; either way
                     // the process is gone and its unsynced writes with it.
                     io.crash_node(store_node).expect("the node exists");
