@@ -69,6 +69,11 @@ pub use options::{AddressFamily, DirectIo, FilePurpose, FsyncMode, Shutdown, Soc
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctest;
 
+/// The simulation guide's example runs as a doctest too.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/simulation.md")]
+pub struct SimulationDoctest;
+
 pub use real::{DEFAULT_MAX_WAIT_NS, EventTrigger, IO, InitError, IoOptions};
 pub use sim::config::{CrashPolicy, FaultConfig, Latency, StorageFaults};
 pub use sim::network::NetworkFaults;

@@ -44,6 +44,7 @@ impl List {
         self.len as usize
     }
 
+    #[inline]
     pub(crate) fn push_back(&mut self, links: &mut [Link], index: u32) {
         links[index as usize] = Link { prev: self.tail, next: NONE };
         if self.tail == NONE {
@@ -55,6 +56,7 @@ impl List {
         self.len += 1;
     }
 
+    #[inline]
     pub(crate) fn pop_front(&mut self, links: &mut [Link]) -> Option<u32> {
         let index = self.head;
         if index == NONE {
@@ -65,6 +67,7 @@ impl List {
     }
 
     /// Unlinks `index`, which must be in this list.
+    #[inline]
     pub(crate) fn remove(&mut self, links: &mut [Link], index: u32) {
         let Link { prev, next } = links[index as usize];
         if prev == NONE {
@@ -79,6 +82,17 @@ impl List {
         }
         links[index as usize] = Link::UNLINKED;
         self.len -= 1;
+    }
+
+    /// The first index, if any.
+    pub(crate) fn front(&self) -> Option<u32> {
+        (self.head != NONE).then_some(self.head)
+    }
+
+    /// The index after `index`, which must be in a list threaded through `links`.
+    pub(crate) fn next(links: &[Link], index: u32) -> Option<u32> {
+        let next = links[index as usize].next;
+        (next != NONE).then_some(next)
     }
 }
 
@@ -109,6 +123,13 @@ mod tests {
                     _ => {}
                 }
                 prop_assert_eq!(list.len(), model.len());
+                let mut walked = Vec::new();
+                let mut at = list.front();
+                while let Some(index) = at {
+                    walked.push(index);
+                    at = List::next(&links, index);
+                }
+                prop_assert_eq!(&walked, &model.iter().copied().collect::<Vec<_>>());
             }
             let mut drained = Vec::new();
             while let Some(index) = list.pop_front(&mut links) {

@@ -38,7 +38,6 @@ impl TimerHeap {
         self.heap.len()
     }
 
-    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.heap.is_empty()
     }

@@ -5,3 +5,5 @@
 pub mod crc32c;
 pub mod protocol;
 pub mod record;
+pub mod store;
+pub mod vopr;

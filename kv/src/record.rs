@@ -26,7 +26,8 @@ use crate::crc32c::crc32c;
 
 /// The size of one record on disk.
 pub const RECORD_SIZE: usize = SECTOR_SIZE;
-const HEADER_SIZE: usize = 32;
+/// Bytes before the key.
+pub const HEADER_SIZE: usize = 32;
 const MAGIC: [u8; 4] = *b"TWKV";
 /// The longest key.
 pub const MAX_KEY: usize = 255;
@@ -138,6 +139,15 @@ pub fn encode(record: &Record, out: &mut [u8]) -> u32 {
     let checksum = crc32c(&out[8..]);
     out[4..8].copy_from_slice(&checksum.to_le_bytes());
     checksum
+}
+
+/// The key and value lengths a header claims, unverified. Only for the
+/// store's planted `skip_checksum` bug; never panics.
+pub fn lengths_unchecked(sector: &[u8]) -> (usize, usize) {
+    match sector.get(25..28) {
+        Some(&[key, v0, v1]) => (usize::from(key), usize::from(u16::from_le_bytes([v0, v1]))),
+        _ => (0, 0),
+    }
 }
 
 /// Reads the record expected at `slot` from `bytes`, checking everything.

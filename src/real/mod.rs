@@ -393,8 +393,14 @@ impl<C> IO<C> {
         wait: bool,
         deadline: Option<u64>,
     ) -> Result<(), RunError> {
-        let now = self.clock.now_ns();
-        self.expire_timers(now);
+        // The clock is read only when a timer or a deadline needs it: a pass
+        // of pure network IO skips the read and the empty heap (profiled: a
+        // tenth of the engine's instructions per loopback round trip).
+        let clocked = !self.timers.is_empty() || deadline.is_some();
+        let now = if clocked { self.clock.now_ns() } else { 0 };
+        if clocked {
+            self.expire_timers(now);
+        }
         if self.completed.is_empty() || self.budget_exhausted {
             let timeout = if wait && self.completed.is_empty() {
                 self.wait_timeout(now, deadline)
@@ -409,7 +415,7 @@ impl<C> IO<C> {
                     let event = self.poller.event(i);
                     self.dispatch(event);
                 }
-                if timeout > 0 {
+                if timeout > 0 && !self.timers.is_empty() {
                     self.expire_timers(self.clock.now_ns());
                 }
             }
@@ -651,18 +657,6 @@ impl<C> IO<C> {
             }
             Op::Close { fd, waiters_canceled, .. } => {
                 let fd = *fd;
-                let has_waiters = fds
-                    .get(fd as usize)
-                    .is_some_and(|s| !s.readers.is_empty() || !s.writers.is_empty());
-                if fds.get(fd as usize).is_some_and(|s| s.in_pool > 0) {
-                    // A worker may be inside a syscall on this descriptor:
-                    // closing now could let it touch a reused number.
-                    let state = &mut fds[fd as usize];
-                    state.closers.push_back(&mut self.links, index);
-                    slot.place = Place::WaitPool(fd);
-                    self.pending += 1;
-                    return Attempt::Requeued;
-                }
                 if fds.get(fd as usize).is_some_and(|s| s.in_pool > 0) {
                     // A worker may be inside a syscall on this descriptor:
                     // closing now could let it touch a reused number.
@@ -671,17 +665,27 @@ impl<C> IO<C> {
                     self.pending += 1;
                     return Attempt::Requeued;
                 }
-                if has_waiters && !*waiters_canceled {
+                if !std::mem::replace(waiters_canceled, true) {
                     // Pending operations on the descriptor complete first,
-                    // with `Canceled`; the close runs after them.
-                    *waiters_canceled = true;
-                    self.wake(fd, Direction::Read, Some(Errno::ECANCELED));
-                    self.wake(fd, Direction::Write, Some(Errno::ECANCELED));
-                    self.slots[index as usize].place = Place::Completed;
-                    self.completed.push_back(&mut self.links, index);
-                    return Attempt::Requeued;
+                    // with `Canceled`; the close runs after them. Pending
+                    // means parked on it, or already queued behind this
+                    // close: woken by readiness after it was queued (a pass
+                    // that drains in parts polls in between) or submitted
+                    // after it. None may run its syscall on the closed, and
+                    // possibly reused, number.
+                    let has_waiters = fds
+                        .get(fd as usize)
+                        .is_some_and(|s| !s.readers.is_empty() || !s.writers.is_empty());
+                    let queued = self.cancel_queued_on(fd);
+                    if has_waiters || queued {
+                        self.wake(fd, Direction::Read, Some(Errno::ECANCELED));
+                        self.wake(fd, Direction::Write, Some(Errno::ECANCELED));
+                        self.slots[index as usize].place = Place::Completed;
+                        self.completed.push_back(&mut self.links, index);
+                        return Attempt::Requeued;
+                    }
                 }
-                if let Some(state) = fds.get_mut(fd as usize) {
+                if let Some(state) = self.fds.get_mut(fd as usize) {
                     *state = FdState::FRESH;
                 }
                 self.poller.forget(fd);
@@ -689,6 +693,33 @@ impl<C> IO<C> {
             }
             Op::Timeout { .. } | Op::EventListen { .. } => Attempt::Done(Ok(0)),
         }
+    }
+
+    /// Forces `Canceled` on the network operations on `fd` waiting in
+    /// `completed` (all behind the close being run) so they complete, without
+    /// a syscall, before it. Returns whether there were any. O(queued), once
+    /// per close.
+    fn cancel_queued_on(&mut self, fd: i32) -> bool {
+        let mut found = false;
+        let mut at = self.completed.front();
+        while let Some(index) = at {
+            at = List::next(&self.links, index);
+            let slot = &mut self.slots[index as usize];
+            let on_fd = match &slot.op {
+                Op::Accept { fd: on, .. }
+                | Op::Connect { fd: on, .. }
+                | Op::Recv { fd: on, .. }
+                | Op::Send { fd: on, .. } => *on == fd,
+                _ => false,
+            };
+            if on_fd {
+                found = true;
+                // An op already forced (canceled, or failed registration)
+                // keeps its result; either way its syscall never runs.
+                slot.forced.get_or_insert(Errno::ECANCELED);
+            }
+        }
+        found
     }
 
     /// Releases slot `index` and calls its callback with `result`, converted

@@ -129,13 +129,17 @@ impl SimFile {
             return Err(Errno::EIO);
         }
         let buffer = &mut buffer[..len];
-        buffer.fill(0);
+        // Copies what is stored and zeroes the gaps, touching each byte once.
+        let mut filled = 0;
         for (&index, sector) in self.sectors.range(offset / SECTOR..=(end - 1) / SECTOR) {
             let Some(block) = sector.visible() else { continue };
             let (from, to) = overlap(index, offset, end);
             let at = (index * SECTOR + from as u64 - offset) as usize;
+            buffer[filled..at].fill(0);
             buffer[at..at + (to - from)].copy_from_slice(&block[from..to]);
+            filled = at + (to - from);
         }
+        buffer[filled..].fill(0);
         Ok(len)
     }
 
@@ -182,7 +186,9 @@ impl SimFile {
     pub(crate) fn fsync(&mut self, chaos: &mut Chaos<'_>, spare: &mut Spare) -> Result<(), Errno> {
         let fail = chaos.prng.chance(chaos.faults.fsync_error);
         let half = Ratio::new(1, 2).expect("valid ratio");
-        for index in std::mem::take(&mut self.dirty) {
+        // Indexed, then cleared: the list keeps its capacity for the next writes.
+        for at in 0..self.dirty.len() {
+            let index = self.dirty[at];
             let Some(sector) = self.sectors.get_mut(&index) else { continue };
             if !sector.dirty {
                 continue;
@@ -195,6 +201,7 @@ impl SimFile {
                 spare.give(old);
             }
         }
+        self.dirty.clear();
         if fail { Err(Errno::EIO) } else { Ok(()) }
     }
 
@@ -229,8 +236,8 @@ impl SimFile {
         let end = offset + data.len() as u64;
         for index in offset / SECTOR..=(end - 1) / SECTOR {
             let sector = self.sectors.entry(index).or_default();
-            let block = cached_mut(sector, spare);
             let (from, to) = overlap(index, offset, end);
+            let block = cached_mut(sector, spare, to - from == SECTOR_SIZE);
             let at = (index * SECTOR + from as u64 - offset) as usize;
             block[from..to].copy_from_slice(&data[at..at + (to - from)]);
             sector.bad = false;
@@ -254,11 +261,13 @@ impl SimFile {
     }
 }
 
-/// The sector's cached copy, created from what reads see if absent.
-fn cached_mut<'a>(sector: &'a mut Sector, spare: &mut Spare) -> &'a mut Block {
+/// The sector's cached copy, created from what reads see if absent (left
+/// as is when the caller overwrites all of it).
+fn cached_mut<'a>(sector: &'a mut Sector, spare: &mut Spare, whole: bool) -> &'a mut Block {
     if sector.cached.is_none() {
         let mut block = spare.take();
         match &sector.durable {
+            _ if whole => {}
             Some(durable) => block.copy_from_slice(&durable[..]),
             None => block.fill(0),
         }

@@ -1,0 +1,205 @@
+//! Start-up: open the log copies, replay the log, repair one-sided damage.
+//!
+//! Slot by slot, both copies are read. A copy is good for slot `s` when its
+//! sector decodes (magic, checksum, slot number) and its parent is the
+//! checksum of the record replayed at `s - 1`. The first good copy is
+//! replayed into the index; a bad copy beside a good one is queued for
+//! repair. The log ends at the first slot where neither copy is good: what
+//! lies beyond was never acknowledged (acknowledgement needs both copies
+//! fsynced, and a crash cannot undo an fsync), or was left by an earlier run
+//! and no longer chains.
+
+use twinio::{
+    Buffer, DirectIo, FilePurpose, FsyncDone, FsyncMode, Io, OpenError, ReadDone, WriteDone,
+};
+
+use super::{Entry, State, Store, net};
+use crate::record::{self, Mutation, RECORD_SIZE};
+
+const COPY_NAMES: [&str; 2] = ["log.a", "log.b"];
+
+#[derive(Debug, Default)]
+pub(crate) struct Recovery {
+    /// The slot being read.
+    slot: u64,
+    /// Each copy's sector for `slot`, once read (`None` in the option: the
+    /// read failed or came back short).
+    copies: [Option<Option<Buffer>>; 2],
+    /// (slot, copy to rewrite, good sector).
+    repairs: Vec<(u64, usize, Buffer)>,
+    fsyncs_pending: usize,
+}
+
+/// Opens both copies (formatting missing ones) and reads slot 0.
+pub(super) fn start<I: Io>(store: &mut Store, io: &mut I)
+where
+    I::Context: AsMut<Store>,
+{
+    store.state = State::Recovering;
+    store.recovery = Recovery::default();
+    let dir = match io.open_dir(&store.config.dir) {
+        Ok(dir) => dir,
+        Err(_) => return store.fail("cannot open the data directory"),
+    };
+    for (copy, name) in COPY_NAMES.iter().enumerate() {
+        match open_copy(io, dir, name, store.config.file_size(), store.config.direct_io) {
+            Ok(fd) => store.files[copy] = Some(fd),
+            Err(OpenError::Locked) => return store.fail("the log is locked by another process"),
+            Err(OpenError::SizeMismatch) => return store.fail("a log copy has the wrong size"),
+            Err(_) => return store.fail("cannot open a log copy"),
+        }
+    }
+    // The directory descriptor is only needed to open the copies.
+    let _ = io.close(dir, 0, |_, _, _| {});
+    read_slot(store, io);
+}
+
+fn open_copy<I: Io>(
+    io: &mut I,
+    dir: twinio::Fd,
+    name: &str,
+    size: u64,
+    direct_io: DirectIo,
+) -> Result<twinio::Fd, OpenError> {
+    let path = std::path::Path::new(name);
+    match io.open_data_file(dir, path, size, FilePurpose::Open, direct_io) {
+        Err(OpenError::NotFound) => {
+            io.open_data_file(dir, path, size, FilePurpose::Format, direct_io)
+        }
+        other => other,
+    }
+}
+
+fn read_slot<I: Io>(store: &mut Store, io: &mut I)
+where
+    I::Context: AsMut<Store>,
+{
+    let offset = store.recovery.slot * RECORD_SIZE as u64;
+    for copy in 0..2 {
+        let fd = store.files[copy].expect("opened before recovery reads");
+        let buffer = Buffer::new(RECORD_SIZE).expect("one sector");
+        if io.read(fd, buffer, .., offset, copy as u64, on_read::<I>).is_err() {
+            return store.fail("no operation slot for a recovery read");
+        }
+    }
+}
+
+fn on_read<I: Io>(ctx: &mut I::Context, io: &mut I, done: ReadDone)
+where
+    I::Context: AsMut<Store>,
+{
+    let store = ctx.as_mut();
+    if store.state != State::Recovering {
+        return;
+    }
+    let sector = match done.result {
+        Ok(RECORD_SIZE) => Some(done.buffer),
+        // A latent sector error, or a short read: this copy is bad here.
+        Ok(_) | Err(_) => None,
+    };
+    store.recovery.copies[done.tag as usize] = Some(sector);
+    if store.recovery.copies.iter().all(Option::is_some) {
+        decide(store, io);
+    }
+}
+
+/// Both copies of the current slot are in: replay, repair or stop.
+fn decide<I: Io>(store: &mut Store, io: &mut I)
+where
+    I::Context: AsMut<Store>,
+{
+    let slot = store.recovery.slot;
+    let copies = std::mem::take(&mut store.recovery.copies);
+    let mut good: Option<(record::Record, Buffer)> = None;
+    let mut bad = Vec::new();
+    for (copy, sector) in copies.into_iter().enumerate() {
+        let decoded = sector.flatten().and_then(|sector| {
+            let record = record::decode(&sector, slot).ok()?;
+            (record.parent == store.head_checksum && record.lsn == slot + 1)
+                .then_some((record, sector))
+        });
+        match (decoded, &good) {
+            (Some(found), None) => good = Some(found),
+            (Some(_), Some(_)) => {}
+            (None, _) => bad.push(copy),
+        }
+    }
+    let Some((record, sector)) = good else {
+        // Neither copy continues the chain: the log ends here.
+        store.head = slot;
+        return repair_next(store, io);
+    };
+    let checksum = record::checksum_of(&sector);
+    match record.mutation {
+        Mutation::Put { key, .. } => {
+            store.index.insert(key, Entry { slot, checksum });
+        }
+        Mutation::Delete { key } => {
+            store.index.remove(&key);
+        }
+    }
+    for copy in bad {
+        store.recovery.repairs.push((slot, copy, sector.clone()));
+    }
+    store.head_checksum = checksum;
+    store.recovery.slot = slot + 1;
+    if store.recovery.slot == store.config.slots {
+        store.head = store.recovery.slot;
+        return repair_next(store, io);
+    }
+    read_slot(store, io);
+}
+
+/// Rewrites damaged copies one at a time, then syncs both files.
+fn repair_next<I: Io>(store: &mut Store, io: &mut I)
+where
+    I::Context: AsMut<Store>,
+{
+    store.state = State::Repairing;
+    let Some((slot, copy, sector)) = store.recovery.repairs.pop() else {
+        return sync_repairs(store, io);
+    };
+    let fd = store.files[copy].expect("opened");
+    let offset = slot * RECORD_SIZE as u64;
+    if io.write(fd, sector, .., offset, 0, on_repaired::<I>).is_err() {
+        store.fail("no operation slot for a repair");
+    }
+}
+
+fn on_repaired<I: Io>(ctx: &mut I::Context, io: &mut I, done: WriteDone)
+where
+    I::Context: AsMut<Store>,
+{
+    let store = ctx.as_mut();
+    match done.result {
+        Ok(RECORD_SIZE) => repair_next(store, io),
+        Ok(_) | Err(_) => store.fail("repair write failed"),
+    }
+}
+
+fn sync_repairs<I: Io>(store: &mut Store, io: &mut I)
+where
+    I::Context: AsMut<Store>,
+{
+    store.recovery.fsyncs_pending = 2;
+    for copy in 0..2 {
+        let fd = store.files[copy].expect("opened");
+        if io.fsync(fd, FsyncMode::Full, 0, on_repair_synced::<I>).is_err() {
+            return store.fail("no operation slot for a repair fsync");
+        }
+    }
+}
+
+fn on_repair_synced<I: Io>(ctx: &mut I::Context, io: &mut I, done: FsyncDone)
+where
+    I::Context: AsMut<Store>,
+{
+    let store = ctx.as_mut();
+    if done.result.is_err() {
+        return store.fail("fsync after repair failed");
+    }
+    store.recovery.fsyncs_pending -= 1;
+    if store.recovery.fsyncs_pending == 0 && store.state == State::Repairing {
+        net::listen(store, io);
+    }
+}

@@ -1,0 +1,386 @@
+//! A simulated client: one connection, one request in flight, its own keys.
+//!
+//! It connects, sends a request, waits for the answer (bounded by a request
+//! timeout), reports the outcome to the checker and sends the next. Any
+//! connection trouble makes the request in flight indeterminate; the client
+//! closes, backs off and reconnects. Every op's tag carries the client's
+//! index and connection generation, so callbacks from an abandoned
+//! connection are recognised and ignored.
+
+use std::ops::Range;
+
+use twinio::{
+    AddressFamily, Buffer, CloseDone, ConnectDone, Fd, Io, OpId, RecvDone, SendDone, SocketOptions,
+    TimeoutDone,
+};
+
+use super::world::{Phase, World};
+use crate::protocol::{self, Decoded, ErrorCode, Request, Response};
+
+const REQUEST_TIMEOUT_NS: u64 = 5_000_000_000;
+const BACKOFF_MIN_NS: u64 = 50_000_000;
+const BACKOFF_MAX_NS: u64 = 500_000_000;
+const RECV_SIZE: usize = 8 * 1024;
+/// The longest value a client writes (well under a record's limit).
+const MAX_VALUE_LEN: u64 = 300;
+
+#[derive(Debug, Clone)]
+enum Kind {
+    Put { key: u64, value: Vec<u8> },
+    Delete { key: u64 },
+    Get { key: u64 },
+}
+
+#[derive(Debug)]
+struct Outstanding {
+    id: u64,
+    kind: Kind,
+    timer: Option<OpId>,
+}
+
+/// One client's state.
+#[derive(Debug)]
+pub struct Client {
+    index: usize,
+    keys: Range<u64>,
+    generation: u32,
+    socket: Option<Fd>,
+    connected: bool,
+    inbox: Vec<u8>,
+    outbox: Vec<u8>,
+    sending: bool,
+    outstanding: Option<Outstanding>,
+    next_id: u64,
+    /// Mutations it may still issue while faults are on.
+    mutation_budget: u32,
+    /// Requests answered since the liveness phase began.
+    pub liveness_ops: u32,
+    /// The next key to read back in the verify phase, once verifying.
+    verify_cursor: Option<u64>,
+    /// All its keys were read back and checked.
+    pub verified: bool,
+    /// Requests answered in total.
+    pub answered: u64,
+}
+
+impl Client {
+    /// A client owning `keys`.
+    pub fn new(index: usize, keys: Range<u64>, mutation_budget: u32) -> Client {
+        Client {
+            index,
+            keys,
+            generation: 0,
+            socket: None,
+            connected: false,
+            inbox: Vec::new(),
+            outbox: Vec::new(),
+            sending: false,
+            outstanding: None,
+            next_id: 1,
+            mutation_budget,
+            liveness_ops: 0,
+            verify_cursor: None,
+            verified: false,
+            answered: 0,
+        }
+    }
+
+    fn tag(&self) -> u64 {
+        self.index as u64 | u64::from(self.generation) << 32
+    }
+}
+
+fn client_of(world: &mut World, tag: u64) -> Option<&mut Client> {
+    let client = world.clients.get_mut((tag & 0xFFFF_FFFF) as usize)?;
+    (client.generation == (tag >> 32) as u32).then_some(client)
+}
+
+/// Opens a connection to the store (from the runner, or after a backoff).
+pub fn connect<I: Io<Context = World>>(world: &mut World, io: &mut I, index: usize) {
+    let address = world.store_address;
+    let client = &mut world.clients[index];
+    if client.socket.is_some() {
+        return;
+    }
+    client.generation = client.generation.wrapping_add(1);
+    client.inbox.clear();
+    client.outbox.clear();
+    client.sending = false;
+    client.connected = false;
+    let socket = match io.open_socket(AddressFamily::Ipv4, SocketOptions::default()) {
+        Ok(socket) => socket,
+        Err(_) => return back_off(world, io, index),
+    };
+    client.socket = Some(socket);
+    let tag = client.tag();
+    if io.connect(socket, address, tag, on_connect::<I>).is_err() {
+        disconnect(world, io, index);
+    }
+}
+
+fn on_connect<I: Io<Context = World>>(world: &mut World, io: &mut I, done: ConnectDone) {
+    let Some(client) = client_of(world, done.tag) else { return };
+    let index = client.index;
+    if done.result.is_err() {
+        return disconnect(world, io, index);
+    }
+    client.connected = true;
+    let socket = done.socket;
+    let buffer = Buffer::new(RECV_SIZE).expect("recv buffer");
+    if io.recv(socket, buffer, .., done.tag, on_recv::<I>).is_err() {
+        return disconnect(world, io, index);
+    }
+    next_request(world, io, index);
+}
+
+/// Sends the next request, if the phase asks for one.
+fn next_request<I: Io<Context = World>>(world: &mut World, io: &mut I, index: usize) {
+    let phase = world.phase;
+    let client = &mut world.clients[index];
+    if client.outstanding.is_some() || !client.connected || client.verified {
+        return;
+    }
+    let kind = match phase {
+        Phase::Done => return,
+        Phase::Faults | Phase::Liveness if client.verify_cursor.is_none() => {
+            let key = client.keys.start + world.prng.below(client.keys.end - client.keys.start);
+            let roll = world.prng.below(100);
+            if client.mutation_budget == 0 || roll < 35 {
+                Kind::Get { key }
+            } else if roll < 85 {
+                client.mutation_budget -= 1;
+                let mut value = format!("c{}-r{}-", client.index, client.next_id).into_bytes();
+                let padding = world.prng.below(MAX_VALUE_LEN) as usize;
+                value.extend(
+                    (0..padding).map(|i| b'a' + ((client.next_id as usize + i) % 26) as u8),
+                );
+                Kind::Put { key, value }
+            } else {
+                client.mutation_budget -= 1;
+                Kind::Delete { key }
+            }
+        }
+        Phase::Faults | Phase::Liveness => {
+            let key = client.verify_cursor.expect("verifying");
+            Kind::Get { key }
+        }
+    };
+    let id = client.next_id;
+    client.next_id += 1;
+    let request = match &kind {
+        Kind::Put { key, value } => {
+            Request::Put { id, key: key.to_le_bytes().to_vec(), value: value.clone() }
+        }
+        Kind::Delete { key } => Request::Delete { id, key: key.to_le_bytes().to_vec() },
+        Kind::Get { key } => Request::Get { id, key: key.to_le_bytes().to_vec() },
+    };
+    match &kind {
+        Kind::Put { value, .. } => world.checker.issued(&Some(value.clone())),
+        Kind::Delete { .. } | Kind::Get { .. } => {}
+    }
+    let client = &mut world.clients[index];
+    protocol::encode_request(&request, &mut client.outbox);
+    let timer_tag = index as u64 | id << 16;
+    let timer = io.timeout(REQUEST_TIMEOUT_NS, timer_tag, on_request_timeout::<I>).ok();
+    client.outstanding = Some(Outstanding { id, kind, timer });
+    if !client.sending {
+        flush_outbox(world, io, index);
+    }
+}
+
+fn flush_outbox<I: Io<Context = World>>(world: &mut World, io: &mut I, index: usize) {
+    let client = &mut world.clients[index];
+    let Some(socket) = client.socket else { return };
+    if client.outbox.is_empty() {
+        client.sending = false;
+        return;
+    }
+    let buffer = Buffer::from_slice(&client.outbox).expect("a request fits a buffer");
+    client.outbox.clear();
+    client.sending = true;
+    let tag = client.tag();
+    if io.send(socket, buffer, .., tag, on_sent::<I>).is_err() {
+        disconnect(world, io, index);
+    }
+}
+
+fn on_sent<I: Io<Context = World>>(world: &mut World, io: &mut I, done: SendDone) {
+    let Some(client) = client_of(world, done.tag) else { return };
+    let index = client.index;
+    match done.result {
+        Ok(n) if n < done.buffer.len() => {
+            let mut rest = done.buffer[n..].to_vec();
+            rest.extend_from_slice(&client.outbox);
+            client.outbox = rest;
+            flush_outbox(world, io, index);
+        }
+        Ok(_) => flush_outbox(world, io, index),
+        Err(_) => disconnect(world, io, index),
+    }
+}
+
+fn on_recv<I: Io<Context = World>>(world: &mut World, io: &mut I, done: RecvDone) {
+    let Some(client) = client_of(world, done.tag) else { return };
+    let index = client.index;
+    let n = match done.result {
+        Ok(n) if n > 0 => n,
+        _ => return disconnect(world, io, index),
+    };
+    client.inbox.extend_from_slice(&done.buffer[..n]);
+    loop {
+        let client = &mut world.clients[index];
+        match protocol::decode_response(&client.inbox) {
+            Ok(Decoded::Frame(response, used)) => {
+                client.inbox.drain(..used);
+                answered(world, io, index, response);
+            }
+            Ok(Decoded::Incomplete) => break,
+            Err(error) => {
+                world.fail(format!("client {index}: the store sent a bad frame: {error:?}"));
+                return disconnect(world, io, index);
+            }
+        }
+        if world.clients[index].socket.is_none() {
+            return;
+        }
+    }
+    let Some(socket) = world.clients[index].socket else { return };
+    if io.recv(socket, done.buffer, .., done.tag, on_recv::<I>).is_err() {
+        disconnect(world, io, index);
+    }
+}
+
+/// Checks an answer against the model, then sends the next request.
+fn answered<I: Io<Context = World>>(
+    world: &mut World,
+    io: &mut I,
+    index: usize,
+    response: Response,
+) {
+    let client = &mut world.clients[index];
+    let id = match &response {
+        Response::Ok { id }
+        | Response::Value { id, .. }
+        | Response::NotFound { id }
+        | Response::Error { id, .. } => *id,
+    };
+    let Some(outstanding) = client.outstanding.take_if(|o| o.id == id) else {
+        return world.fail(format!("client {index}: an answer to request {id}, not in flight"));
+    };
+    if let Some(timer) = outstanding.timer {
+        let _ = io.cancel(timer);
+    }
+    client.answered += 1;
+    if world.phase == Phase::Liveness {
+        client.liveness_ops += 1;
+    }
+    let checked = match (&outstanding.kind, response) {
+        (Kind::Put { key, value }, Response::Ok { .. }) => {
+            world.checker.acknowledged(*key, Some(value.clone()));
+            Ok(())
+        }
+        (Kind::Delete { key }, Response::Ok { .. }) => {
+            world.checker.acknowledged(*key, None);
+            Ok(())
+        }
+        (Kind::Get { key }, Response::Value { value, .. }) => {
+            world.checker.read(*key, Some(value)).map_err(|v| v.to_string())
+        }
+        (Kind::Get { key }, Response::NotFound { .. }) => {
+            world.checker.read(*key, None).map_err(|v| v.to_string())
+        }
+        (Kind::Get { key }, Response::Error { code: ErrorCode::Corrupt, .. }) => Err(format!(
+            "key {key}: the store reports both log copies corrupt, but one is never damaged"
+        )),
+        (kind, Response::Error { code: ErrorCode::Unavailable, .. }) => {
+            // Not serving, or a failed batch: a mutation is in doubt.
+            mark_indeterminate(world, kind);
+            Ok(())
+        }
+        (_, Response::Error { code: ErrorCode::Full, .. }) => Ok(()),
+        (kind, other) => Err(format!("client {index}: {kind:?} answered with {other:?}")),
+    };
+    if let Err(why) = checked {
+        return world.fail(why);
+    }
+    let client = &mut world.clients[index];
+    if let (Kind::Get { key }, Some(cursor)) = (&outstanding.kind, client.verify_cursor)
+        && *key == cursor
+    {
+        client.verify_cursor = Some(cursor + 1);
+        if cursor + 1 == client.keys.end {
+            client.verified = true;
+        }
+    }
+    if world.phase == Phase::Liveness
+        && client.verify_cursor.is_none()
+        && client.liveness_ops >= world.liveness_ops_per_client
+    {
+        client.verify_cursor = Some(client.keys.start);
+    }
+    next_request(world, io, index);
+}
+
+fn mark_indeterminate(world: &mut World, kind: &Kind) {
+    match kind {
+        Kind::Put { key, value } => world.checker.indeterminate(*key, Some(value.clone())),
+        Kind::Delete { key } => world.checker.indeterminate(*key, None),
+        Kind::Get { .. } => {}
+    }
+}
+
+fn on_request_timeout<I: Io<Context = World>>(world: &mut World, io: &mut I, done: TimeoutDone) {
+    if done.result.is_err() {
+        return; // canceled: the answer came
+    }
+    let index = (done.tag & 0xFFFF) as usize;
+    let id = done.tag >> 16;
+    let Some(client) = world.clients.get(index) else { return };
+    if client.outstanding.as_ref().is_some_and(|o| o.id == id) {
+        disconnect(world, io, index);
+    }
+}
+
+/// Abandons the connection: the request in flight becomes indeterminate;
+/// reconnect after a backoff.
+fn disconnect<I: Io<Context = World>>(world: &mut World, io: &mut I, index: usize) {
+    let client = &mut world.clients[index];
+    if let Some(outstanding) = client.outstanding.take() {
+        if let Some(timer) = outstanding.timer {
+            let _ = io.cancel(timer);
+        }
+        mark_indeterminate(world, &outstanding.kind);
+    }
+    let client = &mut world.clients[index];
+    client.generation = client.generation.wrapping_add(1);
+    client.connected = false;
+    if let Some(socket) = client.socket.take() {
+        let _ = io.close(socket, 0, on_closed::<I>);
+    }
+    back_off(world, io, index);
+}
+
+fn on_closed<I: Io<Context = World>>(_: &mut World, _: &mut I, _: CloseDone) {}
+
+fn back_off<I: Io<Context = World>>(world: &mut World, io: &mut I, index: usize) {
+    let delay = world.prng.range_inclusive(BACKOFF_MIN_NS, BACKOFF_MAX_NS);
+    let tag = world.clients[index].tag();
+    let _ = io.timeout(delay, tag, on_backoff::<I>);
+}
+
+fn on_backoff<I: Io<Context = World>>(world: &mut World, io: &mut I, done: TimeoutDone) {
+    let Some(client) = client_of(world, done.tag) else { return };
+    if client.socket.is_none() {
+        let index = client.index;
+        connect(world, io, index);
+    }
+}
+
+/// Wakes an idle, connected client (after a phase change).
+pub fn nudge<I: Io<Context = World>>(world: &mut World, io: &mut I, index: usize) {
+    let client = &mut world.clients[index];
+    if world.phase == Phase::Liveness && client.verify_cursor.is_none() {
+        client.liveness_ops = 0;
+    }
+    next_request(world, io, index);
+}

@@ -1,0 +1,336 @@
+//! The simulation runner: one seed is one whole run of the store under
+//! `SimIO`, with clients, crashes, partitions and storage faults, checked
+//! against a model. Same seed, same run.
+//!
+//! A run has two phases. With **faults** on (a swarm configuration drawn from
+//! the seed), clients issue puts, gets and deletes over the simulated
+//! network while the server process is crashed (power loss) and restarted
+//! at random and the network is partitioned and healed. Then, in the
+//! **liveness** phase, faults are turned off and every client must complete
+//! a number of requests and read all its keys back within a virtual-time
+//! budget. Every answer is checked as it arrives (see `checker.rs`).
+//!
+//! Storage corruption (bit-rot, latent sector errors, misdirected writes) is
+//! confined to one of the two log copies, chosen per seed: the store keeps
+//! two copies precisely so that one damaged copy loses nothing, and the
+//! runner checks exactly that promise.
+
+mod checker;
+mod client;
+mod world;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use twinio::{DirectIo, FaultConfig, NodeId, Prng, SimIO};
+
+pub use checker::{Checker, Violation};
+use client::Client;
+pub use world::{Phase, World};
+
+use crate::store::{Bugs, Config, State, Store};
+
+/// The most virtual time run between two looks of the runner at the world.
+const MAX_STEP_NS: u64 = 10_000_000;
+const SECOND: u64 = 1_000_000_000;
+/// The time the liveness phase allows for every client to finish.
+const LIVENESS_BUDGET_NS: u64 = 120 * SECOND;
+const DATA_DIR: &str = "/kv";
+const COPY_NAMES: [&str; 2] = ["log.a", "log.b"];
+
+/// What a batch of runs is set up with.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Planted bugs, to show the runner finds them.
+    pub bugs: Bugs,
+    /// Simulated clients.
+    pub clients: usize,
+    /// Keys each client owns.
+    pub keys_per_client: u64,
+    /// Mutations each client may issue while faults are on.
+    pub mutations_per_client: u32,
+    /// Requests each client must complete once faults are off.
+    pub liveness_ops_per_client: u32,
+    /// Use this fault configuration instead of drawing one (fuzzers).
+    pub faults: Option<FaultConfig>,
+    /// Crash the server exactly at these virtual times (ns after the start)
+    /// instead of at random ones (fuzzers). A store that stops on an IO
+    /// error is still restarted.
+    pub crash_points: Option<Vec<u64>>,
+    /// The length of the faults phase, instead of a random 10–40 s.
+    pub faults_phase_ns: Option<u64>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            bugs: Bugs::default(),
+            clients: 4,
+            keys_per_client: 24,
+            mutations_per_client: 150,
+            liveness_ops_per_client: 10,
+            faults: None,
+            crash_points: None,
+            faults_phase_ns: None,
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every invariant held and every client finished.
+    Passed,
+    /// An invariant broke: acknowledged data lost, or never-written data
+    /// served, or the store misbehaved on the wire.
+    Correctness(String),
+    /// With faults off, the system did not finish in time.
+    Liveness(String),
+}
+
+/// What a run did.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// The seed.
+    pub seed: u64,
+    /// The fault configuration it drew.
+    pub faults: FaultConfig,
+    /// Which log copy corruption was confined to.
+    pub damaged_copy: &'static str,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The simulator's trace hash: equal for equal runs.
+    pub trace_hash: u64,
+    /// Virtual time simulated.
+    pub virtual_ns: u64,
+    /// Server crashes (power loss) and restarts.
+    pub crashes: u32,
+    /// Requests answered.
+    pub answered: u64,
+    /// Answers checked against the model.
+    pub checks: u64,
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let outcome = match &self.outcome {
+            Outcome::Passed => "passed".to_string(),
+            Outcome::Correctness(why) => format!("CORRECTNESS FAILURE: {why}"),
+            Outcome::Liveness(why) => format!("LIVENESS FAILURE: {why}"),
+        };
+        write!(
+            f,
+            "seed {}: {outcome}; {:.1} s virtual, {} crashes, {} answers, {} checks, \
+             corruption on {}, trace {:016x}",
+            self.seed,
+            self.virtual_ns as f64 / SECOND as f64,
+            self.crashes,
+            self.answered,
+            self.checks,
+            self.damaged_copy,
+            self.trace_hash
+        )
+    }
+}
+
+/// The server process as the runner manages it.
+struct Server {
+    node: NodeId,
+    config: Config,
+    /// When a crashed server comes back.
+    restart_at: Option<u64>,
+    next_crash_at: u64,
+    crashes: u32,
+}
+
+/// Runs one seed to its end.
+pub fn run_seed(seed: u64, options: &Options) -> Report {
+    let mut prng = Prng::from_seed(seed);
+    let mut faults = FaultConfig::swarm(prng.next_u64());
+    if let Some(chosen) = options.faults {
+        faults = chosen;
+    }
+    // A real disk's fsync takes from a fraction of a millisecond to several
+    // (F_FULLFSYNC more): comparable to the network's delays, so a crash
+    // can land between a write and its fsync, where the bugs hide.
+    let fsync_floor = prng.range_inclusive(SECOND / 5000, SECOND / 200);
+    if options.faults.is_none() {
+        faults.storage.fsync_latency.floor_ns += fsync_floor;
+    }
+    let mut io: SimIO<World> = SimIO::new(prng.next_u64(), 1024, faults);
+    let client_node = io.current_node();
+    let store_node = io.add_node();
+    let damaged = prng.index(2);
+    let exempt = PathBuf::from(DATA_DIR).join(COPY_NAMES[1 - damaged]);
+    io.set_fault_exempt(store_node, &exempt, true);
+
+    let store_address: SocketAddr = "10.0.0.1:3000".parse().expect("a valid address");
+    let config = Config {
+        dir: PathBuf::from(DATA_DIR),
+        slots: 4096,
+        direct_io: DirectIo::Optional,
+        listen: store_address,
+        bugs: options.bugs,
+    };
+    let clients = (0..options.clients)
+        .map(|i| {
+            let first = i as u64 * options.keys_per_client;
+            Client::new(i, first..first + options.keys_per_client, options.mutations_per_client)
+        })
+        .collect();
+    let mut world = World::new(
+        Store::new(config.clone()),
+        clients,
+        prng.fork(),
+        store_address,
+        options.liveness_ops_per_client,
+    );
+    let crash_mean = prng.range_inclusive(2 * SECOND, 20 * SECOND);
+    let mut server =
+        Server { node: store_node, config, restart_at: None, next_crash_at: 0, crashes: 0 };
+    server.next_crash_at = io.now_ns() + prng.range_inclusive(SECOND, crash_mean);
+    let start = io.now_ns();
+    let faults_end = start
+        + options.faults_phase_ns.unwrap_or_else(|| prng.range_inclusive(10 * SECOND, 40 * SECOND));
+    // Planned crashes, latest first, so the next is at the end.
+    let mut planned: Option<Vec<u64>> = options.crash_points.as_ref().map(|points| {
+        let mut points: Vec<u64> = points.iter().map(|&at| start.saturating_add(at)).collect();
+        points.sort_unstable_by(|a, b| b.cmp(a));
+        points
+    });
+    let mut partitioned_until: Option<u64> = None;
+
+    io.set_current_node(store_node).expect("the node exists");
+    world.store.start(&mut io);
+    io.set_current_node(client_node).expect("the node exists");
+    for index in 0..world.clients.len() {
+        client::connect(&mut world, &mut io, index);
+    }
+
+    let mut liveness_deadline = 0;
+    let mut liveness_restarts = 0u32;
+    let outcome = loop {
+        // Steps of random length, so crashes land at any instant, not on a grid.
+        let step = prng.range_inclusive(1_000, MAX_STEP_NS);
+        if let Err(error) = io.run_for_ns(&mut world, step) {
+            break Outcome::Correctness(format!("the simulated loop failed: {error}"));
+        }
+        if let Some(why) = world.violation.take() {
+            break Outcome::Correctness(why);
+        }
+        let now = io.now_ns();
+        let alive = io.is_alive(store_node);
+        match world.phase {
+            Phase::Faults => {
+                let failed = matches!(world.store.state(), State::Failed { .. });
+                let crash_due = match &mut planned {
+                    Some(points) => {
+                        let due = points.last().is_some_and(|&at| now >= at);
+                        while points.last().is_some_and(|&at| now >= at) {
+                            points.pop();
+                        }
+                        due
+                    }
+                    None => now >= server.next_crash_at,
+                };
+                if alive && (failed || crash_due) {
+                    // A store that stopped on an IO error exits; either way
+                    // the process is gone and its unsynced writes with it.
+                    io.crash_node(store_node).expect("the node exists");
+                    server.crashes += 1;
+                    server.restart_at = Some(now + prng.range_inclusive(SECOND / 10, 3 * SECOND));
+                    server.next_crash_at = now + prng.range_inclusive(SECOND, crash_mean);
+                } else if !alive && server.restart_at.is_some_and(|at| now >= at) {
+                    restart(&mut io, &mut world, &mut server, client_node);
+                }
+                match partitioned_until {
+                    Some(until) if now >= until => {
+                        io.heal_all();
+                        partitioned_until = None;
+                    }
+                    None if prng.below(1000) < 2 => {
+                        io.partition(client_node, store_node);
+                        partitioned_until =
+                            Some(now + prng.range_inclusive(SECOND / 10, 5 * SECOND));
+                    }
+                    _ => {}
+                }
+                if now >= faults_end {
+                    io.set_faults(io.faults().liveness());
+                    io.heal_all();
+                    if !io.is_alive(store_node) {
+                        restart(&mut io, &mut world, &mut server, client_node);
+                    }
+                    world.phase = Phase::Liveness;
+                    liveness_deadline = now + LIVENESS_BUDGET_NS;
+                    for index in 0..world.clients.len() {
+                        client::nudge(&mut world, &mut io, index);
+                    }
+                }
+            }
+            Phase::Liveness => {
+                if let State::Failed { why } = world.store.state() {
+                    // An error injected before the switch may surface once
+                    // more; a store that fails twice with faults off is stuck.
+                    if liveness_restarts > 0 {
+                        break Outcome::Liveness(format!(
+                            "the store failed with faults off: {why}"
+                        ));
+                    }
+                    liveness_restarts += 1;
+                    io.crash_node(store_node).expect("the node exists");
+                    server.crashes += 1;
+                    restart(&mut io, &mut world, &mut server, client_node);
+                }
+                if world.clients.iter().all(|client| client.verified) {
+                    world.phase = Phase::Done;
+                    break Outcome::Passed;
+                }
+                if now >= liveness_deadline {
+                    break Outcome::Liveness(stuck(&world));
+                }
+            }
+            Phase::Done => break Outcome::Passed,
+        }
+    };
+    Report {
+        seed,
+        faults,
+        damaged_copy: COPY_NAMES[damaged],
+        outcome,
+        trace_hash: io.trace_hash(),
+        virtual_ns: io.now_ns(),
+        crashes: server.crashes,
+        answered: world.clients.iter().map(|client| client.answered).sum(),
+        checks: world.checker.checks,
+    }
+}
+
+/// Brings the server process back: a fresh store that recovers from disk.
+fn restart(io: &mut SimIO<World>, world: &mut World, server: &mut Server, client_node: NodeId) {
+    io.restart_node(server.node).expect("the node exists");
+    server.restart_at = None;
+    io.set_current_node(server.node).expect("the node exists");
+    world.store = Store::new(server.config.clone());
+    world.store.start(io);
+    io.set_current_node(client_node).expect("the node exists");
+}
+
+/// Why the liveness phase did not finish: who is stuck where.
+fn stuck(world: &World) -> String {
+    let waiting: Vec<String> = world
+        .clients
+        .iter()
+        .enumerate()
+        .filter(|(_, client)| !client.verified)
+        .map(|(index, client)| format!("client {index} ({} liveness answers)", client.liveness_ops))
+        .collect();
+    format!(
+        "no completion within {} s of virtual time with faults off: store {:?}, {} waiting: {}",
+        LIVENESS_BUDGET_NS / SECOND,
+        world.store.state(),
+        waiting.len(),
+        waiting.join(", ")
+    )
+}

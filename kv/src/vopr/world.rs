@@ -1,0 +1,75 @@
+//! The simulation's context: the store of the current incarnation of the
+//! server process, the clients, and the checker.
+
+use std::net::SocketAddr;
+
+use twinio::Prng;
+
+use super::checker::Checker;
+use super::client::Client;
+use crate::store::Store;
+
+/// Where a run is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Faults on: crashes, partitions, storage and network faults.
+    Faults,
+    /// Faults off: every client must make progress, then read its keys back.
+    Liveness,
+    /// Finished: no more requests.
+    Done,
+}
+
+/// Everything a callback can reach.
+pub struct World {
+    /// The server process's store (replaced at each restart).
+    pub store: Store,
+    /// The clients.
+    pub clients: Vec<Client>,
+    /// The model of what clients were told.
+    pub checker: super::checker::Checker,
+    /// The clients' choices.
+    pub prng: Prng,
+    /// Where the run is.
+    pub phase: Phase,
+    /// Where clients connect.
+    pub store_address: SocketAddr,
+    /// Requests each client must complete in the liveness phase before it
+    /// reads its keys back.
+    pub liveness_ops_per_client: u32,
+    /// The first broken invariant.
+    pub violation: Option<String>,
+}
+
+impl World {
+    /// A world before the first start of the server.
+    pub fn new(
+        store: Store,
+        clients: Vec<Client>,
+        prng: Prng,
+        store_address: SocketAddr,
+        liveness_ops_per_client: u32,
+    ) -> World {
+        World {
+            store,
+            clients,
+            checker: Checker::default(),
+            prng,
+            phase: Phase::Faults,
+            store_address,
+            liveness_ops_per_client,
+            violation: None,
+        }
+    }
+
+    /// Records a broken invariant (the first one wins).
+    pub fn fail(&mut self, why: String) {
+        self.violation.get_or_insert(why);
+    }
+}
+
+impl AsMut<Store> for World {
+    fn as_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+}

@@ -1,0 +1,298 @@
+//! Zero heap allocations per operation in steady state.
+//!
+//! A counting global allocator (this file is its own test binary) counts
+//! allocations made by the test's thread while counting is switched on.
+//! After `init` and a warm-up (which registers the sockets with the poller
+//! and sizes the descriptor table once), a loopback send → recv → zero
+//! timeout cycle runs 10,000 times and must not allocate at all; so must
+//! file write → read (→ fsync) and event listen → trigger cycles, with file
+//! IO on the loop thread and on worker threads.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::net::SocketAddr;
+
+use twinio::*;
+
+struct Counting;
+
+thread_local! {
+    /// Only the measuring thread counts: the test harness's own threads,
+    /// and the other tests of this binary running in parallel, may
+    /// allocate at any time.
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    /// Allocations this thread made while counting.
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn note_allocation() {
+    // `try_with`: the slots may be gone while the thread is exiting.
+    if COUNTING.try_with(Cell::get).unwrap_or(false) {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+    }
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments
+// unchanged, so `System`'s guarantees are this allocator's; the counting
+// neither allocates nor unwinds (const thread-local `Cell`s of plain
+// integers need no lazy initialisation or destructor registration).
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note_allocation();
+        // SAFETY: forwarded as is; the caller upholds `alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note_allocation();
+        // SAFETY: forwarded as is; the caller upholds `alloc_zeroed`'s contract.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note_allocation();
+        // SAFETY: forwarded as is; the caller upholds `realloc`'s contract.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded as is; `ptr` came from `System` through this allocator.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Counts allocations on this thread while `f` runs.
+fn allocations_during(f: impl FnOnce()) -> u64 {
+    let start = ALLOCATIONS.with(Cell::get);
+    COUNTING.with(|c| c.set(true));
+    f();
+    COUNTING.with(|c| c.set(false));
+    ALLOCATIONS.with(Cell::get) - start
+}
+
+/// Preallocated state: the buffers travel through the ops and come back.
+#[derive(Default)]
+struct Cycle {
+    client: Option<Fd>,
+    server: Option<Fd>,
+    send_buffer: Option<Buffer>,
+    recv_buffer: Option<Buffer>,
+    sent: bool,
+    received: usize,
+    timed_out: bool,
+    failures: u64,
+    done: u64,
+}
+
+const MESSAGE: usize = 64;
+
+fn sent(ctx: &mut Cycle, _: &mut IO<Cycle>, done: SendDone) {
+    ctx.failures += u64::from(done.result != Ok(MESSAGE));
+    ctx.send_buffer = Some(done.buffer);
+    ctx.sent = true;
+}
+
+fn received(ctx: &mut Cycle, io: &mut IO<Cycle>, done: RecvDone) {
+    match done.result {
+        Ok(n) if n > 0 => ctx.received += n,
+        _ => ctx.failures += 1,
+    }
+    if ctx.received < MESSAGE {
+        // A short read: take the rest (the kernel may split the message).
+        let server = ctx.server.expect("connected");
+        let from = ctx.received;
+        if io.recv(server, done.buffer, from..MESSAGE, 0, received).is_err() {
+            ctx.failures += 1;
+        }
+        return;
+    }
+    ctx.recv_buffer = Some(done.buffer);
+}
+
+fn timed_out(ctx: &mut Cycle, _: &mut IO<Cycle>, done: TimeoutDone) {
+    ctx.failures += u64::from(done.result.is_err());
+    ctx.timed_out = true;
+}
+
+/// One send → recv → timeout(0) cycle, run to completion.
+fn cycle(io: &mut IO<Cycle>, ctx: &mut Cycle) {
+    let (client, server) = (ctx.client.unwrap(), ctx.server.unwrap());
+    let out = ctx.send_buffer.take().expect("buffer back");
+    let into = ctx.recv_buffer.take().expect("buffer back");
+    ctx.sent = false;
+    ctx.received = 0;
+    ctx.timed_out = false;
+    io.recv(server, into, .., 0, received).unwrap();
+    io.send(client, out, .., 0, sent).unwrap();
+    io.timeout(0, 0, timed_out).unwrap();
+    while !(ctx.sent && ctx.received == MESSAGE && ctx.recv_buffer.is_some() && ctx.timed_out) {
+        io.run_once(ctx).unwrap();
+    }
+    ctx.done += 1;
+}
+
+fn connect(io: &mut IO<Cycle>, ctx: &mut Cycle) {
+    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let listener = io.open_socket(AddressFamily::Ipv4, SocketOptions::default()).unwrap();
+    let address = io.listen(listener, any, 1).unwrap();
+    let client = io.open_socket(AddressFamily::Ipv4, SocketOptions::default()).unwrap();
+    io.accept(listener, 0, |ctx: &mut Cycle, _: &mut IO<Cycle>, done| {
+        ctx.server = Some(done.result.unwrap());
+    })
+    .unwrap();
+    io.connect(client, address, 0, |_, _, done| done.result.unwrap()).unwrap();
+    io.run_until_done(ctx).unwrap();
+    io.close(listener, 0, |_, _, done| done.result.unwrap()).unwrap();
+    io.run_until_done(ctx).unwrap();
+    ctx.client = Some(client);
+}
+
+#[test]
+fn send_recv_timeout_cycles_allocate_nothing_after_warm_up() {
+    let mut io: IO<Cycle> = IO::init(16).unwrap();
+    let mut ctx = Cycle {
+        send_buffer: Some(Buffer::from_slice(&[0xA5; MESSAGE]).unwrap()),
+        recv_buffer: Some(Buffer::new(MESSAGE).unwrap()),
+        ..Cycle::default()
+    };
+    connect(&mut io, &mut ctx);
+    // Warm-up: the first cycles register the descriptors with the poller.
+    for _ in 0..100 {
+        cycle(&mut io, &mut ctx);
+    }
+    // The counter itself works: an allocation in the window is seen.
+    let seen = allocations_during(|| drop(std::hint::black_box(Box::new(1u64))));
+    assert_eq!(seen, 1, "the counting allocator counts");
+
+    const CYCLES: u64 = 10_000;
+    let allocations = allocations_during(|| {
+        for _ in 0..CYCLES {
+            cycle(&mut io, &mut ctx);
+        }
+    });
+    assert_eq!(ctx.failures, 0);
+    assert_eq!(ctx.done, 100 + CYCLES);
+    assert_eq!(allocations, 0, "{allocations} allocations over {CYCLES} cycles");
+
+    // The receive path that parks (EAGAIN, then readiness) allocates
+    // nothing either: post the recv first and let it wait a pass.
+    let allocations = allocations_during(|| {
+        for _ in 0..1000 {
+            let server = ctx.server.unwrap();
+            let into = ctx.recv_buffer.take().unwrap();
+            ctx.received = 0;
+            io.recv(server, into, .., 0, received).unwrap();
+            io.tick(&mut ctx).unwrap();
+            let out = ctx.send_buffer.take().unwrap();
+            ctx.sent = false;
+            io.send(ctx.client.unwrap(), out, .., 0, sent).unwrap();
+            while !(ctx.sent && ctx.recv_buffer.is_some()) {
+                io.run_once(&mut ctx).unwrap();
+            }
+        }
+    });
+    assert_eq!(ctx.failures, 0);
+    assert_eq!(allocations, 0, "{allocations} allocations on the parking path");
+
+    for fd in [ctx.client.unwrap(), ctx.server.unwrap()] {
+        io.close(fd, 0, |_, _, done| done.result.unwrap()).unwrap();
+    }
+    io.run_until_done(&mut ctx).unwrap();
+}
+
+/// State of the file and event cycles.
+#[derive(Default)]
+struct Other {
+    buffer: Option<Buffer>,
+    completions: u64,
+    failures: u64,
+}
+
+fn other_write(ctx: &mut Other, _: &mut IO<Other>, done: WriteDone) {
+    ctx.failures += u64::from(done.result != Ok(done.buffer.len()));
+    ctx.buffer = Some(done.buffer);
+    ctx.completions += 1;
+}
+
+fn other_read(ctx: &mut Other, _: &mut IO<Other>, done: ReadDone) {
+    ctx.failures += u64::from(done.result != Ok(done.buffer.len()));
+    ctx.buffer = Some(done.buffer);
+    ctx.completions += 1;
+}
+
+fn other_fsync(ctx: &mut Other, _: &mut IO<Other>, done: FsyncDone) {
+    ctx.failures += u64::from(done.result.is_err());
+    ctx.completions += 1;
+}
+
+fn other_event(ctx: &mut Other, _: &mut IO<Other>, done: EventDone) {
+    ctx.failures += u64::from(done.result.is_err());
+    ctx.completions += 1;
+}
+
+#[test]
+fn file_and_event_cycles_allocate_nothing_after_warm_up() {
+    file_and_event_cycles(0);
+}
+
+#[test]
+fn file_cycles_on_worker_threads_allocate_nothing_after_warm_up() {
+    file_and_event_cycles(2);
+}
+
+/// Counts only the loop thread: the workers are the pool's business, but
+/// handing jobs to them and harvesting results must not allocate either.
+fn file_and_event_cycles(workers: u32) {
+    let path = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("alloc-{}-{workers}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&path);
+    std::fs::create_dir_all(&path).unwrap();
+    let options = IoOptions { file_workers: workers, ..IoOptions::new(16) };
+    let mut io: IO<Other> = IO::with_options(options).unwrap();
+    let mut ctx = Other { buffer: Some(Buffer::new(SECTOR_SIZE).unwrap()), ..Other::default() };
+    let dir = io.open_dir(&path).unwrap();
+    let size = 16 * SECTOR_SIZE as u64;
+    let name = std::path::Path::new("data");
+    let file = io.open_data_file(dir, name, size, FilePurpose::Format, DirectIo::Disabled).unwrap();
+    let event = io.open_event().unwrap();
+
+    // One cycle: write a sector, read it back, fsync every 100th, and a
+    // listen + trigger of a user event.
+    let cycle = |io: &mut IO<Other>, ctx: &mut Other, i: u64| {
+        let offset = (i % 16) * SECTOR_SIZE as u64;
+        let buffer = ctx.buffer.take().unwrap();
+        io.write(file, buffer, .., offset, 0, other_write).unwrap();
+        io.run_until_done(ctx).unwrap();
+        let buffer = ctx.buffer.take().unwrap();
+        io.read(file, buffer, .., offset, 0, other_read).unwrap();
+        if i.is_multiple_of(100) {
+            io.fsync(file, FsyncMode::Data, 0, other_fsync).unwrap();
+        }
+        io.event_listen(event, 0, other_event).unwrap();
+        io.event_trigger(event).unwrap();
+        io.run_until_done(ctx).unwrap();
+    };
+    for i in 0..100 {
+        cycle(&mut io, &mut ctx, i);
+    }
+    const CYCLES: u64 = 2_000;
+    let before = ctx.completions;
+    let allocations = allocations_during(|| {
+        for i in 0..CYCLES {
+            cycle(&mut io, &mut ctx, i);
+        }
+    });
+    assert_eq!(ctx.failures, 0);
+    assert_eq!(ctx.completions - before, CYCLES * 3 + CYCLES / 100);
+    assert_eq!(allocations, 0, "{allocations} allocations over {CYCLES} file/event cycles");
+
+    io.close_event(event).unwrap();
+    for fd in [file, dir] {
+        io.close(fd, 0, |_, _, done| done.result.unwrap()).unwrap();
+    }
+    io.run_until_done(&mut ctx).unwrap();
+    std::fs::remove_dir_all(&path).unwrap();
+}

@@ -1,0 +1,113 @@
+//! The twin allocates nothing per operation in steady state: a counting
+//! global allocator (counting only this thread) watches a write / read /
+//! fsync / timeout cycle, with latencies, after a warm-up that touches
+//! every sector the cycle uses.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::path::Path;
+
+use twinio::*;
+
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+// SAFETY: forwards every call to the system allocator unchanged; the
+// counter is a const-initialised thread-local without a destructor, so
+// touching it never allocates or re-enters the allocator.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.with(|count| count.set(count.get() + 1));
+        // SAFETY: the caller upholds `alloc`'s contract, passed on as is.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations() -> u64 {
+    ALLOCATIONS.with(Cell::get)
+}
+
+#[derive(Default)]
+struct Cycle {
+    fd: Option<Fd>,
+    left: u32,
+    ops: u64,
+}
+
+const SECTORS: u64 = 16;
+
+fn on_write(cycle: &mut Cycle, io: &mut SimIO<Cycle>, done: WriteDone) {
+    done.result.unwrap();
+    cycle.ops += 1;
+    let offset = (cycle.ops % SECTORS) * SECTOR_SIZE as u64;
+    io.read(cycle.fd.unwrap(), done.buffer, .., offset, 0, on_read).unwrap();
+}
+
+fn on_read(cycle: &mut Cycle, io: &mut SimIO<Cycle>, done: ReadDone) {
+    done.result.unwrap();
+    cycle.ops += 1;
+    PARKED.with(|parked| parked.set(Some(done.buffer)));
+    io.fsync(cycle.fd.unwrap(), FsyncMode::Full, 0, on_fsync).unwrap();
+}
+
+fn on_fsync(cycle: &mut Cycle, io: &mut SimIO<Cycle>, done: FsyncDone) {
+    done.result.unwrap();
+    cycle.ops += 1;
+    io.timeout(1_000, 0, on_timeout).unwrap();
+}
+
+fn on_timeout(cycle: &mut Cycle, io: &mut SimIO<Cycle>, done: TimeoutDone) {
+    done.result.unwrap();
+    cycle.ops += 1;
+    if cycle.left == 0 {
+        return;
+    }
+    cycle.left -= 1;
+    let buffer = PARKED.with(|parked| parked.take()).unwrap();
+    let offset = (cycle.ops % SECTORS) * SECTOR_SIZE as u64;
+    io.write(cycle.fd.unwrap(), buffer, .., offset, 0, on_write).unwrap();
+}
+
+thread_local! {
+    /// The one buffer the cycle passes around between operations.
+    static PARKED: Cell<Option<Buffer>> = const { Cell::new(None) };
+}
+
+#[test]
+fn steady_state_allocates_nothing_per_operation() {
+    let latency = Latency { floor_ns: 2_000, spread_ns: 3_000, ..Latency::ZERO };
+    let storage = StorageFaults {
+        read_latency: latency,
+        write_latency: latency,
+        fsync_latency: latency,
+        ..StorageFaults::default()
+    };
+    let mut io: SimIO<Cycle> = SimIO::new(1, 16, FaultConfig { storage, ..FaultConfig::none() });
+    let dir = io.open_dir(Path::new("alloc")).unwrap();
+    let size = SECTORS * SECTOR_SIZE as u64;
+    let fd =
+        io.open_data_file(dir, Path::new("data"), size, FilePurpose::Format, DirectIo::Required);
+    let mut cycle = Cycle { fd: Some(fd.unwrap()), left: 200, ops: 0 };
+    PARKED.with(|parked| parked.set(Some(Buffer::new(SECTOR_SIZE).unwrap())));
+    io.timeout(0, 0, on_timeout).unwrap();
+    // Warm-up: every sector written once, every list at its working size.
+    io.run_for_ns(&mut cycle, 500_000).unwrap();
+    let ops_before = cycle.ops;
+    let before = allocations();
+    io.run_until_done(&mut cycle).unwrap();
+    let allocated = allocations() - before;
+    let ops = cycle.ops - ops_before;
+    assert!(ops > 400, "the cycle ran: {ops} ops");
+    assert_eq!(allocated, 0, "{allocated} allocations over {ops} operations");
+}
