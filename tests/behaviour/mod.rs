@@ -72,6 +72,7 @@ macro_rules! suite {
             connect_refused,
             recv_from_a_reset_peer,
             close_completes_pending_operations_first_with_canceled,
+            close_queued_behind_much_work_still_completes_pending_operations_first,
             socket_misuse_is_a_typed_error,
             send_to_a_closed_or_reset_peer_is_a_typed_error,
             timers_fire_in_deadline_order_ties_in_submission_order,
@@ -587,6 +588,52 @@ pub fn close_completes_pending_operations_first_with_canceled<B: Backend>() {
     assert_eq!(expect!(ctx.take(4).unwrap(), Close), Ok(()));
     // The peer sees the connection end.
     assert_eq!(recv(&mut io, &mut ctx, client, 8).unwrap(), b"");
+    close(&mut io, &mut ctx, client).unwrap();
+    assert_eq!(io.in_flight(), 0);
+}
+
+/// The first of many zero timeouts closes `ctx.yield_socket`.
+fn on_close_probe<I: Io<Context = Ctx>>(ctx: &mut Ctx, io: &mut I, d: TimeoutDone) {
+    if d.tag == 0 {
+        let socket = ctx.yield_socket.expect("the test set the socket");
+        io.close(socket, CLOSE_PROBE, on_close).expect("a slot is free");
+    }
+}
+
+const CLOSE_PROBE: u64 = 1 << 40;
+
+pub fn close_queued_behind_much_work_still_completes_pending_operations_first<B: Backend>() {
+    let _g = B::shared();
+    // More ready work than one pass may drain (the real loop drains at most
+    // 4096 per pass, then polls before the rest): the close is queued
+    // behind the rest, and the recv parked on its socket becomes ready in
+    // between. It must still complete first, never after the close.
+    const TIMEOUTS: u64 = 5000;
+    let mut io = B::io(TIMEOUTS as u32 + 16);
+    let mut ctx = Ctx::default();
+    let (client, server) = connected(&mut io, &mut ctx);
+    io.recv(server, buffer(16), .., 1, on_recv).unwrap();
+    pass(&mut io, &mut ctx);
+    assert!(ctx.log.is_empty(), "nothing to receive yet");
+    io.send(client, Buffer::from_slice(b"x").unwrap(), .., 2, on_send).unwrap();
+    ctx.yield_socket = Some(server);
+    // The closing timeout fires first; the rest queue up after it.
+    io.timeout(0, 0, on_close_probe).unwrap();
+    for tag in 0..TIMEOUTS {
+        io.timeout(0, tag + 10, on_close_probe).unwrap();
+    }
+    run_until(&mut io, &mut ctx, |ctx| ctx.has(1) && ctx.has(CLOSE_PROBE));
+    let at = |tag| ctx.position(tag).unwrap();
+    assert!(at(1) < at(CLOSE_PROBE), "the recv completed after its socket's close");
+    let (buf, result) = expect!(ctx.take(1).unwrap(), Recv, 2);
+    match result {
+        Ok(n) => assert_eq!(&buf[..n], b"x"),
+        Err(error) => assert_eq!(error, RecvError::Canceled),
+    }
+    assert_eq!(expect!(ctx.take(CLOSE_PROBE).unwrap(), Close), Ok(()));
+    run_until(&mut io, &mut ctx, |ctx| ctx.has(2));
+    assert_eq!(expect!(ctx.take(2).unwrap(), Send, 2).1, Ok(1));
+    io.run_until_done(&mut ctx).unwrap();
     close(&mut io, &mut ctx, client).unwrap();
     assert_eq!(io.in_flight(), 0);
 }
