@@ -79,6 +79,7 @@ macro_rules! suite {
             a_timeout_that_never_expires_can_be_canceled,
             zero_timeout_is_a_yield,
             events_listen_trigger_coalesce_and_close,
+            a_canceled_listener_leaves_its_trigger_to_the_next,
             data_file_round_trips_at_offsets,
             data_file_reads_at_end_of_file,
             second_open_of_a_data_file_is_locked,
@@ -872,6 +873,53 @@ pub fn events_listen_trigger_coalesce_and_close<B: Backend>() {
     io.event_trigger(reused).unwrap();
     assert_eq!(expect!(wait(&mut io, &mut ctx, 7), Event), Ok(()));
     io.close_event(reused).unwrap();
+    assert!(ctx.log.is_empty(), "stray completions: {:?}", ctx.log);
+    assert_eq!(io.in_flight(), 0);
+}
+
+pub fn a_canceled_listener_leaves_its_trigger_to_the_next<B: Backend>() {
+    let _g = B::shared();
+    let mut io = B::io(16);
+    let mut ctx = Ctx::default();
+    let event = io.open_event().unwrap();
+    // As a recv canceled while its data is ready leaves the data to the next
+    // recv, a listener canceled after a trigger reached it, before its
+    // callback ran, leaves the trigger to the next listener: it was never
+    // delivered, so it must not be lost.
+    for armed_first in [false, true] {
+        let tag = if armed_first { 10 } else { 20 };
+        let first = if armed_first {
+            let id = io.event_listen(event, tag, on_event).unwrap();
+            io.event_trigger(event).unwrap();
+            id
+        } else {
+            io.event_trigger(event).unwrap();
+            io.event_listen(event, tag, on_event).unwrap()
+        };
+        io.cancel(first).unwrap();
+        assert_eq!(expect!(wait(&mut io, &mut ctx, tag), Event), Err(EventError::Canceled));
+        io.event_listen(event, tag + 1, on_event).unwrap();
+        io.timeout(5_000_000, tag + 2, on_timeout).unwrap();
+        run_until(&mut io, &mut ctx, |ctx| ctx.has(tag + 1) || ctx.has(tag + 2));
+        assert!(ctx.has(tag + 1), "armed first {armed_first}: the trigger was lost");
+        assert_eq!(expect!(ctx.take(tag + 1).unwrap(), Event), Ok(()));
+        wait(&mut io, &mut ctx, tag + 2);
+    }
+    // A listener armed while the canceled one still waited for its callback
+    // gets the trigger.
+    io.event_trigger(event).unwrap();
+    let first = io.event_listen(event, 30, on_event).unwrap();
+    let second = io.event_listen(event, 31, on_event);
+    if second.is_ok() {
+        io.cancel(first).unwrap();
+        assert_eq!(expect!(wait(&mut io, &mut ctx, 30), Event), Err(EventError::Canceled));
+        assert_eq!(expect!(wait(&mut io, &mut ctx, 31), Event), Ok(()));
+    } else {
+        // Still counted as the event's listener: that is fine too.
+        assert_eq!(second, Err(SubmitError::AlreadyListening));
+        assert_eq!(expect!(wait(&mut io, &mut ctx, 30), Event), Ok(()));
+    }
+    io.close_event(event).unwrap();
     assert!(ctx.log.is_empty(), "stray completions: {:?}", ctx.log);
     assert_eq!(io.in_flight(), 0);
 }
