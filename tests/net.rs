@@ -344,3 +344,67 @@ fn a_close_queued_across_passes_still_completes_pending_ops_first() {
     io.close(listener, 0, race_close).unwrap();
     io.run_until_done(&mut ctx).unwrap();
 }
+
+/// An integer socket option, read with `getsockopt`.
+fn socket_option(fd: Fd, level: i32, name: i32) -> i32 {
+    let mut value: i32 = 0;
+    let mut len = size_of::<i32>() as libc::socklen_t;
+    // SAFETY: `value` is writable for `len` bytes; the result is checked.
+    let rc = unsafe { libc::getsockopt(fd.raw(), level, name, (&raw mut value).cast(), &mut len) };
+    assert_eq!(rc, 0, "getsockopt: {}", std::io::Error::last_os_error());
+    value
+}
+
+/// (non-blocking, close-on-exec) of a descriptor.
+fn descriptor_flags(fd: Fd) -> (bool, bool) {
+    // SAFETY: fcntl with query commands only reads the descriptor's flags.
+    let (status, flags) =
+        unsafe { (libc::fcntl(fd.raw(), libc::F_GETFL), libc::fcntl(fd.raw(), libc::F_GETFD)) };
+    assert!(status >= 0 && flags >= 0, "fcntl: {}", std::io::Error::last_os_error());
+    (status & libc::O_NONBLOCK != 0, flags & libc::FD_CLOEXEC != 0)
+}
+
+/// Sockets opened and accepted by the IO are non-blocking and close-on-exec
+/// and carry the options asked for; an accepted socket gets its listener's.
+#[test]
+fn socket_options_are_applied_to_opened_and_accepted_sockets() {
+    for nodelay in [true, false] {
+        let options = SocketOptions {
+            nodelay,
+            recv_buffer_size: Some(64 << 10),
+            send_buffer_size: Some(32 << 10),
+        };
+        let mut io: IO<Pair> = IO::init(8).unwrap();
+        let mut ctx = Pair::default();
+        let listener = io.open_socket(AddressFamily::Ipv4, options).unwrap();
+        let address = io.listen(listener, "127.0.0.1:0".parse().unwrap(), 1).unwrap();
+        let client = io.open_socket(AddressFamily::Ipv4, options).unwrap();
+        io.accept(listener, 0, |ctx: &mut Pair, _: &mut IO<Pair>, done| {
+            ctx.accepted = Some(done.result.unwrap())
+        })
+        .unwrap();
+        io.connect(client, address, 0, |ctx: &mut Pair, _, done| {
+            done.result.unwrap();
+            ctx.connected = true;
+        })
+        .unwrap();
+        io.run_until_done(&mut ctx).unwrap();
+        let accepted = ctx.accepted.unwrap();
+        for (what, fd) in [("listener", listener), ("client", client), ("accepted", accepted)] {
+            assert_eq!(descriptor_flags(fd), (true, true), "{what}: non-blocking, cloexec");
+            let rcvbuf = socket_option(fd, libc::SOL_SOCKET, libc::SO_RCVBUF);
+            let sndbuf = socket_option(fd, libc::SOL_SOCKET, libc::SO_SNDBUF);
+            // Linux doubles the value set (for its bookkeeping); others keep it.
+            assert!(rcvbuf >= 64 << 10, "{what}: SO_RCVBUF {rcvbuf}");
+            assert!(sndbuf >= 32 << 10, "{what}: SO_SNDBUF {sndbuf}");
+        }
+        for (what, fd) in [("client", client), ("accepted", accepted)] {
+            let set = socket_option(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY) != 0;
+            assert_eq!(set, nodelay, "{what}: TCP_NODELAY");
+        }
+        for fd in [client, accepted, listener] {
+            io.close(fd, 0, |_, _, done| done.result.unwrap()).unwrap();
+        }
+        io.run_until_done(&mut ctx).unwrap();
+    }
+}
