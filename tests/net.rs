@@ -408,3 +408,60 @@ fn socket_options_are_applied_to_opened_and_accepted_sockets() {
         io.run_until_done(&mut ctx).unwrap();
     }
 }
+
+/// A send parked on a full socket is woken by the peer's reset with a typed
+/// error (the peer closes with unread bytes), never a SIGPIPE or a hang.
+#[test]
+fn a_parked_send_is_woken_by_the_peers_reset() {
+    // SAFETY: SIG_DFL installs no handler code; it makes a SIGPIPE (were
+    // MSG_NOSIGNAL / SO_NOSIGPIPE missing) kill this test binary.
+    assert_ne!(unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) }, libc::SIG_ERR);
+    let mut io: IO<Pair> = IO::init(8).unwrap();
+    let mut ctx = Pair::default();
+    let small =
+        SocketOptions { nodelay: true, recv_buffer_size: Some(4096), send_buffer_size: Some(4096) };
+    let listener = io.open_socket(AddressFamily::Ipv4, small).unwrap();
+    let address = io.listen(listener, "127.0.0.1:0".parse().unwrap(), 1).unwrap();
+    let client = io.open_socket(AddressFamily::Ipv4, small).unwrap();
+    io.accept(listener, 0, |ctx: &mut Pair, _: &mut IO<Pair>, done| {
+        ctx.accepted = Some(done.result.unwrap())
+    })
+    .unwrap();
+    io.connect(client, address, 0, |ctx: &mut Pair, _, done| {
+        done.result.unwrap();
+        ctx.connected = true;
+    })
+    .unwrap();
+    io.run_until_done(&mut ctx).unwrap();
+    let server = ctx.accepted.unwrap();
+    let on_sent = |ctx: &mut Pair, _: &mut IO<Pair>, done: SendDone| {
+        ctx.sent = Some((done.buffer, done.result));
+    };
+    // Fill the socket until a send parks.
+    let mut buffer = Buffer::new(1 << 20).unwrap();
+    let mut offset = 0;
+    loop {
+        io.send(client, buffer, offset.., 0, on_sent).unwrap();
+        io.tick(&mut ctx).unwrap();
+        io.tick(&mut ctx).unwrap();
+        let Some((returned, result)) = ctx.sent.take() else { break };
+        offset += result.unwrap();
+        assert!(offset < 1 << 20, "1 MiB fit in 4 KiB socket buffers");
+        buffer = returned;
+    }
+    // The server closes with unread bytes: a reset.
+    io.close(server, 0, |_, _, done| done.result.unwrap()).unwrap();
+    while ctx.sent.is_none() {
+        io.run_once(&mut ctx).unwrap();
+    }
+    let result = ctx.sent.take().unwrap().1;
+    assert!(
+        matches!(result, Err(SendError::ConnectionResetByPeer | SendError::BrokenPipe)),
+        "{result:?}"
+    );
+    for fd in [client, listener] {
+        io.close(fd, 0, |_, _, done| done.result.unwrap()).unwrap();
+    }
+    io.run_until_done(&mut ctx).unwrap();
+    assert_eq!(io.in_flight(), 0);
+}

@@ -72,6 +72,7 @@ macro_rules! suite {
             connect_refused,
             recv_from_a_reset_peer,
             close_completes_pending_operations_first_with_canceled,
+            several_recvs_parked_on_one_socket,
             close_queued_behind_much_work_still_completes_pending_operations_first,
             socket_misuse_is_a_typed_error,
             send_to_a_closed_or_reset_peer_is_a_typed_error,
@@ -562,6 +563,62 @@ pub fn recv_from_a_reset_peer<B: Backend>() {
     assert_eq!(recv(&mut io, &mut ctx, server, 5).unwrap(), b"unrea");
     close(&mut io, &mut ctx, server).unwrap();
     assert_eq!(recv(&mut io, &mut ctx, client, 64), Err(RecvError::ConnectionResetByPeer));
+    close(&mut io, &mut ctx, client).unwrap();
+
+    // A recv already parked when the reset arrives is woken with it.
+    let (client, server) = connected(&mut io, &mut ctx);
+    assert_eq!(send(&mut io, &mut ctx, client, b"unread"), Ok(6));
+    assert_eq!(recv(&mut io, &mut ctx, server, 5).unwrap(), b"unrea");
+    io.recv(client, buffer(64), .., 1, on_recv).unwrap();
+    pass(&mut io, &mut ctx);
+    assert!(!ctx.has(1), "nothing to receive yet");
+    close(&mut io, &mut ctx, server).unwrap();
+    let result = expect!(wait(&mut io, &mut ctx, 1), Recv, 2).1;
+    assert_eq!(result, Err(RecvError::ConnectionResetByPeer));
+    close(&mut io, &mut ctx, client).unwrap();
+    assert_eq!(io.in_flight(), 0);
+}
+
+pub fn several_recvs_parked_on_one_socket<B: Backend>() {
+    let _g = B::shared();
+    let mut io = B::io(16);
+    let mut ctx = Ctx::default();
+    let (client, server) = connected(&mut io, &mut ctx);
+    for tag in 1..=3 {
+        io.recv(server, buffer(16), .., tag, on_recv).unwrap();
+    }
+    pass(&mut io, &mut ctx);
+    assert!(ctx.log.is_empty(), "nothing to receive yet");
+    assert_eq!(send(&mut io, &mut ctx, client, b"abc"), Ok(3));
+    // The bytes arrive once, in order, across however many of the recvs
+    // take them; the first recv takes the first bytes.
+    let mut got = Vec::new();
+    run_until(&mut io, &mut ctx, |ctx| {
+        let n: usize = ctx
+            .log
+            .iter()
+            .map(|e| match &e.done {
+                Done::Recv(_, Ok(n)) => *n,
+                _ => 0,
+            })
+            .sum();
+        n == 3
+    });
+    let mut completed = Vec::new();
+    for entry in ctx.log.drain(..) {
+        completed.push(entry.tag);
+        let (buf, n) = expect!(entry, Recv, 2);
+        got.extend_from_slice(&buf[..n.expect("recv")]);
+    }
+    assert_eq!(got, b"abc");
+    assert_eq!(completed[0], 1, "the first parked recv is served first");
+    // Closing the socket completes the others, once each, with Canceled.
+    close(&mut io, &mut ctx, server).unwrap();
+    for tag in (1..=3).filter(|tag| !completed.contains(tag)) {
+        let result = expect!(ctx.take(tag).expect("completed before the close"), Recv, 2).1;
+        assert_eq!(result, Err(RecvError::Canceled));
+    }
+    assert!(ctx.log.is_empty(), "stray completions: {:?}", ctx.log);
     close(&mut io, &mut ctx, client).unwrap();
     assert_eq!(io.in_flight(), 0);
 }
