@@ -191,6 +191,12 @@ fn zero_timeout_is_a_yield() {
     io.tick(&mut log).unwrap();
     assert_eq!(log.events.len(), 1);
     assert_eq!(io.now_ns(), start, "no time passed");
+    // The twin is a `Clock` too, reading the same virtual time.
+    fn read<T: Clock>(clock: &T) -> u64 {
+        clock.now_ns()
+    }
+    assert_eq!(read(&io), Io::now_ns(&io));
+    assert!(format!("{io:?}").contains("seed: 7"));
 }
 
 #[test]

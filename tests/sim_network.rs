@@ -238,3 +238,73 @@ fn network_runs_are_deterministic() {
     assert!(delivered > 0, "messages crossed the network");
     assert_ne!(ping_pong(1, 20).0, ping_pong(2, 20).0);
 }
+
+// ---- each network fault, forced by its configuration ----
+
+fn with_network(faults: NetworkFaults) -> Sim {
+    Sim::new(7, 64, FaultConfig { network: faults, ..FaultConfig::none() })
+}
+
+#[test]
+fn refuse_fault_refuses_a_connect_to_a_listener() {
+    let mut io = with_network(NetworkFaults { refuse: Ratio::ONE, ..NetworkFaults::none() });
+    let mut ctx = Ctx::default();
+    let listener = io.open_socket(AddressFamily::Ipv4, SocketOptions::default()).unwrap();
+    let bound = io.listen(listener, address("10.0.0.1:80"), 4).unwrap();
+    let client = io.open_socket(AddressFamily::Ipv4, SocketOptions::default()).unwrap();
+    io.connect(client, bound, 0, on_connect).unwrap();
+    io.run_until_done(&mut ctx).unwrap();
+    assert_eq!(ctx.connected, [Err(ConnectError::ConnectionRefused)]);
+}
+
+#[test]
+fn reset_fault_resets_on_send_and_the_peer_sees_it() {
+    let mut io = Sim::new(8, 64, FaultConfig::none());
+    let mut ctx = Ctx::default();
+    let (client_node, server, client) = connected(&mut io, &mut ctx);
+    io.set_faults(FaultConfig {
+        network: NetworkFaults { reset: Ratio::ONE, ..NetworkFaults::none() },
+        ..FaultConfig::none()
+    });
+    io.set_current_node(client_node).unwrap();
+    io.send(client, Buffer::from_slice(b"doomed").unwrap(), .., 0, on_send).unwrap();
+    io.set_current_node(NodeId::FIRST).unwrap();
+    io.run_until_done(&mut ctx).unwrap();
+    assert_eq!(ctx.sent, [Err(SendError::ConnectionResetByPeer)]);
+    assert_eq!(recv_one(&mut io, &mut ctx, server, 1), Err(RecvError::ConnectionResetByPeer));
+}
+
+#[test]
+fn partial_send_and_partial_recv_faults_shorten_transfers() {
+    let mut io = Sim::new(9, 64, FaultConfig::none());
+    let mut ctx = Ctx::default();
+    let (client_node, server, client) = connected(&mut io, &mut ctx);
+    io.set_faults(FaultConfig {
+        network: NetworkFaults {
+            partial_send: Ratio::ONE,
+            partial_recv: Ratio::ONE,
+            ..NetworkFaults::none()
+        },
+        ..FaultConfig::none()
+    });
+    io.set_current_node(client_node).unwrap();
+    io.send(client, Buffer::from_slice(&[7; 100]).unwrap(), .., 0, on_send).unwrap();
+    io.set_current_node(NodeId::FIRST).unwrap();
+    io.run_until_done(&mut ctx).unwrap();
+    let Ok(sent) = ctx.sent[0] else { panic!("{:?}", ctx.sent) };
+    // This seed draws a send of more than one byte, so the recv can be short.
+    assert!((2..100).contains(&sent), "short send: {sent}");
+    let got = recv_one(&mut io, &mut ctx, server, 1).unwrap();
+    assert!(!got.is_empty() && got.len() < sent, "short recv: {} of {sent}", got.len());
+}
+
+#[test]
+fn network_delay_is_virtual_time() {
+    let delay = NetworkFaults { delay_min_ns: 3_000_000, ..NetworkFaults::none() };
+    let mut io = with_network(delay);
+    let mut ctx = Ctx::default();
+    let start = io.now_ns();
+    let (_, _, _) = connected(&mut io, &mut ctx);
+    // SYN one way, then the client is connected by the SYN-ACK coming back.
+    assert_eq!(io.now_ns() - start, 6_000_000);
+}

@@ -145,13 +145,14 @@ impl<C> SimIO<C> {
         self.budget_exhausted = !self.ready.is_empty();
     }
 
-    /// Moves virtual time to the next moment something can happen.
+    /// Moves virtual time to the next moment something can happen. With
+    /// nothing in flight and no deadline, time stays put, as the real IO
+    /// does not wait then.
     fn jump(&mut self, deadline: Option<u64>) {
         let now = self.clock.now();
-        let next = [self.queue.next_deadline(), self.network.next_arrival(), deadline]
-            .into_iter()
-            .flatten()
-            .min();
+        let idle = self.slots.len() == self.free.len();
+        let arrival = if idle { None } else { self.network.next_arrival() };
+        let next = [self.queue.next_deadline(), arrival, deadline].into_iter().flatten().min();
         match next {
             Some(at) => self.clock.advance_to(at),
             None if self.waits_on_world() => {

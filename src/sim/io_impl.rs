@@ -76,7 +76,7 @@ impl<C> Io for SimIO<C> {
     type Context = C;
 
     fn now_ns(&self) -> u64 {
-        self.clock.now()
+        SimIO::now_ns(self)
     }
 
     fn flush(&mut self, ctx: &mut C, wait: bool) -> Result<(), RunError> {

@@ -58,6 +58,25 @@ impl fmt::Display for NodeError {
 
 impl std::error::Error for NodeError {}
 
+impl<C> crate::clock::Clock for SimIO<C> {
+    fn now_ns(&self) -> u64 {
+        self.clock.now()
+    }
+}
+
+impl<C> fmt::Debug for SimIO<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimIO")
+            .field("seed", &self.seed)
+            .field("now_ns", &self.clock.now())
+            .field("in_flight", &(self.slots.len() - self.free.len()))
+            .field("nodes", &self.nodes.len())
+            .field("current_node", &self.current)
+            .field("trace_hash", &self.trace.hash())
+            .finish_non_exhaustive()
+    }
+}
+
 /// One user event as the twin sees it.
 pub(crate) struct SimEvent {
     pub generation: u32,
@@ -158,6 +177,13 @@ impl<C> SimIO<C> {
             callbacks_run: 0,
             budget_exhausted: false,
         }
+    }
+
+    /// Virtual time in nanoseconds (also [`crate::Io::now_ns`] and
+    /// [`crate::Clock::now_ns`]). Starts at one second and moves only
+    /// when the loop waits.
+    pub fn now_ns(&self) -> u64 {
+        self.clock.now()
     }
 
     /// The seed this simulation was created with.
