@@ -36,7 +36,7 @@ mod svg;
 mod timers;
 
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use files::{FileWork, Files};
 use pingpong_io::PingPongIo;
@@ -51,6 +51,8 @@ static GLOBAL: alloc::Counting = alloc::Counting;
 /// The ping-pong configurations: (message bytes, connections).
 const PINGPONG: [(usize, usize); 4] = [(64, 1), (4096, 1), (64, 64), (4096, 64)];
 const TIMERS: usize = 100_000;
+/// The bound of the "mio-bounded" side: `IO`'s default longest wait.
+const MAX_WAIT: Duration = Duration::from_nanos(twinio::DEFAULT_MAX_WAIT_NS);
 const FLUSH_PENDING: [usize; 3] = [1_000, 10_000, 100_000];
 
 struct Settings {
@@ -161,18 +163,21 @@ fn pingpong(settings: &Settings, rows: &mut Vec<Row>) {
         let rounds = (total / conns as u64).max(1) as u32;
         let ops = f64::from(rounds) * conns as f64;
         let mut io = PingPongIo::new(size, conns).expect("twinio set-up");
-        let mut mio = PingPongMio::new(size, conns).expect("mio set-up");
+        let mut mio = PingPongMio::new(size, conns, None).expect("mio set-up");
         let mut tokio = PingPongTokio::new(size, conns).expect("tokio set-up");
+        let mut bounded = PingPongMio::new(size, conns, Some(MAX_WAIT)).expect("mio set-up");
         // Warm up every side once (page faults, socket buffers, caches).
         io.run(rounds / 4 + 1);
         mio.run(rounds / 4 + 1);
         tokio.run(rounds / 4 + 1);
+        bounded.run(rounds / 4 + 1);
         let medians = alternate(
             settings.reps,
             &mut [
                 ("IO", &mut || measure(ops, || io.run(rounds))),
                 ("mio", &mut || measure(ops, || mio.run(rounds))),
                 ("tokio", &mut || measure(ops, || tokio.run(rounds))),
+                ("mio-bounded", &mut || measure(ops, || bounded.run(rounds))),
             ],
         );
         let row = Row { workload: name, op: "rt", medians };
@@ -203,7 +208,7 @@ fn allocations(settings: &Settings) -> Vec<(String, [f64; 3])> {
             (twice as f64 - once as f64) / (f64::from(rounds) * conns as f64)
         };
         let mut io = PingPongIo::new(size, conns).expect("twinio set-up");
-        let mut mio = PingPongMio::new(size, conns).expect("mio set-up");
+        let mut mio = PingPongMio::new(size, conns, None).expect("mio set-up");
         let mut tokio = PingPongTokio::new(size, conns).expect("tokio set-up");
         let counts = [
             per_rt(&mut |r| io.run(r)),
