@@ -155,3 +155,27 @@ fn triggers_after_close_or_drop_are_refused() {
     let from_thread = thread::spawn(move || handle.trigger()).join().unwrap();
     assert_eq!(from_thread, Err(EventError::Closed));
 }
+
+/// A waiting pass with nothing but an armed listener returns after the IO's
+/// maximum wait: the loop never blocks forever. Nothing is asserted about
+/// how long it took, only that every call returns and the listener is left
+/// armed.
+#[test]
+fn a_waiting_pass_with_only_a_listener_returns() {
+    let options = IoOptions { max_wait_ns: 2_000_000, ..IoOptions::new(4) };
+    let mut io: IO<u32> = IO::with_options(options).unwrap();
+    let event = io.open_event().unwrap();
+    io.event_listen(event, 0, |fired: &mut u32, _, _| *fired += 1).unwrap();
+    let mut fired = 0;
+    for _ in 0..5 {
+        io.flush(&mut fired, true).unwrap();
+    }
+    assert_eq!((fired, io.in_flight()), (0, 1));
+    // run_once would wait for a callback: a trigger from another thread
+    // ends it.
+    let handle = io.event_trigger_handle(event).unwrap();
+    let trigger = thread::spawn(move || handle.trigger());
+    io.run_once(&mut fired).unwrap();
+    assert_eq!(trigger.join().unwrap(), Ok(()));
+    assert_eq!((fired, io.in_flight()), (1, 0));
+}

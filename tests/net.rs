@@ -344,3 +344,124 @@ fn a_close_queued_across_passes_still_completes_pending_ops_first() {
     io.close(listener, 0, race_close).unwrap();
     io.run_until_done(&mut ctx).unwrap();
 }
+
+/// An integer socket option, read with `getsockopt`.
+fn socket_option(fd: Fd, level: i32, name: i32) -> i32 {
+    let mut value: i32 = 0;
+    let mut len = size_of::<i32>() as libc::socklen_t;
+    // SAFETY: `value` is writable for `len` bytes; the result is checked.
+    let rc = unsafe { libc::getsockopt(fd.raw(), level, name, (&raw mut value).cast(), &mut len) };
+    assert_eq!(rc, 0, "getsockopt: {}", std::io::Error::last_os_error());
+    value
+}
+
+/// (non-blocking, close-on-exec) of a descriptor.
+fn descriptor_flags(fd: Fd) -> (bool, bool) {
+    // SAFETY: fcntl with query commands only reads the descriptor's flags.
+    let (status, flags) =
+        unsafe { (libc::fcntl(fd.raw(), libc::F_GETFL), libc::fcntl(fd.raw(), libc::F_GETFD)) };
+    assert!(status >= 0 && flags >= 0, "fcntl: {}", std::io::Error::last_os_error());
+    (status & libc::O_NONBLOCK != 0, flags & libc::FD_CLOEXEC != 0)
+}
+
+/// Sockets opened and accepted by the IO are non-blocking and close-on-exec
+/// and carry the options asked for; an accepted socket gets its listener's.
+#[test]
+fn socket_options_are_applied_to_opened_and_accepted_sockets() {
+    for nodelay in [true, false] {
+        let options = SocketOptions {
+            nodelay,
+            recv_buffer_size: Some(64 << 10),
+            send_buffer_size: Some(32 << 10),
+        };
+        let mut io: IO<Pair> = IO::init(8).unwrap();
+        let mut ctx = Pair::default();
+        let listener = io.open_socket(AddressFamily::Ipv4, options).unwrap();
+        let address = io.listen(listener, "127.0.0.1:0".parse().unwrap(), 1).unwrap();
+        let client = io.open_socket(AddressFamily::Ipv4, options).unwrap();
+        io.accept(listener, 0, |ctx: &mut Pair, _: &mut IO<Pair>, done| {
+            ctx.accepted = Some(done.result.unwrap())
+        })
+        .unwrap();
+        io.connect(client, address, 0, |ctx: &mut Pair, _, done| {
+            done.result.unwrap();
+            ctx.connected = true;
+        })
+        .unwrap();
+        io.run_until_done(&mut ctx).unwrap();
+        let accepted = ctx.accepted.unwrap();
+        for (what, fd) in [("listener", listener), ("client", client), ("accepted", accepted)] {
+            assert_eq!(descriptor_flags(fd), (true, true), "{what}: non-blocking, cloexec");
+            let rcvbuf = socket_option(fd, libc::SOL_SOCKET, libc::SO_RCVBUF);
+            let sndbuf = socket_option(fd, libc::SOL_SOCKET, libc::SO_SNDBUF);
+            // Linux doubles the value set (for its bookkeeping); others keep it.
+            assert!(rcvbuf >= 64 << 10, "{what}: SO_RCVBUF {rcvbuf}");
+            assert!(sndbuf >= 32 << 10, "{what}: SO_SNDBUF {sndbuf}");
+        }
+        for (what, fd) in [("client", client), ("accepted", accepted)] {
+            let set = socket_option(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY) != 0;
+            assert_eq!(set, nodelay, "{what}: TCP_NODELAY");
+        }
+        for fd in [client, accepted, listener] {
+            io.close(fd, 0, |_, _, done| done.result.unwrap()).unwrap();
+        }
+        io.run_until_done(&mut ctx).unwrap();
+    }
+}
+
+/// A send parked on a full socket is woken by the peer's reset with a typed
+/// error (the peer closes with unread bytes), never a SIGPIPE or a hang.
+#[test]
+fn a_parked_send_is_woken_by_the_peers_reset() {
+    // SAFETY: SIG_DFL installs no handler code; it makes a SIGPIPE (were
+    // MSG_NOSIGNAL / SO_NOSIGPIPE missing) kill this test binary.
+    assert_ne!(unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) }, libc::SIG_ERR);
+    let mut io: IO<Pair> = IO::init(8).unwrap();
+    let mut ctx = Pair::default();
+    let small =
+        SocketOptions { nodelay: true, recv_buffer_size: Some(4096), send_buffer_size: Some(4096) };
+    let listener = io.open_socket(AddressFamily::Ipv4, small).unwrap();
+    let address = io.listen(listener, "127.0.0.1:0".parse().unwrap(), 1).unwrap();
+    let client = io.open_socket(AddressFamily::Ipv4, small).unwrap();
+    io.accept(listener, 0, |ctx: &mut Pair, _: &mut IO<Pair>, done| {
+        ctx.accepted = Some(done.result.unwrap())
+    })
+    .unwrap();
+    io.connect(client, address, 0, |ctx: &mut Pair, _, done| {
+        done.result.unwrap();
+        ctx.connected = true;
+    })
+    .unwrap();
+    io.run_until_done(&mut ctx).unwrap();
+    let server = ctx.accepted.unwrap();
+    let on_sent = |ctx: &mut Pair, _: &mut IO<Pair>, done: SendDone| {
+        ctx.sent = Some((done.buffer, done.result));
+    };
+    // Fill the socket until a send parks.
+    let mut buffer = Buffer::new(1 << 20).unwrap();
+    let mut offset = 0;
+    loop {
+        io.send(client, buffer, offset.., 0, on_sent).unwrap();
+        io.tick(&mut ctx).unwrap();
+        io.tick(&mut ctx).unwrap();
+        let Some((returned, result)) = ctx.sent.take() else { break };
+        offset += result.unwrap();
+        assert!(offset < 1 << 20, "1 MiB fit in 4 KiB socket buffers");
+        buffer = returned;
+    }
+    // The server closes with unread bytes: a reset.
+    io.close(server, 0, |_, _, done| done.result.unwrap()).unwrap();
+    while ctx.sent.is_none() {
+        io.run_once(&mut ctx).unwrap();
+    }
+    let result = ctx.sent.take().unwrap().1;
+    assert!(
+        matches!(result, Err(SendError::ConnectionResetByPeer | SendError::BrokenPipe)),
+        "{result:?}"
+    );
+    for fd in [client, listener] {
+        io.close(fd, 0, |_, _, done| done.result.unwrap()).unwrap();
+    }
+    io.run_until_done(&mut ctx).unwrap();
+    assert_eq!(io.in_flight(), 0);
+}

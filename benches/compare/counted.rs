@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
+use crate::MAX_WAIT;
 use crate::pingpong_io::PingPongIo;
 use crate::pingpong_mio::PingPongMio;
 use crate::pingpong_tokio::PingPongTokio;
@@ -23,7 +24,10 @@ pub fn single(args: &[String]) {
     let (size, conns, rounds) = (number(1), number(2), number(3) as u32);
     match args.first().map(String::as_str) {
         Some("IO") => PingPongIo::new(size, conns).expect("set-up").run(rounds),
-        Some("mio") => PingPongMio::new(size, conns).expect("set-up").run(rounds),
+        Some("mio") => PingPongMio::new(size, conns, None).expect("set-up").run(rounds),
+        Some("mio-bounded") => {
+            PingPongMio::new(size, conns, Some(MAX_WAIT)).expect("set-up").run(rounds)
+        }
         Some("tokio") => PingPongTokio::new(size, conns).expect("set-up").run(rounds),
         other => panic!("unknown side {other:?}"),
     }

@@ -18,7 +18,7 @@ struct Side {
     buffer: Option<Buffer>,
     /// Bytes of the current message sent (or received) so far.
     progress: usize,
-    /// Client: length of the message being echoed. Server: bytes to echo.
+    /// Server: bytes received and being echoed back. Unused by clients.
     pending: usize,
     round: u32,
 }

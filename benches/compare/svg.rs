@@ -13,10 +13,10 @@ pub struct Group {
 }
 
 const WIDTH: f64 = 760.0;
-const LABEL: f64 = 250.0;
+const LABEL: f64 = 120.0;
 const BAR: f64 = 18.0;
 const GAP: f64 = 14.0;
-const COLORS: [&str; 3] = ["#2b6cb0", "#dd6b20", "#38a169"];
+const COLORS: [&str; 4] = ["#2b6cb0", "#dd6b20", "#38a169", "#d69e2e"];
 
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
@@ -49,7 +49,7 @@ pub fn bar_chart(title: &str, note: &str, groups: &[Group]) -> String {
         y += 16.0;
         let max = group.bars.iter().map(|&(_, v)| v).fold(0.0f64, f64::max).max(f64::MIN_POSITIVE);
         for (i, &(name, value)) in group.bars.iter().enumerate() {
-            let length = (WIDTH - LABEL - 120.0) * value / max;
+            let length = (WIDTH - LABEL - 180.0) * value / max;
             let color = COLORS[i % COLORS.len()];
             let _ = writeln!(
                 out,

@@ -1188,7 +1188,8 @@ impl<C> Io for IO<C> {
             return Err(SubmitError::NoFreeSlot);
         };
         let slot = &mut self.slots[index as usize];
-        slot.op = Op::EventListen { tag, callback };
+        slot.op =
+            Op::EventListen { event: event.index, generation: event.generation, tag, callback };
         slot.forced = None;
         let id = OpId { slot: index, generation: slot.generation };
         let event_slot = &mut self.events[event.index as usize];

@@ -30,9 +30,40 @@ impl<C> SimIO<C> {
         if self.slots[index as usize].forced == Some(Errno::ECANCELED) {
             return Err(CancelError::AlreadyCanceled);
         }
+        let slot = &self.slots[index as usize];
+        // A listener on the ready FIFO without a forced error was reached by
+        // a trigger; canceling it must not lose that trigger (as a canceled
+        // recv leaves its bytes to the next one): hand it back to the event.
+        let reached = match slot.op {
+            Op::EventListen { event, generation, .. }
+                if slot.place == Place::Ready && slot.forced.is_none() =>
+            {
+                Some((event as usize, generation))
+            }
+            _ => None,
+        };
         self.withdraw(index);
         self.slots[index as usize].forced = Some(Errno::ECANCELED);
+        if let Some((event, generation)) = reached {
+            let open = self.events.get(event).is_some_and(|e| e.open && e.generation == generation);
+            if open {
+                self.deliver_trigger(event);
+            }
+        }
         Ok(())
+    }
+
+    /// A trigger for event `at`: wakes its armed listener, or is remembered
+    /// for the next one (triggers coalesce).
+    pub(crate) fn deliver_trigger(&mut self, at: usize) {
+        match self.events[at].listener.take() {
+            Some(index) => {
+                self.armed_listeners -= 1;
+                self.slots[index as usize].place = Place::Ready;
+                self.ready.push_back(&mut self.links, index);
+            }
+            None => self.events[at].pending = true,
+        }
     }
 
     /// Cancels every operation in flight; returns how many were canceled.

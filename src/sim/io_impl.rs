@@ -409,7 +409,9 @@ impl<C> Io for SimIO<C> {
         let Some(index) = self.free.pop() else {
             return Err(SubmitError::NoFreeSlot);
         };
-        let id = self.occupy(index, Op::EventListen { tag, callback });
+        let generation = self.events[at].generation;
+        let op = Op::EventListen { event: at as u32, generation, tag, callback };
+        let id = self.occupy(index, op);
         let slot_event = &mut self.events[at];
         if std::mem::take(&mut slot_event.pending) {
             // A trigger arrived since the last delivery: fire now.
@@ -425,14 +427,7 @@ impl<C> Io for SimIO<C> {
 
     fn event_trigger(&mut self, event: EventId) -> Result<(), EventError> {
         let at = self.event_index(event).ok_or(EventError::UnknownEvent)?;
-        match self.events[at].listener.take() {
-            Some(index) => {
-                self.armed_listeners -= 1;
-                self.slots[index as usize].place = Place::Ready;
-                self.ready.push_back(&mut self.links, index);
-            }
-            None => self.events[at].pending = true,
-        }
+        self.deliver_trigger(at);
         Ok(())
     }
 

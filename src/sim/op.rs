@@ -77,6 +77,11 @@ pub(crate) enum Op<C> {
         callback: Callback<SimIO<C>, TimeoutDone>,
     },
     EventListen {
+        /// The event's index and generation: a trigger that reached this
+        /// listener goes back to the event if the listener is canceled
+        /// before its callback runs.
+        event: u32,
+        generation: u32,
         tag: u64,
         callback: Callback<SimIO<C>, EventDone>,
     },

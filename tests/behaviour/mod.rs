@@ -72,12 +72,15 @@ macro_rules! suite {
             connect_refused,
             recv_from_a_reset_peer,
             close_completes_pending_operations_first_with_canceled,
+            several_recvs_parked_on_one_socket,
+            close_queued_behind_much_work_still_completes_pending_operations_first,
             socket_misuse_is_a_typed_error,
             send_to_a_closed_or_reset_peer_is_a_typed_error,
             timers_fire_in_deadline_order_ties_in_submission_order,
             a_timeout_that_never_expires_can_be_canceled,
             zero_timeout_is_a_yield,
             events_listen_trigger_coalesce_and_close,
+            a_canceled_listener_leaves_its_trigger_to_the_next,
             data_file_round_trips_at_offsets,
             data_file_reads_at_end_of_file,
             second_open_of_a_data_file_is_locked,
@@ -561,6 +564,62 @@ pub fn recv_from_a_reset_peer<B: Backend>() {
     close(&mut io, &mut ctx, server).unwrap();
     assert_eq!(recv(&mut io, &mut ctx, client, 64), Err(RecvError::ConnectionResetByPeer));
     close(&mut io, &mut ctx, client).unwrap();
+
+    // A recv already parked when the reset arrives is woken with it.
+    let (client, server) = connected(&mut io, &mut ctx);
+    assert_eq!(send(&mut io, &mut ctx, client, b"unread"), Ok(6));
+    assert_eq!(recv(&mut io, &mut ctx, server, 5).unwrap(), b"unrea");
+    io.recv(client, buffer(64), .., 1, on_recv).unwrap();
+    pass(&mut io, &mut ctx);
+    assert!(!ctx.has(1), "nothing to receive yet");
+    close(&mut io, &mut ctx, server).unwrap();
+    let result = expect!(wait(&mut io, &mut ctx, 1), Recv, 2).1;
+    assert_eq!(result, Err(RecvError::ConnectionResetByPeer));
+    close(&mut io, &mut ctx, client).unwrap();
+    assert_eq!(io.in_flight(), 0);
+}
+
+pub fn several_recvs_parked_on_one_socket<B: Backend>() {
+    let _g = B::shared();
+    let mut io = B::io(16);
+    let mut ctx = Ctx::default();
+    let (client, server) = connected(&mut io, &mut ctx);
+    for tag in 1..=3 {
+        io.recv(server, buffer(16), .., tag, on_recv).unwrap();
+    }
+    pass(&mut io, &mut ctx);
+    assert!(ctx.log.is_empty(), "nothing to receive yet");
+    assert_eq!(send(&mut io, &mut ctx, client, b"abc"), Ok(3));
+    // The bytes arrive once, in order, across however many of the recvs
+    // take them; the first recv takes the first bytes.
+    let mut got = Vec::new();
+    run_until(&mut io, &mut ctx, |ctx| {
+        let n: usize = ctx
+            .log
+            .iter()
+            .map(|e| match &e.done {
+                Done::Recv(_, Ok(n)) => *n,
+                _ => 0,
+            })
+            .sum();
+        n == 3
+    });
+    let mut completed = Vec::new();
+    for entry in ctx.log.drain(..) {
+        completed.push(entry.tag);
+        let (buf, n) = expect!(entry, Recv, 2);
+        got.extend_from_slice(&buf[..n.expect("recv")]);
+    }
+    assert_eq!(got, b"abc");
+    assert_eq!(completed[0], 1, "the first parked recv is served first");
+    // Closing the socket completes the others, once each, with Canceled.
+    close(&mut io, &mut ctx, server).unwrap();
+    for tag in (1..=3).filter(|tag| !completed.contains(tag)) {
+        let result = expect!(ctx.take(tag).expect("completed before the close"), Recv, 2).1;
+        assert_eq!(result, Err(RecvError::Canceled));
+    }
+    assert!(ctx.log.is_empty(), "stray completions: {:?}", ctx.log);
+    close(&mut io, &mut ctx, client).unwrap();
     assert_eq!(io.in_flight(), 0);
 }
 
@@ -587,6 +646,52 @@ pub fn close_completes_pending_operations_first_with_canceled<B: Backend>() {
     assert_eq!(expect!(ctx.take(4).unwrap(), Close), Ok(()));
     // The peer sees the connection end.
     assert_eq!(recv(&mut io, &mut ctx, client, 8).unwrap(), b"");
+    close(&mut io, &mut ctx, client).unwrap();
+    assert_eq!(io.in_flight(), 0);
+}
+
+/// The first of many zero timeouts closes `ctx.yield_socket`.
+fn on_close_probe<I: Io<Context = Ctx>>(ctx: &mut Ctx, io: &mut I, d: TimeoutDone) {
+    if d.tag == 0 {
+        let socket = ctx.yield_socket.expect("the test set the socket");
+        io.close(socket, CLOSE_PROBE, on_close).expect("a slot is free");
+    }
+}
+
+const CLOSE_PROBE: u64 = 1 << 40;
+
+pub fn close_queued_behind_much_work_still_completes_pending_operations_first<B: Backend>() {
+    let _g = B::shared();
+    // More ready work than one pass may drain (the real loop drains at most
+    // 4096 per pass, then polls before the rest): the close is queued
+    // behind the rest, and the recv parked on its socket becomes ready in
+    // between. It must still complete first, never after the close.
+    const TIMEOUTS: u64 = 5000;
+    let mut io = B::io(TIMEOUTS as u32 + 16);
+    let mut ctx = Ctx::default();
+    let (client, server) = connected(&mut io, &mut ctx);
+    io.recv(server, buffer(16), .., 1, on_recv).unwrap();
+    pass(&mut io, &mut ctx);
+    assert!(ctx.log.is_empty(), "nothing to receive yet");
+    io.send(client, Buffer::from_slice(b"x").unwrap(), .., 2, on_send).unwrap();
+    ctx.yield_socket = Some(server);
+    // The closing timeout fires first; the rest queue up after it.
+    io.timeout(0, 0, on_close_probe).unwrap();
+    for tag in 0..TIMEOUTS {
+        io.timeout(0, tag + 10, on_close_probe).unwrap();
+    }
+    run_until(&mut io, &mut ctx, |ctx| ctx.has(1) && ctx.has(CLOSE_PROBE));
+    let at = |tag| ctx.position(tag).unwrap();
+    assert!(at(1) < at(CLOSE_PROBE), "the recv completed after its socket's close");
+    let (buf, result) = expect!(ctx.take(1).unwrap(), Recv, 2);
+    match result {
+        Ok(n) => assert_eq!(&buf[..n], b"x"),
+        Err(error) => assert_eq!(error, RecvError::Canceled),
+    }
+    assert_eq!(expect!(ctx.take(CLOSE_PROBE).unwrap(), Close), Ok(()));
+    run_until(&mut io, &mut ctx, |ctx| ctx.has(2));
+    assert_eq!(expect!(ctx.take(2).unwrap(), Send, 2).1, Ok(1));
+    io.run_until_done(&mut ctx).unwrap();
     close(&mut io, &mut ctx, client).unwrap();
     assert_eq!(io.in_flight(), 0);
 }
@@ -825,6 +930,53 @@ pub fn events_listen_trigger_coalesce_and_close<B: Backend>() {
     io.event_trigger(reused).unwrap();
     assert_eq!(expect!(wait(&mut io, &mut ctx, 7), Event), Ok(()));
     io.close_event(reused).unwrap();
+    assert!(ctx.log.is_empty(), "stray completions: {:?}", ctx.log);
+    assert_eq!(io.in_flight(), 0);
+}
+
+pub fn a_canceled_listener_leaves_its_trigger_to_the_next<B: Backend>() {
+    let _g = B::shared();
+    let mut io = B::io(16);
+    let mut ctx = Ctx::default();
+    let event = io.open_event().unwrap();
+    // As a recv canceled while its data is ready leaves the data to the next
+    // recv, a listener canceled after a trigger reached it, before its
+    // callback ran, leaves the trigger to the next listener: it was never
+    // delivered, so it must not be lost.
+    for armed_first in [false, true] {
+        let tag = if armed_first { 10 } else { 20 };
+        let first = if armed_first {
+            let id = io.event_listen(event, tag, on_event).unwrap();
+            io.event_trigger(event).unwrap();
+            id
+        } else {
+            io.event_trigger(event).unwrap();
+            io.event_listen(event, tag, on_event).unwrap()
+        };
+        io.cancel(first).unwrap();
+        assert_eq!(expect!(wait(&mut io, &mut ctx, tag), Event), Err(EventError::Canceled));
+        io.event_listen(event, tag + 1, on_event).unwrap();
+        io.timeout(5_000_000, tag + 2, on_timeout).unwrap();
+        run_until(&mut io, &mut ctx, |ctx| ctx.has(tag + 1) || ctx.has(tag + 2));
+        assert!(ctx.has(tag + 1), "armed first {armed_first}: the trigger was lost");
+        assert_eq!(expect!(ctx.take(tag + 1).unwrap(), Event), Ok(()));
+        wait(&mut io, &mut ctx, tag + 2);
+    }
+    // A listener armed while the canceled one still waited for its callback
+    // gets the trigger.
+    io.event_trigger(event).unwrap();
+    let first = io.event_listen(event, 30, on_event).unwrap();
+    let second = io.event_listen(event, 31, on_event);
+    if second.is_ok() {
+        io.cancel(first).unwrap();
+        assert_eq!(expect!(wait(&mut io, &mut ctx, 30), Event), Err(EventError::Canceled));
+        assert_eq!(expect!(wait(&mut io, &mut ctx, 31), Event), Ok(()));
+    } else {
+        // Still counted as the event's listener: that is fine too.
+        assert_eq!(second, Err(SubmitError::AlreadyListening));
+        assert_eq!(expect!(wait(&mut io, &mut ctx, 30), Event), Ok(()));
+    }
+    io.close_event(event).unwrap();
     assert!(ctx.log.is_empty(), "stray completions: {:?}", ctx.log);
     assert_eq!(io.in_flight(), 0);
 }

@@ -203,7 +203,11 @@ pub(super) fn respond<I: Io>(
     I::Context: AsMut<Store>,
 {
     let Some(slot) = store.connections.get(connection) else { return };
-    protocol::encode_response(&response, &mut slot.outbox);
+    if protocol::encode_response(&response, &mut slot.outbox).is_err() {
+        // Only a value longer than a frame, which no record can hold: a
+        // client must not hang waiting for it, so drop the connection.
+        return close(store, io, connection);
+    }
     if !slot.sending {
         send_outbox(store, io, connection);
     }

@@ -179,7 +179,9 @@ fn next_request<I: Io<Context = World>>(world: &mut World, io: &mut I, index: us
         Kind::Delete { .. } | Kind::Get { .. } => {}
     }
     let client = &mut world.clients[index];
-    protocol::encode_request(&request, &mut client.outbox);
+    if let Err(error) = protocol::encode_request(&request, &mut client.outbox) {
+        return world.fail(format!("client {index}: cannot encode its request: {error:?}"));
+    }
     let timer_tag = index as u64 | id << 16;
     let timer = io.timeout(REQUEST_TIMEOUT_NS, timer_tag, on_request_timeout::<I>).ok();
     client.outstanding = Some(Outstanding { id, kind, timer });
