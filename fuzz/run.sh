@@ -47,7 +47,7 @@ for target in "${targets[@]}"; do
     # a crash after many writes) only with long inputs: allow them from the
     # start instead of growing the length limit slowly.
     case "$target" in
-        sim_ops | real_io | engine) extra=(-max_len=1024 -len_control=0) ;;
+        sim_ops | real_io) extra=(-max_len=1024 -len_control=0) ;;
         *) extra=() ;;
     esac
     # One process (no -jobs/-fork): the machine is shared. A single input
