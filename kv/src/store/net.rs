@@ -166,12 +166,10 @@ where
 {
     let id = request.id();
     if store.state != State::Serving {
-        return respond(
-            store,
-            io,
-            connection,
-            Response::Error { id, code: ErrorCode::Unavailable },
-        );
+        // Only a store that stopped on an error gets here (it listens only
+        // once recovered). Like a process on its way out, it drops its
+        // clients rather than answering: they reconnect to the next one.
+        return close(store, io, connection);
     }
     let fits = match &request {
         Request::Put { key, value, .. } => {

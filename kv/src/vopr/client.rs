@@ -276,6 +276,10 @@ fn answered<I: Io<Context = World>>(
     if world.phase == Phase::Liveness {
         client.liveness_ops += 1;
     }
+    let response_code = match &response {
+        Response::Error { code, .. } => Some(*code),
+        _ => None,
+    };
     let checked = match (&outstanding.kind, response) {
         (Kind::Put { key, value }, Response::Ok { .. }) => {
             world.checker.acknowledged(*key, Some(value.clone()));
@@ -305,6 +309,7 @@ fn answered<I: Io<Context = World>>(
     if let Err(why) = checked {
         return world.fail(why);
     }
+    let refused = matches!(response_code, Some(ErrorCode::Unavailable | ErrorCode::Full));
     let client = &mut world.clients[index];
     if let (Kind::Get { key }, Some(cursor)) = (&outstanding.kind, client.verify_cursor)
         && *key == cursor
@@ -320,6 +325,20 @@ fn answered<I: Io<Context = World>>(
     {
         client.verify_cursor = Some(client.keys.start);
     }
+    if refused {
+        // The store is busy failing or full: retry later, not in a loop
+        // that would spin at one instant of virtual time.
+        let delay = world.prng.range_inclusive(BACKOFF_MIN_NS, BACKOFF_MAX_NS);
+        let tag = world.clients[index].tag();
+        let _ = io.timeout(delay, tag, on_retry::<I>);
+        return;
+    }
+    next_request(world, io, index);
+}
+
+fn on_retry<I: Io<Context = World>>(world: &mut World, io: &mut I, done: TimeoutDone) {
+    let Some(client) = client_of(world, done.tag) else { return };
+    let index = client.index;
     next_request(world, io, index);
 }
 
