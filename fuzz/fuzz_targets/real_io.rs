@@ -271,6 +271,17 @@ fuzz_target!(|actions: Vec<Action>| {
                             model.withdrawn[op] = true;
                             for event in &mut model.events {
                                 event.listener = event.listener.filter(|&l| l != op);
+                                // A listener a trigger reached but that has
+                                // not run hands the trigger back.
+                                if let Some(at) = event.fired.iter().position(|&f| f == op) {
+                                    event.fired.remove(at);
+                                    if event.open {
+                                        match event.listener.take() {
+                                            Some(next) => event.fired.push(next),
+                                            None => event.pending = true,
+                                        }
+                                    }
+                                }
                             }
                         }
                         Err(CancelError::NotRunning) => assert!(!running, "op {op} is in flight"),

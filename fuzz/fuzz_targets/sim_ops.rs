@@ -311,8 +311,9 @@ struct Ctx {
     file_closed: bool,
     /// `finish` canceled everything left.
     finishing: bool,
-    /// Listener ops a trigger fired (they must complete `Ok`).
-    fired: Vec<usize>,
+    /// Listener ops a trigger fired, with their event (they must complete
+    /// `Ok`, unless canceled first).
+    fired: Vec<(usize, usize)>,
     connected: Option<Result<(), ConnectError>>,
     /// Everything observed, in order, for the determinism check.
     log: Vec<u64>,
@@ -356,7 +357,10 @@ fn on_event(ctx: &mut Ctx, _: &mut SimIO<Ctx>, done: EventDone) {
     let op = ctx.done(done.tag);
     ctx.log.push(done.result.is_ok() as u64);
     match done.result {
-        Ok(()) => assert!(ctx.fired.contains(&op), "listener {op} fired without a trigger"),
+        Ok(()) => {
+            let fired = ctx.fired.iter().any(|&(f, _)| f == op);
+            assert!(fired, "listener {op} fired without a trigger");
+        }
         Err(EventError::Canceled) => assert!(ctx.canceled[op], "listener {op} canceled unasked"),
         Err(error) => panic!("listener {op}: {error:?}"),
     }
@@ -1043,6 +1047,18 @@ impl Harness {
                             for event in &mut self.events {
                                 event.listener = event.listener.filter(|&l| l != op);
                             }
+                            // A listener a trigger reached but that has not
+                            // run hands the trigger back to its event.
+                            if let Some(at) = self.ctx.fired.iter().position(|&(f, _)| f == op) {
+                                let (_, index) = self.ctx.fired.remove(at);
+                                let event = &mut self.events[index];
+                                if event.open {
+                                    match event.listener.take() {
+                                        Some(next) => self.ctx.fired.push((next, index)),
+                                        None => event.pending = true,
+                                    }
+                                }
+                            }
                         }
                         Err(CancelError::NotRunning) => assert!(!self.ctx.live(op)),
                         Err(CancelError::AlreadyCanceled) => assert!(self.ctx.canceled[op]),
@@ -1149,7 +1165,7 @@ impl Harness {
                         let op = self.accepted(op_id, None);
                         let e = &mut self.events[index];
                         if std::mem::take(&mut e.pending) {
-                            self.ctx.fired.push(op);
+                            self.ctx.fired.push((op, index));
                         } else {
                             e.listener = Some(op);
                         }
@@ -1166,7 +1182,7 @@ impl Harness {
                 (Ok(()), true) => {
                     let e = &mut self.events[index];
                     match e.listener.take() {
-                        Some(op) => self.ctx.fired.push(op),
+                        Some(op) => self.ctx.fired.push((op, index)),
                         None => e.pending = true,
                     }
                 }
