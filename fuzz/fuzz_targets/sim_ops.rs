@@ -20,6 +20,8 @@
 //! - each direction of a connection delivers a prefix of what was sent, in
 //!   order, nothing after end of stream, resets only when the reset fault
 //!   is on or the connection was ended by a crash;
+//! - a user event's listener completes `Ok` only after a trigger, and
+//!   `Canceled` only when withdrawn (cancel, `close_event`);
 //! - timeouts never fire before their (virtual) deadline, and a
 //!   `run_for_ns` leaves none overdue;
 //! - the same input run twice gives the same trace hash and the same
@@ -139,6 +141,29 @@ enum Action {
     },
     /// Closes the file `OpenFile` opened last, if any.
     CloseFile,
+    /// User events of node 0.
+    OpenEvent,
+    Listen {
+        event: u8,
+    },
+    Trigger {
+        event: u8,
+    },
+    CloseEvent {
+        event: u8,
+    },
+    /// Asks the next run to return after one pass.
+    Stop,
+}
+
+/// A user event of node 0 as the model sees it.
+struct EventModel {
+    id: EventId,
+    open: bool,
+    /// The op listening on it, if armed.
+    listener: Option<usize>,
+    /// A trigger arrived with no listener armed: the next listen fires at once.
+    pending: bool,
 }
 
 const NAMES: [&str; 4] = ["strict", "wild", "extra0", "extra1"];
@@ -284,6 +309,10 @@ struct Ctx {
     accept_pending: bool,
     accepted_socket: Option<Result<Fd, AcceptError>>,
     file_closed: bool,
+    /// `finish` canceled everything left.
+    finishing: bool,
+    /// Listener ops a trigger fired (they must complete `Ok`).
+    fired: Vec<usize>,
     connected: Option<Result<(), ConnectError>>,
     /// Everything observed, in order, for the determinism check.
     log: Vec<u64>,
@@ -321,6 +350,16 @@ fn on_fsync(ctx: &mut Ctx, _: &mut SimIO<Ctx>, done: FsyncDone) {
     let op = ctx.done(done.tag);
     ctx.log.push(done.result.is_ok() as u64);
     ctx.outcomes[op] = Some(Outcome::Fsync(done.result));
+}
+
+fn on_event(ctx: &mut Ctx, _: &mut SimIO<Ctx>, done: EventDone) {
+    let op = ctx.done(done.tag);
+    ctx.log.push(done.result.is_ok() as u64);
+    match done.result {
+        Ok(()) => assert!(ctx.fired.contains(&op), "listener {op} fired without a trigger"),
+        Err(EventError::Canceled) => assert!(ctx.canceled[op], "listener {op} canceled unasked"),
+        Err(error) => panic!("listener {op}: {error:?}"),
+    }
 }
 
 fn on_timeout(ctx: &mut Ctx, io: &mut SimIO<Ctx>, done: TimeoutDone) {
@@ -427,7 +466,10 @@ fn on_file_close(ctx: &mut Ctx, _: &mut SimIO<Ctx>, done: CloseDone) {
 
 fn on_close(ctx: &mut Ctx, _: &mut SimIO<Ctx>, done: CloseDone) {
     ctx.untracked -= 1;
-    assert_eq!(done.result, Ok(()), "close of an old socket");
+    // Still waiting (for ops on the socket to finish) when `finish`
+    // withdrew everything: canceled.
+    let canceled = ctx.finishing && done.result == Err(CloseError::Canceled);
+    assert!(done.result.is_ok() || canceled, "close of an old socket: {:?}", done.result);
 }
 
 const SERVER: NodeId = NodeId::FIRST;
@@ -445,6 +487,9 @@ struct Harness {
     files: [FileModel; 4],
     /// Descriptors `OpenFile` opened: (fd, name index, writable).
     opened: Vec<(Fd, usize, bool)>,
+    events: Vec<EventModel>,
+    /// A `Stop` may still be pending: the next run may end after one pass.
+    stop: bool,
 }
 
 impl Harness {
@@ -478,6 +523,8 @@ impl Harness {
                 FileModel { size: None, locked: false },
             ],
             opened: Vec::new(),
+            events: Vec::new(),
+            stop: false,
         };
         harness.connect();
         harness
@@ -872,8 +919,13 @@ impl Harness {
             self.ctx.untracked -= 1;
         }
         self.end_connection();
-        // The process is gone, and with it every descriptor and lock.
+        // The process is gone, and with it every descriptor, lock and event.
         self.opened.clear();
+        for event in &mut self.events {
+            event.open = false;
+            event.listener = None;
+            event.pending = false;
+        }
         for file in &mut self.files {
             file.locked = false;
         }
@@ -988,6 +1040,9 @@ impl Harness {
                         Ok(()) => {
                             assert!(self.ctx.live(op), "canceled op {op}, not in flight");
                             self.ctx.canceled[op] = true;
+                            for event in &mut self.events {
+                                event.listener = event.listener.filter(|&l| l != op);
+                            }
                         }
                         Err(CancelError::NotRunning) => assert!(!self.ctx.live(op)),
                         Err(CancelError::AlreadyCanceled) => assert!(self.ctx.canceled[op]),
@@ -1012,6 +1067,10 @@ impl Harness {
             }
             Action::RunFor { micros } => {
                 self.io.run_for_ns(&mut self.ctx, u64::from(micros) * 1000).expect("run");
+                // `run_for_ns` runs at least one pass, which takes a pending stop.
+                if std::mem::take(&mut self.stop) {
+                    return self.after_step();
+                }
                 let now = self.io.now_ns();
                 for op in 0..self.ctx.callbacks.len() {
                     if let Some(deadline) = self.ctx.deadlines[op] {
@@ -1031,6 +1090,14 @@ impl Harness {
             Action::Partition => self.io.partition(SERVER, self.client_node),
             Action::Heal => self.io.heal_all(),
             Action::OpenFile { name, purpose, sectors } => self.open_file(name, purpose, sectors),
+            Action::OpenEvent | Action::Listen { .. } | Action::Trigger { .. } => {
+                self.event(action)
+            }
+            Action::CloseEvent { .. } => self.event(action),
+            Action::Stop => {
+                self.io.stop();
+                self.stop = true;
+            }
             Action::CloseFile => {
                 if let Some(&(fd, index, writable)) = self.opened.last()
                     && self.close_and_wait(fd)
@@ -1044,9 +1111,81 @@ impl Harness {
                 }
             }
         }
+        self.after_step();
+    }
+
+    fn after_step(&mut self) {
         self.check_streams();
         self.check_wild();
         self.check_in_flight();
+    }
+
+    fn event(&mut self, action: Action) {
+        if let Action::OpenEvent = action {
+            if self.events.len() < 4 {
+                let id = self.io.open_event().expect("open_event");
+                self.events.push(EventModel { id, open: true, listener: None, pending: false });
+            }
+            return;
+        }
+        let (Action::Listen { event } | Action::Trigger { event } | Action::CloseEvent { event }) =
+            action
+        else {
+            unreachable!("event actions only")
+        };
+        if self.events.is_empty() {
+            return;
+        }
+        let index = usize::from(event) % self.events.len();
+        let (id, open, armed) = {
+            let e = &self.events[index];
+            (e.id, e.open, e.listener.is_some())
+        };
+        match action {
+            Action::Listen { .. } => {
+                let tag = self.next_tag();
+                match (self.io.event_listen(id, tag, on_event), open, armed) {
+                    (Ok(op_id), true, false) => {
+                        let op = self.accepted(op_id, None);
+                        let e = &mut self.events[index];
+                        if std::mem::take(&mut e.pending) {
+                            self.ctx.fired.push(op);
+                        } else {
+                            e.listener = Some(op);
+                        }
+                    }
+                    (Err(SubmitError::UnknownEvent), false, _)
+                    | (Err(SubmitError::AlreadyListening), true, true)
+                    | (Err(SubmitError::NoFreeSlot), true, false) => {}
+                    (result, open, armed) => {
+                        panic!("listen on {index} (open {open}, armed {armed}): {result:?}")
+                    }
+                }
+            }
+            Action::Trigger { .. } => match (self.io.event_trigger(id), open) {
+                (Ok(()), true) => {
+                    let e = &mut self.events[index];
+                    match e.listener.take() {
+                        Some(op) => self.ctx.fired.push(op),
+                        None => e.pending = true,
+                    }
+                }
+                (Err(EventError::UnknownEvent), false) => {}
+                (result, open) => panic!("trigger of {index} (open {open}): {result:?}"),
+            },
+            _ => match (self.io.close_event(id), open) {
+                (Ok(()), true) => {
+                    let e = &mut self.events[index];
+                    e.open = false;
+                    e.pending = false;
+                    if let Some(op) = e.listener.take() {
+                        self.ctx.canceled[op] = true;
+                    }
+                }
+                (Err(EventError::UnknownEvent), false) => {}
+                (result, open) => panic!("close of event {index} (open {open}): {result:?}"),
+            },
+        }
     }
 
     /// Delivers everything still in flight, then checks every accepted op
@@ -1061,7 +1200,10 @@ impl Harness {
         for op in 0..self.ctx.callbacks.len() {
             self.ctx.canceled[op] |= self.ctx.live(op);
         }
+        self.ctx.finishing = true;
         self.io.cancel_all();
+        // Twice: a `Stop` still pending ends the first after one pass.
+        self.io.run_until_done(&mut self.ctx).expect("run");
         self.io.run_until_done(&mut self.ctx).expect("run");
         self.check_wild();
         self.check_streams();
