@@ -39,7 +39,13 @@ impl<C> IO<C> {
         if self.slots[index as usize].forced == Some(Errno::ECANCELED) {
             return Err(CancelError::AlreadyCanceled);
         }
+        // A listener already on `completed` was fired by a trigger that
+        // nobody will see once it completes as canceled: hand it back.
+        let fired = self.slots[index as usize].place == Place::Completed;
         self.withdraw(index)?;
+        if fired && let Op::EventListen { event, .. } = self.slots[index as usize].op {
+            self.return_trigger(event);
+        }
         self.slots[index as usize].forced = Some(Errno::ECANCELED);
         Ok(())
     }

@@ -358,6 +358,14 @@ impl<C> IO<C> {
         (slot.generation == event.generation && slot.shared.is_some()).then_some(slot)
     }
 
+    /// Gives a trigger back to `event` (if it is still open): to the
+    /// listener armed since, or kept pending for the next one.
+    fn return_trigger(&mut self, event: EventId) {
+        if self.event_slot(event).is_some() {
+            self.deliver_trigger(event.index);
+        }
+    }
+
     fn deliver_trigger(&mut self, index: u32) {
         let slot = &mut self.events[index as usize];
         match slot.listener.take() {
@@ -1188,7 +1196,7 @@ impl<C> Io for IO<C> {
             return Err(SubmitError::NoFreeSlot);
         };
         let slot = &mut self.slots[index as usize];
-        slot.op = Op::EventListen { tag, callback };
+        slot.op = Op::EventListen { event, tag, callback };
         slot.forced = None;
         let id = OpId { slot: index, generation: slot.generation };
         let event_slot = &mut self.events[event.index as usize];

@@ -8,6 +8,7 @@ use crate::done::{
     TimeoutDone, WriteDone,
 };
 use crate::error::Errno;
+use crate::fd::EventId;
 use crate::io::Callback;
 use crate::options::FsyncMode;
 
@@ -83,6 +84,9 @@ pub(crate) enum Op<C> {
         callback: Callback<IO<C>, TimeoutDone>,
     },
     EventListen {
+        /// The event listened on: a canceled listener that a trigger had
+        /// already fired hands that trigger back to it.
+        event: EventId,
         tag: u64,
         callback: Callback<IO<C>, EventDone>,
     },

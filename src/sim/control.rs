@@ -10,7 +10,7 @@
 use super::SimIO;
 use super::op::{Op, Place};
 use crate::error::{CancelError, Errno, RunError};
-use crate::fd::OpId;
+use crate::fd::{EventId, OpId};
 
 impl<C> SimIO<C> {
     /// The slot index of `target` if it is still in flight.
@@ -30,9 +30,32 @@ impl<C> SimIO<C> {
         if self.slots[index as usize].forced == Some(Errno::ECANCELED) {
             return Err(CancelError::AlreadyCanceled);
         }
+        // A listener already in the ready FIFO was fired by a trigger that
+        // nobody will see once it completes as canceled: hand it back.
+        let fired = self.slots[index as usize].place == Place::Ready;
         self.withdraw(index);
+        if fired && let Op::EventListen { event, .. } = self.slots[index as usize].op {
+            self.return_trigger(event);
+        }
         self.slots[index as usize].forced = Some(Errno::ECANCELED);
         Ok(())
+    }
+
+    /// Gives a trigger back to `event` (if it is still open): to the
+    /// listener armed since, or kept pending for the next one.
+    fn return_trigger(&mut self, event: EventId) {
+        let Some(slot) = self.events.get_mut(event.index as usize) else { return };
+        if !slot.open || slot.generation != event.generation {
+            return;
+        }
+        match slot.listener.take() {
+            Some(index) => {
+                self.armed_listeners -= 1;
+                self.slots[index as usize].place = Place::Ready;
+                self.ready.push_back(&mut self.links, index);
+            }
+            None => slot.pending = true,
+        }
     }
 
     /// Cancels every operation in flight; returns how many were canceled.

@@ -481,7 +481,7 @@ impl<C> SimIO<C> {
                 let result = result.map(drop).map_err(TimeoutError::from_errno);
                 callback(ctx, self, TimeoutDone { tag, result });
             }
-            Op::EventListen { tag, callback } => {
+            Op::EventListen { tag, callback, .. } => {
                 let result = result.map(drop).map_err(EventError::from_errno);
                 callback(ctx, self, EventDone { tag, result });
             }

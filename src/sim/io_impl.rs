@@ -409,7 +409,7 @@ impl<C> Io for SimIO<C> {
         let Some(index) = self.free.pop() else {
             return Err(SubmitError::NoFreeSlot);
         };
-        let id = self.occupy(index, Op::EventListen { tag, callback });
+        let id = self.occupy(index, Op::EventListen { event, tag, callback });
         let slot_event = &mut self.events[at];
         if std::mem::take(&mut slot_event.pending) {
             // A trigger arrived since the last delivery: fire now.
