@@ -193,6 +193,9 @@ pub trait Io: Sized {
 
     /// Opens (or, for [`FilePurpose::Format`], creates and preallocates) a
     /// data file of `size` bytes under `dir`, locked for exclusive use.
+    /// `relative_path` must stay under `dir`: an absolute path is
+    /// [`OpenError::AbsolutePath`], a `..` component or a trailing `/`
+    /// [`OpenError::InvalidPath`].
     fn open_data_file(
         &mut self,
         dir: Fd,

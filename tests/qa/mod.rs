@@ -144,6 +144,9 @@ pub trait Backend: Io<Context = Ctx> + Sized {
     fn make(entries: u32) -> Self;
     /// A fresh directory for data files (real: created on disk; sim: a name).
     fn dir(name: &str) -> PathBuf;
+    /// Creates an empty subdirectory (the twin's directories exist
+    /// implicitly: nothing to do).
+    fn mkdir(path: &Path);
 }
 
 impl Backend for IO<Ctx> {
@@ -158,6 +161,9 @@ impl Backend for IO<Ctx> {
         std::fs::create_dir_all(&path).expect("create test directory");
         path
     }
+    fn mkdir(path: &Path) {
+        std::fs::create_dir_all(path).expect("create directory");
+    }
 }
 
 impl Backend for SimIO<Ctx> {
@@ -168,6 +174,7 @@ impl Backend for SimIO<Ctx> {
     fn dir(name: &str) -> PathBuf {
         PathBuf::from("/qa").join(name)
     }
+    fn mkdir(_: &Path) {}
 }
 
 /// Serialises the QA tests of one process (see the module docs).
@@ -234,6 +241,7 @@ pub fn open_fds() -> usize {
 }
 
 /// Expands `$body::<IO<Ctx>>` and `$body::<SimIO<Ctx>>` into two tests.
+#[allow(unused_macros)]
 macro_rules! both {
     ($($name:ident),* $(,)?) => {
         mod real {
@@ -244,4 +252,5 @@ macro_rules! both {
         }
     };
 }
+#[allow(unused_imports)]
 pub(crate) use both;
