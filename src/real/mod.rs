@@ -635,7 +635,7 @@ impl<C> IO<C> {
                 blocked_on_eagain(result, fds, fd, Direction::Write)
             }
             Op::Read { fd, span, offset, .. } => {
-                let Some(pool) = self.pool.as_mut() else {
+                let Some(pool) = pool_for(&mut self.pool, fds, *fd) else {
                     let buffer = &mut span.buffer[span.start..span.end];
                     return Attempt::Done(sys::file::pread(*fd, buffer, *offset));
                 };
@@ -645,7 +645,7 @@ impl<C> IO<C> {
                 offload(pool, fds, slot, index, fd, kind, &mut self.pool_outstanding)
             }
             Op::Write { fd, span, offset, .. } => {
-                let Some(pool) = self.pool.as_mut() else {
+                let Some(pool) = pool_for(&mut self.pool, fds, *fd) else {
                     let buffer = &span.buffer[span.start..span.end];
                     return Attempt::Done(sys::file::pwrite(*fd, buffer, *offset));
                 };
@@ -656,7 +656,7 @@ impl<C> IO<C> {
                 offload(pool, fds, slot, index, fd, kind, &mut self.pool_outstanding)
             }
             Op::Fsync { fd, mode, .. } => {
-                let Some(pool) = self.pool.as_mut() else {
+                let Some(pool) = pool_for(&mut self.pool, fds, *fd) else {
                     return Attempt::Done(sys::file::fsync(*fd, *mode).map(|()| 0));
                 };
                 let kind = JobKind::Fsync { mode: *mode };
@@ -805,21 +805,26 @@ enum Attempt {
 /// (`open_event` refuses index `u32::MAX`).
 const POOL_EVENT_KEY: u64 = u32::MAX as u64;
 
-/// Hands a file operation to the worker pool.
+/// The pool, if there is one and `fd` is a descriptor this IO has seen (a
+/// file it opened has an entry). Any other number runs on the loop thread,
+/// where the kernel answers it (`EBADF`, most likely): growing the table to
+/// a number the caller made up could mean gigabytes.
+fn pool_for<'a>(pool: &'a mut Option<Pool>, fds: &[FdState], fd: i32) -> Option<&'a mut Pool> {
+    pool.as_mut().filter(|_| (fd as usize) < fds.len())
+}
+
+/// Hands a file operation on a descriptor with an entry in `fds` (see
+/// [`pool_for`]) to the worker pool.
 fn offload<C>(
     pool: &mut Pool,
-    fds: &mut Vec<FdState>,
+    fds: &mut [FdState],
     slot: &mut Slot<C>,
     index: u32,
     fd: i32,
     kind: JobKind,
     outstanding: &mut usize,
 ) -> Attempt {
-    let at = fd as usize;
-    if at >= fds.len() {
-        fds.resize(at + 1, FdState::FRESH);
-    }
-    fds[at].in_pool += 1;
+    fds[fd as usize].in_pool += 1;
     *outstanding += 1;
     slot.place = Place::Pool(fd);
     pool.submit(Job { slot: index, fd, kind });
