@@ -279,7 +279,7 @@ fn sim_run(seed: u64, faults: FaultConfig) -> (u64, Vec<(u64, String)>) {
 fn sim_exactly_one_callback_per_op_and_same_seed_same_run() {
     for seed in 0..seeds(12) {
         let faults = if seed % 2 == 0 { FaultConfig::none() } else { FaultConfig::swarm(seed) };
-        let first = sim_run(seed, faults.clone());
+        let first = sim_run(seed, faults);
         let second = sim_run(seed, faults);
         assert_eq!(first.1, second.1, "seed {seed}: callbacks differ");
         assert_eq!(first.0, second.0, "seed {seed}: trace hashes differ");
