@@ -396,7 +396,48 @@ fn canceled_fired_listener_hands_its_trigger_back<I: Backend>() {
     assert_eq!(io.in_flight(), 0);
 }
 
+/// A listener re-armed from its own callback, with triggers before and
+/// after the re-arm: no rearm is lost, and triggers that arrive before a
+/// fired listener's callback runs coalesce into it (as documented) instead
+/// of firing the next listener too.
+fn rearm_from_the_listener_callback<I: Backend>() {
+    let mut io = I::make(16);
+    let mut ctx = Ctx::default();
+    let event = io.open_event().unwrap();
+    io.event_listen(event, 1, on_event).unwrap();
+    // Trigger first, then re-arm: the new listener fires (pending trigger).
+    ctx.on(1, Action::Trigger(event));
+    ctx.on(1, Action::Listen(event, 2));
+    // Re-arm first, then trigger twice: both before listener 3's callback
+    // runs, so they coalesce into its one completion.
+    ctx.on(2, Action::Listen(event, 3));
+    ctx.on(2, Action::Trigger(event));
+    ctx.on(2, Action::Trigger(event));
+    // Re-arm with no trigger since: stays armed.
+    ctx.on(3, Action::Listen(event, 4));
+    io.event_trigger(event).unwrap();
+    for _ in 0..5 {
+        io.run_for_ns(&mut ctx, 1_000_000).unwrap();
+    }
+    assert_eq!(ctx.tags(), [1, 2, 3], "{:?}", ctx.log);
+    assert_eq!(io.in_flight(), 1);
+    // Two triggers before listener 4 runs: one completion, nothing left
+    // for listener 5.
+    io.event_trigger(event).unwrap();
+    io.event_trigger(event).unwrap();
+    io.run_once(&mut ctx).unwrap();
+    io.event_listen(event, 5, on_event).unwrap();
+    io.run_for_ns(&mut ctx, 1_000_000).unwrap();
+    assert_eq!(ctx.tags(), [1, 2, 3, 4]);
+    assert!(ctx.outcomes.iter().all(|o| o.ends_with("Ok(())")), "{:?}", ctx.outcomes);
+    io.close_event(event).unwrap();
+    io.run_until_done(&mut ctx).unwrap();
+    assert_eq!(ctx.get(5), Some("Err(Canceled)"));
+    assert_eq!(io.in_flight(), 0);
+}
+
 both!(
+    rearm_from_the_listener_callback,
     canceled_fired_listener_hands_its_trigger_back,
     cancel_before_first_flush,
     cancel_parked_recv_then_close,

@@ -362,6 +362,7 @@ impl<C> IO<C> {
     /// listener armed since, or kept pending for the next one.
     fn return_trigger(&mut self, event: EventId) {
         if self.event_slot(event).is_some() {
+            self.events[event.index as usize].fired = false;
             self.deliver_trigger(event.index);
         }
     }
@@ -370,10 +371,14 @@ impl<C> IO<C> {
         let slot = &mut self.events[index as usize];
         match slot.listener.take() {
             Some(op) => {
+                slot.fired = true;
                 self.armed_listeners -= 1;
                 self.slots[op as usize].place = Place::Completed;
                 self.completed.push_back(&mut self.links, op);
             }
+            // The fired listener's callback has not started: it will see
+            // whatever this trigger announces.
+            None if slot.fired => {}
             None => slot.pending = true,
         }
     }
@@ -780,7 +785,11 @@ impl<C> IO<C> {
                 let result = result.map(drop).map_err(TimeoutError::from_errno);
                 callback(ctx, self, TimeoutDone { tag, result });
             }
-            Op::EventListen { tag, callback, .. } => {
+            Op::EventListen { event, tag, callback } => {
+                // Delivered: triggers from now on are for the next listener.
+                if result.is_ok() && self.event_slot(event).is_some() {
+                    self.events[event.index as usize].fired = false;
+                }
                 let result = result.map(drop).map_err(EventError::from_errno);
                 callback(ctx, self, EventDone { tag, result });
             }
@@ -1165,6 +1174,7 @@ impl<C> Io for IO<C> {
                     shared: None,
                     listener: None,
                     pending: false,
+                    fired: false,
                 });
                 index
             }
@@ -1177,6 +1187,7 @@ impl<C> Io for IO<C> {
                     Some(Arc::new(EventShared { target, closed: AtomicBool::new(false) }));
                 slot.listener = None;
                 slot.pending = false;
+                slot.fired = false;
                 Ok(EventId { index, generation })
             }
             Err(error) => {
@@ -1208,6 +1219,7 @@ impl<C> Io for IO<C> {
         if pending {
             // A trigger arrived since the last delivery: fire now.
             event_slot.pending = false;
+            event_slot.fired = true;
             self.slots[index as usize].place = Place::Completed;
             self.completed.push_back(&mut self.links, index);
         } else {
@@ -1233,6 +1245,7 @@ impl<C> Io for IO<C> {
         self.poller.close_user_event(&shared.target);
         slot.generation = slot.generation.wrapping_add(1);
         slot.pending = false;
+        slot.fired = false;
         if let Some(op) = slot.listener.take() {
             self.armed_listeners -= 1;
             let op_slot = &mut self.slots[op as usize];

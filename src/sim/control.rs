@@ -48,13 +48,35 @@ impl<C> SimIO<C> {
         if !slot.open || slot.generation != event.generation {
             return;
         }
-        match slot.listener.take() {
+        slot.fired = false;
+        self.deliver_trigger(event.index as usize);
+    }
+
+    /// A trigger of open event `at`: fires the armed listener, coalesces
+    /// into a fired listener whose callback has not started (it will see
+    /// what the trigger announces), or is kept for the next listener.
+    pub(crate) fn deliver_trigger(&mut self, at: usize) {
+        let event = &mut self.events[at];
+        match event.listener.take() {
             Some(index) => {
+                event.fired = true;
                 self.armed_listeners -= 1;
                 self.slots[index as usize].place = Place::Ready;
                 self.ready.push_back(&mut self.links, index);
             }
-            None => slot.pending = true,
+            None if event.fired => {}
+            None => event.pending = true,
+        }
+    }
+
+    /// A listener of `event` is delivered (its callback is about to
+    /// start): triggers from now on are for the next listener.
+    pub(crate) fn listener_delivered(&mut self, event: EventId) {
+        if let Some(slot) = self.events.get_mut(event.index as usize)
+            && slot.open
+            && slot.generation == event.generation
+        {
+            slot.fired = false;
         }
     }
 

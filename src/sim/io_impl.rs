@@ -388,6 +388,7 @@ impl<C> Io for SimIO<C> {
                     node,
                     listener: None,
                     pending: false,
+                    fired: false,
                 });
                 self.events.len() - 1
             }
@@ -398,6 +399,7 @@ impl<C> Io for SimIO<C> {
         event.node = node;
         event.listener = None;
         event.pending = false;
+        event.fired = false;
         Ok(EventId { index, generation: event.generation })
     }
 
@@ -420,6 +422,7 @@ impl<C> Io for SimIO<C> {
         let id = self.occupy(index, Op::EventListen { event, tag, callback });
         let slot_event = &mut self.events[at];
         if std::mem::take(&mut slot_event.pending) {
+            slot_event.fired = true;
             // A trigger arrived since the last delivery: fire now.
             self.slots[index as usize].place = Place::Ready;
             self.ready.push_back(&mut self.links, index);
@@ -433,14 +436,7 @@ impl<C> Io for SimIO<C> {
 
     fn event_trigger(&mut self, event: EventId) -> Result<(), EventError> {
         let at = self.event_index(event).ok_or(EventError::UnknownEvent)?;
-        match self.events[at].listener.take() {
-            Some(index) => {
-                self.armed_listeners -= 1;
-                self.slots[index as usize].place = Place::Ready;
-                self.ready.push_back(&mut self.links, index);
-            }
-            None => self.events[at].pending = true,
-        }
+        self.deliver_trigger(at);
         Ok(())
     }
 
@@ -450,6 +446,7 @@ impl<C> Io for SimIO<C> {
         slot_event.open = false;
         slot_event.generation = slot_event.generation.wrapping_add(1);
         slot_event.pending = false;
+        slot_event.fired = false;
         if let Some(index) = slot_event.listener.take() {
             self.armed_listeners -= 1;
             let slot = &mut self.slots[index as usize];

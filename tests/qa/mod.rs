@@ -38,6 +38,10 @@ pub enum Action {
     Submit(u64),
     /// Reset this timeout to fire after `ns`.
     Reset(OpId, u64),
+    /// Arm a listener on the event, with this tag.
+    Listen(EventId, u64),
+    /// Trigger the event.
+    Trigger(EventId),
 }
 
 #[derive(Default)]
@@ -89,6 +93,10 @@ fn act<I: Io<Context = Ctx>>(ctx: &mut Ctx, io: &mut I, tag: u64) {
             }
             Action::Submit(t) => format!("submit {:?}", io.timeout(0, t, on_timeout).map(drop)),
             Action::Reset(id, ns) => format!("reset {:?}", io.reset_timeout(id, ns)),
+            Action::Listen(event, t) => {
+                format!("listen {:?}", io.event_listen(event, t, on_event).map(drop))
+            }
+            Action::Trigger(event) => format!("trigger {:?}", io.event_trigger(event)),
         };
         ctx.outcomes.push(outcome);
     }
