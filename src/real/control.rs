@@ -47,15 +47,6 @@ impl<C> IO<C> {
             self.return_trigger(event);
         }
         self.slots[index as usize].forced = Some(Errno::ECANCELED);
-        if let Some((event, generation)) = reached {
-            let open = self
-                .events
-                .get(event as usize)
-                .is_some_and(|e| e.generation == generation && e.shared.is_some());
-            if open {
-                self.deliver_trigger(event);
-            }
-        }
         Ok(())
     }
 

@@ -38,12 +38,6 @@ impl<C> SimIO<C> {
             self.return_trigger(event);
         }
         self.slots[index as usize].forced = Some(Errno::ECANCELED);
-        if let Some((event, generation)) = reached {
-            let open = self.events.get(event).is_some_and(|e| e.open && e.generation == generation);
-            if open {
-                self.deliver_trigger(event);
-            }
-        }
         Ok(())
     }
 
