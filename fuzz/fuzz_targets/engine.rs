@@ -72,6 +72,12 @@ fuzz_target!(|input: Input| {
         keys_per_client: 8,
         mutations_per_client: 30,
         liveness_ops_per_client: 3,
+        // With zero storage latency a client could otherwise make ~10^5
+        // requests in the 2 s phase: seconds per input under ASan.
+        requests_per_client: Some(300),
+        // Enough for every mutation the clients may make (2 x (30 + 3) plus
+        // retries), and small: formatting and recovery stay cheap.
+        log_slots: 512,
         faults: Some(faults),
         crash_points: Some(crash_points),
         faults_phase_ns: Some(2_000_000_000),

@@ -53,6 +53,8 @@ pub struct Client {
     next_id: u64,
     /// Mutations it may still issue while faults are on.
     mutation_budget: u32,
+    /// Requests of any kind it may still issue while faults are on.
+    request_budget: u64,
     /// Requests answered since the liveness phase began.
     pub liveness_ops: u32,
     /// The next key to read back in the verify phase, once verifying.
@@ -65,7 +67,12 @@ pub struct Client {
 
 impl Client {
     /// A client owning `keys`.
-    pub fn new(index: usize, keys: Range<u64>, mutation_budget: u32) -> Client {
+    pub fn new(
+        index: usize,
+        keys: Range<u64>,
+        mutation_budget: u32,
+        request_budget: u64,
+    ) -> Client {
         Client {
             index,
             keys,
@@ -78,6 +85,7 @@ impl Client {
             outstanding: None,
             next_id: 1,
             mutation_budget,
+            request_budget,
             liveness_ops: 0,
             verify_cursor: None,
             verified: false,
@@ -139,6 +147,12 @@ fn next_request<I: Io<Context = World>>(world: &mut World, io: &mut I, index: us
     let client = &mut world.clients[index];
     if client.outstanding.is_some() || !client.connected || client.verified {
         return;
+    }
+    if phase == Phase::Faults {
+        if client.request_budget == 0 {
+            return; // idle until the liveness phase nudges it
+        }
+        client.request_budget -= 1;
     }
     let kind = match phase {
         Phase::Done => return,
