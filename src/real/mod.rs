@@ -94,6 +94,8 @@ pub enum InitError {
     Poller(Errno),
     /// A file worker thread (or its wake-up event) could not be created.
     Workers(Errno),
+    /// The memory for `entries` operation slots could not be reserved.
+    OutOfMemory,
 }
 
 impl std::fmt::Display for InitError {
@@ -104,6 +106,7 @@ impl std::fmt::Display for InitError {
             InitError::Workers(errno) => {
                 write!(f, "starting the file workers failed: {}", errno.desc())
             }
+            InitError::OutOfMemory => f.write_str("not enough memory for the operation slots"),
         }
     }
 }
@@ -188,6 +191,11 @@ impl<C> IO<C> {
             return Err(InitError::InvalidEntries);
         }
         let entries = options.entries as usize;
+        // Reserved fallibly: a count the memory cannot hold is an error, not
+        // an abort (the slot table alone is about 100 bytes per entry).
+        let mut slots = Vec::new();
+        slots.try_reserve_exact(entries).map_err(|_| InitError::OutOfMemory)?;
+        slots.extend((0..entries).map(|_| Slot::new()));
         let mut poller = Poller::new().map_err(InitError::Poller)?;
         let pool = match options.file_workers {
             0 => None,
@@ -201,7 +209,7 @@ impl<C> IO<C> {
         Ok(IO {
             poller,
             clock: MonotonicClock::new(),
-            slots: (0..entries).map(|_| Slot::new()).collect(),
+            slots,
             links: vec![Link::UNLINKED; entries],
             free: (0..options.entries).rev().collect(),
             completed: List::new(),
