@@ -18,6 +18,9 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use twinio::*;
 
+mod event_model;
+use event_model::Events;
+
 const FILE_SPAN: u64 = 64 * 1024;
 
 #[derive(Arbitrary, Debug)]
@@ -57,21 +60,9 @@ struct Model {
     is_timeout: Vec<bool>,
     /// Per accepted op: `cancel` or `close_event` withdrew it.
     withdrawn: Vec<bool>,
-    events: Vec<ModelEvent>,
+    events: Events,
     peer_shut: bool,
     eof_seen: bool,
-}
-
-/// A user event as the model sees it.
-struct ModelEvent {
-    id: EventId,
-    open: bool,
-    /// The op listening on it, if armed.
-    listener: Option<usize>,
-    /// A trigger arrived with no listener armed: the next listen fires at once.
-    pending: bool,
-    /// Listener ops this event's triggers fired.
-    fired: Vec<usize>,
 }
 
 impl Model {
@@ -155,9 +146,9 @@ fn on_timeout(model: &mut Model, _: &mut IO<Model>, done: TimeoutDone) {
 fn on_event(model: &mut Model, _: &mut IO<Model>, done: EventDone) {
     tag_done(model, done.tag);
     let op = (done.tag & 0xffff_ffff) as usize;
-    let event = &model.events[(done.tag >> 32) as usize];
+    model.events.started(op);
     match done.result {
-        Ok(()) => assert!(event.fired.contains(&op), "listener {op} fired without a trigger"),
+        Ok(()) => assert!(model.events.may_succeed(op), "listener {op} fired without a trigger"),
         Err(EventError::Canceled) => assert!(model.withdrawn[op], "listener {op} canceled unasked"),
         Err(error) => panic!("event listener: {error:?}"),
     }
@@ -269,9 +260,7 @@ fuzz_target!(|actions: Vec<Action>| {
                         Ok(()) => {
                             assert!(running, "canceled op {op} whose callback ran");
                             model.withdrawn[op] = true;
-                            for event in &mut model.events {
-                                event.listener = event.listener.filter(|&l| l != op);
-                            }
+                            model.events.canceled(op);
                         }
                         Err(CancelError::NotRunning) => assert!(!running, "op {op} is in flight"),
                         Err(CancelError::AlreadyCanceled) => assert!(model.withdrawn[op]),
@@ -311,33 +300,16 @@ fuzz_target!(|actions: Vec<Action>| {
                 Err(SubmitError::Closed)
             }
             Action::OpenEvent if model.events.len() < 4 => {
-                let id = io.open_event().expect("open_event");
-                model.events.push(ModelEvent {
-                    id,
-                    open: true,
-                    listener: None,
-                    pending: false,
-                    fired: Vec::new(),
-                });
+                model.events.add(io.open_event().expect("open_event"));
                 Err(SubmitError::Closed)
             }
             Action::OpenEvent => Err(SubmitError::Closed),
-            Action::Listen { event } if !model.events.is_empty() => {
+            Action::Listen { event } if model.events.len() > 0 => {
                 let index = usize::from(event) % model.events.len();
-                let (id, open, armed) = {
-                    let e = &model.events[index];
-                    (e.id, e.open, e.listener.is_some())
-                };
-                let result = io.event_listen(id, tag | (index as u64) << 32, on_event);
+                let (id, open, armed) = model.events.state(index);
+                let result = io.event_listen(id, tag, on_event);
                 match (&result, open, armed) {
-                    (Ok(_), true, false) => {
-                        let e = &mut model.events[index];
-                        if std::mem::take(&mut e.pending) {
-                            e.fired.push(tag as usize);
-                        } else {
-                            e.listener = Some(tag as usize);
-                        }
-                    }
+                    (Ok(_), true, false) => model.events.listened(index, tag as usize),
                     (Err(SubmitError::UnknownEvent), false, _) => {}
                     (Err(SubmitError::AlreadyListening), true, true) => {}
                     (Err(SubmitError::NoFreeSlot), true, false) => {}
@@ -346,26 +318,22 @@ fuzz_target!(|actions: Vec<Action>| {
                 // An expected refusal is checked above; it accepted no op.
                 result.or(Err(SubmitError::Closed))
             }
-            Action::Trigger { event } if !model.events.is_empty() => {
+            Action::Trigger { event } if model.events.len() > 0 => {
                 let index = usize::from(event) % model.events.len();
-                let e = &mut model.events[index];
-                match (io.event_trigger(e.id), e.open) {
-                    (Ok(()), true) => match e.listener.take() {
-                        Some(op) => e.fired.push(op),
-                        None => e.pending = true,
-                    },
+                let (id, open, _) = model.events.state(index);
+                match (io.event_trigger(id), open) {
+                    (Ok(()), true) => model.events.triggered(index),
                     (Err(EventError::UnknownEvent), false) => {}
                     (result, open) => panic!("trigger of {index} (open {open}): {result:?}"),
                 }
                 Err(SubmitError::Closed)
             }
-            Action::CloseEvent { event } if !model.events.is_empty() => {
+            Action::CloseEvent { event } if model.events.len() > 0 => {
                 let index = usize::from(event) % model.events.len();
-                let e = &mut model.events[index];
-                match (io.close_event(e.id), e.open) {
+                let (id, open, _) = model.events.state(index);
+                match (io.close_event(id), open) {
                     (Ok(()), true) => {
-                        e.open = false;
-                        if let Some(op) = e.listener.take() {
+                        if let Some(op) = model.events.closed(index) {
                             model.withdrawn[op] = true;
                         }
                     }
@@ -432,8 +400,8 @@ fuzz_target!(|actions: Vec<Action>| {
     }
     io.close(socket, 0, |_, _, done| done.result.expect("close")).expect("close");
     io.run_until_done(&mut model).expect("run");
-    for event in model.events.iter().filter(|event| event.open) {
-        io.close_event(event.id).expect("close_event");
+    for id in model.events.open_ids() {
+        io.close_event(id).expect("close_event");
     }
     drop(io);
     drop(peer);

@@ -35,6 +35,9 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use twinio::*;
 
+mod event_model;
+use event_model::Events;
+
 const SECTOR: usize = SECTOR_SIZE;
 const SECTORS: usize = 16;
 const FILE_SIZE: u64 = (SECTORS * SECTOR) as u64;
@@ -154,16 +157,6 @@ enum Action {
     },
     /// Asks the next run to return after one pass.
     Stop,
-}
-
-/// A user event of node 0 as the model sees it.
-struct EventModel {
-    id: EventId,
-    open: bool,
-    /// The op listening on it, if armed.
-    listener: Option<usize>,
-    /// A trigger arrived with no listener armed: the next listen fires at once.
-    pending: bool,
 }
 
 const NAMES: [&str; 4] = ["strict", "wild", "extra0", "extra1"];
@@ -311,8 +304,8 @@ struct Ctx {
     file_closed: bool,
     /// `finish` canceled everything left.
     finishing: bool,
-    /// Listener ops a trigger fired (they must complete `Ok`).
-    fired: Vec<usize>,
+    /// User events of node 0.
+    events: Events,
     connected: Option<Result<(), ConnectError>>,
     /// Everything observed, in order, for the determinism check.
     log: Vec<u64>,
@@ -354,9 +347,10 @@ fn on_fsync(ctx: &mut Ctx, _: &mut SimIO<Ctx>, done: FsyncDone) {
 
 fn on_event(ctx: &mut Ctx, _: &mut SimIO<Ctx>, done: EventDone) {
     let op = ctx.done(done.tag);
+    ctx.events.started(op);
     ctx.log.push(done.result.is_ok() as u64);
     match done.result {
-        Ok(()) => assert!(ctx.fired.contains(&op), "listener {op} fired without a trigger"),
+        Ok(()) => assert!(ctx.events.may_succeed(op), "listener {op} fired without a trigger"),
         Err(EventError::Canceled) => assert!(ctx.canceled[op], "listener {op} canceled unasked"),
         Err(error) => panic!("listener {op}: {error:?}"),
     }
@@ -487,7 +481,6 @@ struct Harness {
     files: [FileModel; 4],
     /// Descriptors `OpenFile` opened: (fd, name index, writable).
     opened: Vec<(Fd, usize, bool)>,
-    events: Vec<EventModel>,
     /// A `Stop` may still be pending: the next run may end after one pass.
     stop: bool,
 }
@@ -523,7 +516,6 @@ impl Harness {
                 FileModel { size: None, locked: false },
             ],
             opened: Vec::new(),
-            events: Vec::new(),
             stop: false,
         };
         harness.connect();
@@ -921,11 +913,7 @@ impl Harness {
         self.end_connection();
         // The process is gone, and with it every descriptor, lock and event.
         self.opened.clear();
-        for event in &mut self.events {
-            event.open = false;
-            event.listener = None;
-            event.pending = false;
-        }
+        self.ctx.events.crashed();
         for file in &mut self.files {
             file.locked = false;
         }
@@ -1040,9 +1028,7 @@ impl Harness {
                         Ok(()) => {
                             assert!(self.ctx.live(op), "canceled op {op}, not in flight");
                             self.ctx.canceled[op] = true;
-                            for event in &mut self.events {
-                                event.listener = event.listener.filter(|&l| l != op);
-                            }
+                            self.ctx.events.canceled(op);
                         }
                         Err(CancelError::NotRunning) => assert!(!self.ctx.live(op)),
                         Err(CancelError::AlreadyCanceled) => assert!(self.ctx.canceled[op]),
@@ -1121,10 +1107,10 @@ impl Harness {
     }
 
     fn event(&mut self, action: Action) {
+        let events = &mut self.ctx.events;
         if let Action::OpenEvent = action {
-            if self.events.len() < 4 {
-                let id = self.io.open_event().expect("open_event");
-                self.events.push(EventModel { id, open: true, listener: None, pending: false });
+            if events.len() < 4 {
+                events.add(self.io.open_event().expect("open_event"));
             }
             return;
         }
@@ -1133,26 +1119,18 @@ impl Harness {
         else {
             unreachable!("event actions only")
         };
-        if self.events.is_empty() {
+        if events.len() == 0 {
             return;
         }
-        let index = usize::from(event) % self.events.len();
-        let (id, open, armed) = {
-            let e = &self.events[index];
-            (e.id, e.open, e.listener.is_some())
-        };
+        let index = usize::from(event) % events.len();
+        let (id, open, armed) = events.state(index);
         match action {
             Action::Listen { .. } => {
                 let tag = self.next_tag();
                 match (self.io.event_listen(id, tag, on_event), open, armed) {
                     (Ok(op_id), true, false) => {
                         let op = self.accepted(op_id, None);
-                        let e = &mut self.events[index];
-                        if std::mem::take(&mut e.pending) {
-                            self.ctx.fired.push(op);
-                        } else {
-                            e.listener = Some(op);
-                        }
+                        self.ctx.events.listened(index, op);
                     }
                     (Err(SubmitError::UnknownEvent), false, _)
                     | (Err(SubmitError::AlreadyListening), true, true)
@@ -1163,22 +1141,13 @@ impl Harness {
                 }
             }
             Action::Trigger { .. } => match (self.io.event_trigger(id), open) {
-                (Ok(()), true) => {
-                    let e = &mut self.events[index];
-                    match e.listener.take() {
-                        Some(op) => self.ctx.fired.push(op),
-                        None => e.pending = true,
-                    }
-                }
+                (Ok(()), true) => events.triggered(index),
                 (Err(EventError::UnknownEvent), false) => {}
                 (result, open) => panic!("trigger of {index} (open {open}): {result:?}"),
             },
             _ => match (self.io.close_event(id), open) {
                 (Ok(()), true) => {
-                    let e = &mut self.events[index];
-                    e.open = false;
-                    e.pending = false;
-                    if let Some(op) = e.listener.take() {
+                    if let Some(op) = events.closed(index) {
                         self.ctx.canceled[op] = true;
                     }
                 }
