@@ -8,6 +8,7 @@ pub(crate) mod socket;
 use crate::error::Errno;
 
 /// Runs `f` until it returns something other than `-1`/`EINTR`.
+#[inline]
 pub(crate) fn retry_eintr<T: Copy + PartialEq + From<i8>>(
     mut f: impl FnMut() -> T,
 ) -> Result<T, Errno> {
