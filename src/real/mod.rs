@@ -245,26 +245,32 @@ impl<C> IO<C> {
 
     // ---- submission ----
 
-    fn submit(&mut self, op: Op<C>) -> Result<OpId, (SubmitError, Op<C>)> {
-        let Some(index) = self.free.pop() else {
-            return Err((SubmitError::NoFreeSlot, op));
-        };
+    /// Queues `op` in free slot `index`, just taken off the free list: the
+    /// operation is built in place, and a free slot's `forced` and `result`
+    /// are already clear (`release` clears them).
+    #[inline]
+    fn queue(&mut self, index: u32, op: Op<C>) -> OpId {
         let slot = &mut self.slots[index as usize];
+        debug_assert!(matches!(slot.op, Op::Free) && slot.place == Place::Free);
+        debug_assert!(slot.forced.is_none() && slot.result.is_none());
         slot.op = op;
-        slot.forced = None;
-        slot.result = None;
         slot.place = Place::Completed;
         let id = OpId { slot: index, generation: slot.generation };
         self.completed.push_back(&mut self.links, index);
-        Ok(id)
+        id
     }
 
+    #[inline]
     fn submit_plain(&mut self, op: Op<C>) -> Result<OpId, SubmitError> {
-        self.submit(op).map_err(|(error, _)| error)
+        let Some(index) = self.free.pop() else {
+            return Err(SubmitError::NoFreeSlot);
+        };
+        Ok(self.queue(index, op))
     }
 
     /// Validates a buffer range and submits the op `make` builds from it,
     /// handing the buffer back on refusal.
+    #[inline]
     fn submit_span(
         &mut self,
         fd: Fd,
@@ -278,8 +284,12 @@ impl<C> IO<C> {
             Ok(bounds) => bounds,
             Err(error) => return Err(Rejected { error, returned: buffer }),
         };
-        let op = make(fd.raw(), Span { buffer, start, end });
-        self.submit(op).map_err(|(error, op)| Rejected { error, returned: take_buffer(op) })
+        // The slot is taken before the op is built, so a refusal hands the
+        // buffer back without building (and unpacking) an op.
+        let Some(index) = self.free.pop() else {
+            return Err(Rejected { error: SubmitError::NoFreeSlot, returned: buffer });
+        };
+        Ok(self.queue(index, make(fd.raw(), Span { buffer, start, end })))
     }
 
     fn release(&mut self, index: u32) {
@@ -340,15 +350,8 @@ impl<C> IO<C> {
             Direction::Read => &mut state.readers,
             Direction::Write => &mut state.writers,
         };
-        while let Some(index) = list.pop_front(&mut self.links) {
-            self.pending -= 1;
-            let slot = &mut self.slots[index as usize];
-            slot.place = Place::Completed;
-            if forced.is_some() {
-                slot.forced = forced;
-            }
-            self.completed.push_back(&mut self.links, index);
-        }
+        self.pending -=
+            wake_list(list, &mut self.links, &mut self.slots, &mut self.completed, forced);
     }
 
     // ---- events ----
@@ -491,18 +494,19 @@ impl<C> IO<C> {
                     self.wake(fd, Direction::Write, Some(errno));
                     return;
                 }
+                // One lookup of the descriptor's state serves both directions.
+                let (links, slots, completed) =
+                    (&mut self.links, &mut self.slots, &mut self.completed);
+                let mut woken = 0;
                 if event.readable {
                     state.readable = true;
+                    woken += wake_list(&mut state.readers, links, slots, completed, None);
                 }
                 if event.writable {
                     state.writable = true;
+                    woken += wake_list(&mut state.writers, links, slots, completed, None);
                 }
-                if event.readable {
-                    self.wake(fd, Direction::Read, None);
-                }
-                if event.writable {
-                    self.wake(fd, Direction::Write, None);
-                }
+                self.pending -= woken;
             }
             Token::User(POOL_EVENT_KEY) => {
                 self.harvest_pool();
@@ -536,10 +540,13 @@ impl<C> IO<C> {
     /// either parks it or releases its slot and calls its callback.
     fn run(&mut self, ctx: &mut C, index: u32) {
         let slot = &mut self.slots[index as usize];
-        let attempt = match (slot.forced, slot.result.take()) {
-            (_, Some(result)) => Attempt::Done(result),
-            (Some(errno), None) => Attempt::Done(Err(errno)),
-            (None, None) => self.attempt(index),
+        // A worker's result wins over a forced errno; neither runs a syscall.
+        let attempt = if let Some(result) = slot.result.take() {
+            Attempt::Done(result)
+        } else if let Some(errno) = slot.forced {
+            Attempt::Done(Err(errno))
+        } else {
+            self.attempt(index)
         };
         let result = match attempt {
             Attempt::Done(result) => result,
@@ -818,6 +825,29 @@ fn offload<C>(
     Attempt::Offloaded
 }
 
+/// Moves every operation in `list` (parked on a descriptor) to
+/// `completed`, optionally forcing their result; returns how many moved.
+#[inline]
+fn wake_list<C>(
+    list: &mut List,
+    links: &mut [Link],
+    slots: &mut [Slot<C>],
+    completed: &mut List,
+    forced: Option<Errno>,
+) -> usize {
+    let mut woken = 0;
+    while let Some(index) = list.pop_front(links) {
+        woken += 1;
+        let slot = &mut slots[index as usize];
+        slot.place = Place::Completed;
+        if forced.is_some() {
+            slot.forced = forced;
+        }
+        completed.push_back(links, index);
+    }
+    woken
+}
+
 fn known_not_ready(fds: &[FdState], fd: i32, direction: Direction) -> bool {
     match fds.get(fd as usize) {
         Some(state) if state.registered => match direction {
@@ -867,17 +897,6 @@ fn op_fd<C>(op: &Op<C>) -> i32 {
         Op::Free | Op::Timeout { .. } | Op::EventListen { .. } => {
             unreachable!("never parks on a descriptor")
         }
-    }
-}
-
-/// The buffer of a refused buffer operation, to hand back.
-fn take_buffer<C>(op: Op<C>) -> Buffer {
-    match op {
-        Op::Recv { span, .. }
-        | Op::Send { span, .. }
-        | Op::Read { span, .. }
-        | Op::Write { span, .. } => span.buffer,
-        _ => unreachable!("only buffer operations are submitted through submit_span"),
     }
 }
 
