@@ -248,12 +248,17 @@ impl<C> IO<C> {
     /// Queues `op` in free slot `index`, just taken off the free list: the
     /// operation is built in place, and a free slot's `forced` and `result`
     /// are already clear (`release` clears them).
-    #[inline]
+    ///
+    /// Always inlined (profiled): out of line, the op was built on the
+    /// caller's stack and copied into the slot, behind a full prologue.
+    #[inline(always)]
     fn queue(&mut self, index: u32, op: Op<C>) -> OpId {
         let slot = &mut self.slots[index as usize];
         debug_assert!(matches!(slot.op, Op::Free) && slot.place == Place::Free);
         debug_assert!(slot.forced.is_none() && slot.result.is_none());
-        slot.op = op;
+        // The free slot holds `Op::Free`, which owns nothing: forgetting it
+        // skips the drop glue an assignment would branch through.
+        std::mem::forget(std::mem::replace(&mut slot.op, op));
         slot.place = Place::Completed;
         let id = OpId { slot: index, generation: slot.generation };
         self.completed.push_back(&mut self.links, index);
@@ -541,30 +546,54 @@ impl<C> IO<C> {
     fn run(&mut self, ctx: &mut C, index: u32) {
         let slot = &mut self.slots[index as usize];
         // A worker's result wins over a forced errno; neither runs a syscall.
-        let attempt = if let Some(result) = slot.result.take() {
-            Attempt::Done(result)
+        let result = if let Some(result) = slot.result.take() {
+            result
         } else if let Some(errno) = slot.forced {
-            Attempt::Done(Err(errno))
+            Err(errno)
         } else {
-            self.attempt(index)
-        };
-        let result = match attempt {
-            Attempt::Done(result) => result,
-            Attempt::Requeued | Attempt::Offloaded => return,
-            Attempt::Blocked(direction) => {
-                let fd = op_fd(&self.slots[index as usize].op);
-                match self.park(index, fd, direction) {
-                    Ok(()) => return,
-                    Err(errno) => Err(errno),
-                }
+            match self.attempt(index) {
+                Some(result) => result,
+                None => return,
             }
         };
         self.complete(ctx, index, result);
     }
 
+    /// Parks operation `index` on `fd` (it would block): `None`, or the
+    /// registration's error as the operation's result.
+    #[inline]
+    fn block(&mut self, index: u32, fd: i32, direction: Direction) -> Option<Result<usize, Errno>> {
+        match self.park(index, fd, direction) {
+            Ok(()) => None,
+            Err(errno) => Some(Err(errno)),
+        }
+    }
+
+    /// Turns `EAGAIN` into a park (and records that the descriptor is not
+    /// ready); any other result is the operation's.
+    #[inline]
+    fn done_unless_eagain(
+        &mut self,
+        index: u32,
+        fd: i32,
+        direction: Direction,
+        result: Result<usize, Errno>,
+    ) -> Option<Result<usize, Errno>> {
+        match result {
+            Err(Errno::EAGAIN) => {
+                mark_not_ready(&mut self.fds, fd, direction);
+                self.block(index, fd, direction)
+            }
+            other => Some(other),
+        }
+    }
+
     /// Runs the syscall of operation `index` with the operation left in its
-    /// slot (so a blocked one parks without moving its buffer).
-    fn attempt(&mut self, index: u32) -> Attempt {
+    /// slot (so a blocked one parks without moving its buffer). `None`: the
+    /// operation is parked on its descriptor, requeued (a close that first
+    /// cancels the operations pending on its descriptor, or waits for its
+    /// worker-thread operations) or handed to a file worker thread.
+    fn attempt(&mut self, index: u32) -> Option<Result<usize, Errno>> {
         let fds = &mut self.fds;
         let slot = &mut self.slots[index as usize];
         match &mut slot.op {
@@ -572,39 +601,35 @@ impl<C> IO<C> {
             Op::Accept { fd, .. } => {
                 let fd = *fd;
                 if known_not_ready(fds, fd, Direction::Read) {
-                    return Attempt::Blocked(Direction::Read);
+                    return self.block(index, fd, Direction::Read);
                 }
                 let options = fds.get(fd as usize).map_or(SocketOptions::default(), |s| s.options);
-                blocked_on_eagain(
-                    sys::socket::accept(fd, &options).map(|fd| fd as usize),
-                    fds,
-                    fd,
-                    Direction::Read,
-                )
+                let result = sys::socket::accept(fd, &options).map(|fd| fd as usize);
+                self.done_unless_eagain(index, fd, Direction::Read, result)
             }
             Op::Connect { fd, address, started, .. } => {
                 let fd = *fd;
                 if *started {
                     // The second attempt reads the outcome: connecting again
                     // would be EALREADY or EISCONN, depending on the system.
-                    return Attempt::Done(sys::socket::take_error(fd).map(|()| 0));
+                    return Some(sys::socket::take_error(fd).map(|()| 0));
                 }
                 *started = true;
                 match sys::socket::connect(fd, address) {
-                    Ok(true) => Attempt::Done(Ok(0)),
+                    Ok(true) => Some(Ok(0)),
                     Ok(false) => {
                         if let Some(state) = fds.get_mut(fd as usize) {
                             state.writable = false;
                         }
-                        Attempt::Blocked(Direction::Write)
+                        self.block(index, fd, Direction::Write)
                     }
-                    Err(errno) => Attempt::Done(Err(errno)),
+                    Err(errno) => Some(Err(errno)),
                 }
             }
             Op::Recv { fd, span, .. } => {
                 let fd = *fd;
                 if known_not_ready(fds, fd, Direction::Read) {
-                    return Attempt::Blocked(Direction::Read);
+                    return self.block(index, fd, Direction::Read);
                 }
                 let len = span.len();
                 let result = sys::socket::recv(fd, &mut span.buffer[span.start..span.end]);
@@ -617,12 +642,12 @@ impl<C> IO<C> {
                 {
                     mark_not_ready(fds, fd, Direction::Read);
                 }
-                blocked_on_eagain(result, fds, fd, Direction::Read)
+                self.done_unless_eagain(index, fd, Direction::Read, result)
             }
             Op::Send { fd, span, .. } => {
                 let fd = *fd;
                 if known_not_ready(fds, fd, Direction::Write) {
-                    return Attempt::Blocked(Direction::Write);
+                    return self.block(index, fd, Direction::Write);
                 }
                 let len = span.len();
                 let result = sys::socket::send(fd, &span.buffer[span.start..span.end]);
@@ -631,36 +656,39 @@ impl<C> IO<C> {
                 {
                     mark_not_ready(fds, fd, Direction::Write);
                 }
-                blocked_on_eagain(result, fds, fd, Direction::Write)
+                self.done_unless_eagain(index, fd, Direction::Write, result)
             }
             Op::Read { fd, span, offset, .. } => {
                 let Some(pool) = self.pool.as_mut() else {
                     let buffer = &mut span.buffer[span.start..span.end];
-                    return Attempt::Done(sys::file::pread(*fd, buffer, *offset));
+                    return Some(sys::file::pread(*fd, buffer, *offset));
                 };
                 let ptr = BufferPtr(span.buffer[span.start..].as_mut_ptr());
                 let kind = JobKind::Read { ptr, len: span.len(), offset: *offset };
                 let fd = *fd;
-                offload(pool, fds, slot, index, fd, kind, &mut self.pool_outstanding)
+                offload(pool, fds, slot, index, fd, kind, &mut self.pool_outstanding);
+                None
             }
             Op::Write { fd, span, offset, .. } => {
                 let Some(pool) = self.pool.as_mut() else {
                     let buffer = &span.buffer[span.start..span.end];
-                    return Attempt::Done(sys::file::pwrite(*fd, buffer, *offset));
+                    return Some(sys::file::pwrite(*fd, buffer, *offset));
                 };
                 // The worker only reads through this pointer.
                 let ptr = BufferPtr(span.buffer[span.start..].as_mut_ptr());
                 let kind = JobKind::Write { ptr, len: span.len(), offset: *offset };
                 let fd = *fd;
-                offload(pool, fds, slot, index, fd, kind, &mut self.pool_outstanding)
+                offload(pool, fds, slot, index, fd, kind, &mut self.pool_outstanding);
+                None
             }
             Op::Fsync { fd, mode, .. } => {
                 let Some(pool) = self.pool.as_mut() else {
-                    return Attempt::Done(sys::file::fsync(*fd, *mode).map(|()| 0));
+                    return Some(sys::file::fsync(*fd, *mode).map(|()| 0));
                 };
                 let kind = JobKind::Fsync { mode: *mode };
                 let fd = *fd;
-                offload(pool, fds, slot, index, fd, kind, &mut self.pool_outstanding)
+                offload(pool, fds, slot, index, fd, kind, &mut self.pool_outstanding);
+                None
             }
             Op::Close { fd, waiters_canceled, .. } => {
                 let fd = *fd;
@@ -670,7 +698,7 @@ impl<C> IO<C> {
                     fds[fd as usize].closers.push_back(&mut self.links, index);
                     slot.place = Place::WaitPool(fd);
                     self.pending += 1;
-                    return Attempt::Requeued;
+                    return None;
                 }
                 if !std::mem::replace(waiters_canceled, true) {
                     // Pending operations on the descriptor complete first,
@@ -689,16 +717,16 @@ impl<C> IO<C> {
                         self.wake(fd, Direction::Write, Some(Errno::ECANCELED));
                         self.slots[index as usize].place = Place::Completed;
                         self.completed.push_back(&mut self.links, index);
-                        return Attempt::Requeued;
+                        return None;
                     }
                 }
                 if let Some(state) = self.fds.get_mut(fd as usize) {
                     *state = FdState::FRESH;
                 }
                 self.poller.forget(fd);
-                Attempt::Done(sys::close(fd).map(|()| 0))
+                Some(sys::close(fd).map(|()| 0))
             }
-            Op::Timeout { .. } | Op::EventListen { .. } => Attempt::Done(Ok(0)),
+            Op::Timeout { .. } | Op::EventListen { .. } => Some(Ok(0)),
         }
     }
 
@@ -787,19 +815,6 @@ impl<C> IO<C> {
     }
 }
 
-/// What running an operation's syscall produced.
-enum Attempt {
-    Done(Result<usize, Errno>),
-    /// `EAGAIN`: park until the descriptor is ready in this direction.
-    Blocked(Direction),
-    /// The operation put itself somewhere to run again later (a close that
-    /// first cancels the operations pending on its descriptor, or waits for
-    /// its worker-thread operations).
-    Requeued,
-    /// Handed to a file worker thread; its result comes back through the pool.
-    Offloaded,
-}
-
 /// The user-event key of the pool's wake-up: event indices never reach it
 /// (`open_event` refuses index `u32::MAX`).
 const POOL_EVENT_KEY: u64 = u32::MAX as u64;
@@ -813,7 +828,7 @@ fn offload<C>(
     fd: i32,
     kind: JobKind,
     outstanding: &mut usize,
-) -> Attempt {
+) {
     let at = fd as usize;
     if at >= fds.len() {
         fds.resize(at + 1, FdState::FRESH);
@@ -822,7 +837,6 @@ fn offload<C>(
     *outstanding += 1;
     slot.place = Place::Pool(fd);
     pool.submit(Job { slot: index, fd, kind });
-    Attempt::Offloaded
 }
 
 /// Moves every operation in `list` (parked on a descriptor) to
@@ -863,39 +877,6 @@ fn mark_not_ready(fds: &mut [FdState], fd: i32, direction: Direction) {
         match direction {
             Direction::Read => state.readable = false,
             Direction::Write => state.writable = false,
-        }
-    }
-}
-
-/// Turns `EAGAIN` into a park (and records that the descriptor is not ready).
-fn blocked_on_eagain(
-    result: Result<usize, Errno>,
-    fds: &mut [FdState],
-    fd: i32,
-    direction: Direction,
-) -> Attempt {
-    match result {
-        Err(Errno::EAGAIN) => {
-            mark_not_ready(fds, fd, direction);
-            Attempt::Blocked(direction)
-        }
-        other => Attempt::Done(other),
-    }
-}
-
-/// The descriptor a network operation waits on.
-fn op_fd<C>(op: &Op<C>) -> i32 {
-    match op {
-        Op::Accept { fd, .. }
-        | Op::Connect { fd, .. }
-        | Op::Recv { fd, .. }
-        | Op::Send { fd, .. }
-        | Op::Read { fd, .. }
-        | Op::Write { fd, .. }
-        | Op::Fsync { fd, .. }
-        | Op::Close { fd, .. } => *fd,
-        Op::Free | Op::Timeout { .. } | Op::EventListen { .. } => {
-            unreachable!("never parks on a descriptor")
         }
     }
 }
