@@ -329,14 +329,13 @@ impl<C> IO<C> {
     /// Parks operation `index` on `fd` until it is ready in `direction`,
     /// registering the descriptor on first use. On a registration error the
     /// operation must complete with that errno instead.
+    #[inline]
     fn park(&mut self, index: u32, fd: i32, direction: Direction) -> Result<(), Errno> {
-        if !self.fd_state(fd).registered {
-            match self.poller.register(fd) {
-                Ok(()) => self.fd_state(fd).registered = true,
-                Err(errno) => return Err(errno),
-            }
-        }
-        let state = &mut self.fds[fd as usize];
+        let state = match self.fds.get_mut(fd as usize) {
+            Some(state) if state.registered => state,
+            // Once per descriptor: kept out of line, off the per-op path.
+            _ => return self.register_and_park(index, fd, direction),
+        };
         let (list, place) = match direction {
             Direction::Read => (&mut state.readers, Place::WaitRead(fd)),
             Direction::Write => (&mut state.writers, Place::WaitWrite(fd)),
@@ -345,6 +344,20 @@ impl<C> IO<C> {
         self.slots[index as usize].place = place;
         self.pending += 1;
         Ok(())
+    }
+
+    #[cold]
+    fn register_and_park(
+        &mut self,
+        index: u32,
+        fd: i32,
+        direction: Direction,
+    ) -> Result<(), Errno> {
+        if !self.fd_state(fd).registered {
+            self.poller.register(fd)?;
+            self.fd_state(fd).registered = true;
+        }
+        self.park(index, fd, direction)
     }
 
     /// Moves every operation parked on `fd` in `direction` to `completed`,
