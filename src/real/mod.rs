@@ -274,8 +274,10 @@ impl<C> IO<C> {
     }
 
     /// Validates a buffer range and submits the op `make` builds from it,
-    /// handing the buffer back on refusal.
-    #[inline]
+    /// handing the buffer back on refusal. Always inlined into `recv`,
+    /// `send`, `read` and `write` (profiled: out of line, the call and the
+    /// op's trip through the stack cost a fifth of a submit).
+    #[inline(always)]
     fn submit_span(
         &mut self,
         fd: Fd,
@@ -297,14 +299,18 @@ impl<C> IO<C> {
         Ok(self.queue(index, make(fd.raw(), Span { buffer, start, end })))
     }
 
-    fn release(&mut self, index: u32) {
+    /// Takes the operation out of slot `index` and frees the slot, in one
+    /// borrow of it.
+    #[inline]
+    fn release(&mut self, index: u32) -> Op<C> {
         let slot = &mut self.slots[index as usize];
-        debug_assert!(matches!(slot.op, Op::Free));
+        let op = std::mem::replace(&mut slot.op, Op::Free);
         slot.place = Place::Free;
         slot.forced = None;
         slot.result = None;
         slot.generation = slot.generation.wrapping_add(1);
         self.free.push(index);
+        op
     }
 
     // ---- descriptors ----
@@ -559,7 +565,8 @@ impl<C> IO<C> {
     fn run(&mut self, ctx: &mut C, index: u32) {
         let slot = &mut self.slots[index as usize];
         // A worker's result wins over a forced errno; neither runs a syscall.
-        let result = if let Some(result) = slot.result.take() {
+        // Either way the operation completes now, and `release` clears both.
+        let result = if let Some(result) = slot.result {
             result
         } else if let Some(errno) = slot.forced {
             Err(errno)
@@ -773,8 +780,7 @@ impl<C> IO<C> {
     /// Releases slot `index` and calls its callback with `result`, converted
     /// to the operation's typed completion.
     fn complete(&mut self, ctx: &mut C, index: u32, result: Result<usize, Errno>) {
-        let op = std::mem::replace(&mut self.slots[index as usize].op, Op::Free);
-        self.release(index);
+        let op = self.release(index);
         self.callbacks_run += 1;
         match op {
             Op::Free => unreachable!("a free slot is never queued"),
