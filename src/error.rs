@@ -366,7 +366,8 @@ op_error! {
         /// The path is absolute; data files are opened relative to a
         /// directory descriptor.
         AbsolutePath = [] => "path must be relative to the directory",
-        /// The path is empty or contains a NUL byte.
+        /// The path is empty or contains a NUL byte; or, for a data file,
+        /// has a `..` component or ends in `/`.
         InvalidPath = [] => "invalid path",
         /// The size is zero or not a multiple of the sector size.
         SizeNotSectorMultiple = [] => "size is not a non-zero multiple of the sector size",

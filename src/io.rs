@@ -193,6 +193,9 @@ pub trait Io: Sized {
 
     /// Opens (or, for [`FilePurpose::Format`], creates and preallocates) a
     /// data file of `size` bytes under `dir`, locked for exclusive use.
+    /// `relative_path` must stay under `dir`: an absolute path is
+    /// [`OpenError::AbsolutePath`], a `..` component or a trailing `/`
+    /// [`OpenError::InvalidPath`].
     fn open_data_file(
         &mut self,
         dir: Fd,
@@ -206,8 +209,10 @@ pub trait Io: Sized {
     fn open_event(&mut self) -> Result<EventId, EventError>;
 
     /// Arms a one-shot listener on `event`: its callback runs once, after the
-    /// next trigger (or at once if a trigger arrived since the last one was
-    /// delivered). At most one listener per event.
+    /// next trigger (or at once if a trigger arrived since the last
+    /// listener's callback started). Triggers that arrive after a listener
+    /// fired but before its callback starts coalesce into that completion.
+    /// At most one listener per event.
     fn event_listen(
         &mut self,
         event: EventId,

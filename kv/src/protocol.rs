@@ -218,40 +218,56 @@ pub fn decode_response(bytes: &[u8]) -> Result<Decoded<Response>, ProtocolError>
     Ok(Decoded::Frame(response, used))
 }
 
-fn frame(out: &mut Vec<u8>, kind: u8, id: u64, payload: &[&[u8]]) {
+/// Appends one frame, or refuses (leaving `out` as it was) one the
+/// decoders would refuse: a body over [`MAX_BODY`].
+fn frame(out: &mut Vec<u8>, kind: u8, id: u64, payload: &[&[u8]]) -> Result<(), ProtocolError> {
     let len = 9 + payload.iter().map(|part| part.len()).sum::<usize>();
+    if len > MAX_BODY {
+        return Err(ProtocolError::BadLength);
+    }
     out.extend_from_slice(&(len as u32).to_le_bytes());
     out.push(kind);
     out.extend_from_slice(&id.to_le_bytes());
     for part in payload {
         out.extend_from_slice(part);
     }
+    Ok(())
 }
 
-/// Appends `request` to `out`. Keys over [`MAX_KEY`] or values over
-/// [`MAX_VALUE`] bytes cannot be encoded: the caller checks first.
-pub fn encode_request(request: &Request, out: &mut Vec<u8>) {
+/// The one-byte length of a key, or `BadPayload` if it does not fit.
+fn key_len(key: &[u8]) -> Result<u8, ProtocolError> {
+    u8::try_from(key.len()).map_err(|_| ProtocolError::BadPayload)
+}
+
+/// Appends `request` to `out`. Encodes exactly what [`decode_request`]
+/// accepts: a key over 255 bytes is refused with `BadPayload`, a frame
+/// over [`MAX_BODY`] with `BadLength`, and `out` is then left as it was.
+/// (A put whose value exceeds [`MAX_VALUE`] can be sent; the store answers
+/// it with [`ErrorCode::BadRequest`].)
+pub fn encode_request(request: &Request, out: &mut Vec<u8>) -> Result<(), ProtocolError> {
     match request {
         Request::Put { id, key, value } => {
-            assert!(key.len() <= MAX_KEY && value.len() <= MAX_VALUE, "put too large");
-            let lengths = [&[key.len() as u8][..], &(value.len() as u16).to_le_bytes()].concat();
-            frame(out, 1, *id, &[&lengths, key, value]);
+            let value_len = u16::try_from(value.len()).map_err(|_| ProtocolError::BadLength)?;
+            let lengths = [key_len(key)?, value_len.to_le_bytes()[0], value_len.to_le_bytes()[1]];
+            frame(out, 1, *id, &[&lengths, key, value])
         }
         Request::Get { id, key } | Request::Delete { id, key } => {
-            assert!(key.len() <= MAX_KEY, "key too long");
             let kind = if matches!(request, Request::Get { .. }) { 2 } else { 3 };
-            frame(out, kind, *id, &[&[key.len() as u8], key]);
+            frame(out, kind, *id, &[&[key_len(key)?], key])
         }
     }
 }
 
-/// Appends `response` to `out`.
-pub fn encode_response(response: &Response, out: &mut Vec<u8>) {
+/// Appends `response` to `out`. A value too long for a frame (over
+/// [`MAX_BODY`] in all) is refused with `BadLength`, leaving `out` as it
+/// was.
+pub fn encode_response(response: &Response, out: &mut Vec<u8>) -> Result<(), ProtocolError> {
     match response {
         Response::Ok { id } => frame(out, 0x81, *id, &[]),
         Response::NotFound { id } => frame(out, 0x83, *id, &[]),
         Response::Value { id, value } => {
-            frame(out, 0x82, *id, &[&(value.len() as u16).to_le_bytes(), value]);
+            let len = u16::try_from(value.len()).map_err(|_| ProtocolError::BadLength)?;
+            frame(out, 0x82, *id, &[&len.to_le_bytes(), value])
         }
         Response::Error { id, code } => frame(out, 0x84, *id, &[&[*code as u8]]),
     }
@@ -271,7 +287,7 @@ mod tests {
         ];
         let mut wire = Vec::new();
         for request in &requests {
-            encode_request(request, &mut wire);
+            encode_request(request, &mut wire).expect("fits");
         }
         let mut at = 0;
         for request in &requests {
@@ -291,11 +307,40 @@ mod tests {
         assert_eq!(decode_request(&[0, 0, 0, 0]), Err(ProtocolError::BadLength));
         assert_eq!(decode_request(&u32::MAX.to_le_bytes()), Err(ProtocolError::BadLength));
         let mut wire = Vec::new();
-        frame(&mut wire, 9, 1, &[]);
+        frame(&mut wire, 9, 1, &[]).expect("fits");
         assert_eq!(decode_request(&wire), Err(ProtocolError::UnknownKind));
         wire.clear();
-        frame(&mut wire, 1, 1, &[&[5, 0, 0], b"ab"]);
+        frame(&mut wire, 1, 1, &[&[5, 0, 0], b"ab"]).expect("fits");
         assert_eq!(decode_request(&wire), Err(ProtocolError::BadPayload));
+    }
+
+    // Found by the `protocol_decode` fuzz target: the encoders asserted on
+    // long keys and values (a panic on caller input), and `encode_response`
+    // wrote frames the decoder refuses. They now refuse exactly what the
+    // decoders refuse, and leave the output untouched when they do.
+    #[test]
+    fn encoders_refuse_what_decoders_refuse() {
+        let mut wire = b"kept".to_vec();
+        let long_key = Request::Get { id: 1, key: vec![1; 256] };
+        assert_eq!(encode_request(&long_key, &mut wire), Err(ProtocolError::BadPayload));
+        let huge = Request::Put { id: 1, key: vec![], value: vec![2; 70_000] };
+        assert_eq!(encode_request(&huge, &mut wire), Err(ProtocolError::BadLength));
+        let long_value = Response::Value { id: 1, value: vec![3; MAX_BODY] };
+        assert_eq!(encode_response(&long_value, &mut wire), Err(ProtocolError::BadLength));
+        assert_eq!(wire, b"kept");
+    }
+
+    // The largest put the decoder accepts (a value over `MAX_VALUE` beside
+    // an empty key, which the store refuses as `BadRequest`) re-encodes to
+    // the same frame; the encoder used to panic on it.
+    #[test]
+    fn largest_decodable_put_round_trips() {
+        let request = Request::Put { id: 9, key: vec![], value: vec![4; MAX_BODY - 12] };
+        let mut wire = Vec::new();
+        encode_request(&request, &mut wire).expect("fits a frame");
+        assert_eq!(decode_request(&wire), Ok(Decoded::Frame(request, wire.len())));
+        let one_more = Request::Put { id: 9, key: vec![], value: vec![4; MAX_BODY - 11] };
+        assert_eq!(encode_request(&one_more, &mut wire), Err(ProtocolError::BadLength));
     }
 
     proptest! {
@@ -314,7 +359,7 @@ mod tests {
                 _ => Response::Error { id, code: ErrorCode::Corrupt },
             };
             let mut wire = Vec::new();
-            encode_response(&response, &mut wire);
+            encode_response(&response, &mut wire).expect("fits");
             prop_assert_eq!(decode_response(&wire), Ok(Decoded::Frame(response, wire.len())));
         }
     }

@@ -66,7 +66,7 @@ impl Client {
 
     fn send(&mut self, request: &Request) {
         let mut frame = Vec::new();
-        protocol::encode_request(request, &mut frame);
+        protocol::encode_request(request, &mut frame).expect("a request that fits a frame");
         self.stream.write_all(&frame).expect("send");
     }
 

@@ -39,29 +39,14 @@ impl<C> IO<C> {
         if self.slots[index as usize].forced == Some(Errno::ECANCELED) {
             return Err(CancelError::AlreadyCanceled);
         }
-        let slot = &self.slots[index as usize];
-        // A listener queued to run without a forced error was reached by a
-        // trigger; canceling it must not lose that trigger (as a canceled
-        // recv leaves its ready bytes to the next one): hand it back.
-        let reached = match slot.op {
-            Op::EventListen { event, generation, .. }
-                if slot.place == Place::Completed && slot.forced.is_none() =>
-            {
-                Some((event, generation))
-            }
-            _ => None,
-        };
+        // A listener already on `completed` was fired by a trigger that
+        // nobody will see once it completes as canceled: hand it back.
+        let fired = self.slots[index as usize].place == Place::Completed;
         self.withdraw(index)?;
-        self.slots[index as usize].forced = Some(Errno::ECANCELED);
-        if let Some((event, generation)) = reached {
-            let open = self
-                .events
-                .get(event as usize)
-                .is_some_and(|e| e.generation == generation && e.shared.is_some());
-            if open {
-                self.deliver_trigger(event);
-            }
+        if fired && let Op::EventListen { event, .. } = self.slots[index as usize].op {
+            self.return_trigger(event);
         }
+        self.slots[index as usize].forced = Some(Errno::ECANCELED);
         Ok(())
     }
 

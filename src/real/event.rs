@@ -43,6 +43,9 @@ pub(crate) struct EventSlot {
     pub listener: Option<u32>,
     /// A trigger arrived while no listener was armed.
     pub pending: bool,
+    /// A listener fired and its callback has not started: triggers
+    /// arriving now coalesce into that completion.
+    pub fired: bool,
 }
 
 impl EventSlot {

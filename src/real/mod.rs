@@ -385,14 +385,27 @@ impl<C> IO<C> {
         (slot.generation == event.generation && slot.shared.is_some()).then_some(slot)
     }
 
+    /// Gives a trigger back to `event` (if it is still open): to the
+    /// listener armed since, or kept pending for the next one.
+    fn return_trigger(&mut self, event: EventId) {
+        if self.event_slot(event).is_some() {
+            self.events[event.index as usize].fired = false;
+            self.deliver_trigger(event.index);
+        }
+    }
+
     fn deliver_trigger(&mut self, index: u32) {
         let slot = &mut self.events[index as usize];
         match slot.listener.take() {
             Some(op) => {
+                slot.fired = true;
                 self.armed_listeners -= 1;
                 self.slots[op as usize].place = Place::Completed;
                 self.completed.push_back(&mut self.links, op);
             }
+            // The fired listener's callback has not started: it will see
+            // whatever this trigger announces.
+            None if slot.fired => {}
             None => slot.pending = true,
         }
     }
@@ -679,7 +692,7 @@ impl<C> IO<C> {
                 self.done_unless_eagain(index, fd, Direction::Write, result)
             }
             Op::Read { fd, span, offset, .. } => {
-                let Some(pool) = self.pool.as_mut() else {
+                let Some(pool) = pool_for(&mut self.pool, fds, *fd) else {
                     let buffer = &mut span.buffer[span.start..span.end];
                     return Some(sys::file::pread(*fd, buffer, *offset));
                 };
@@ -690,7 +703,7 @@ impl<C> IO<C> {
                 None
             }
             Op::Write { fd, span, offset, .. } => {
-                let Some(pool) = self.pool.as_mut() else {
+                let Some(pool) = pool_for(&mut self.pool, fds, *fd) else {
                     let buffer = &span.buffer[span.start..span.end];
                     return Some(sys::file::pwrite(*fd, buffer, *offset));
                 };
@@ -702,7 +715,7 @@ impl<C> IO<C> {
                 None
             }
             Op::Fsync { fd, mode, .. } => {
-                let Some(pool) = self.pool.as_mut() else {
+                let Some(pool) = pool_for(&mut self.pool, fds, *fd) else {
                     return Some(sys::file::fsync(*fd, *mode).map(|()| 0));
                 };
                 let kind = JobKind::Fsync { mode: *mode };
@@ -826,7 +839,11 @@ impl<C> IO<C> {
                 let result = result.map(drop).map_err(TimeoutError::from_errno);
                 callback(ctx, self, TimeoutDone { tag, result });
             }
-            Op::EventListen { tag, callback, .. } => {
+            Op::EventListen { event, tag, callback } => {
+                // Delivered: triggers from now on are for the next listener.
+                if result.is_ok() && self.event_slot(event).is_some() {
+                    self.events[event.index as usize].fired = false;
+                }
                 let result = result.map(drop).map_err(EventError::from_errno);
                 callback(ctx, self, EventDone { tag, result });
             }
@@ -838,21 +855,26 @@ impl<C> IO<C> {
 /// (`open_event` refuses index `u32::MAX`).
 const POOL_EVENT_KEY: u64 = u32::MAX as u64;
 
-/// Hands a file operation to the worker pool.
+/// The pool, if there is one and `fd` is a descriptor this IO has seen (a
+/// file it opened has an entry). Any other number runs on the loop thread,
+/// where the kernel answers it (`EBADF`, most likely): growing the table to
+/// a number the caller made up could mean gigabytes.
+fn pool_for<'a>(pool: &'a mut Option<Pool>, fds: &[FdState], fd: i32) -> Option<&'a mut Pool> {
+    pool.as_mut().filter(|_| (fd as usize) < fds.len())
+}
+
+/// Hands a file operation on a descriptor with an entry in `fds` (see
+/// [`pool_for`]) to the worker pool.
 fn offload<C>(
     pool: &mut Pool,
-    fds: &mut Vec<FdState>,
+    fds: &mut [FdState],
     slot: &mut Slot<C>,
     index: u32,
     fd: i32,
     kind: JobKind,
     outstanding: &mut usize,
 ) {
-    let at = fd as usize;
-    if at >= fds.len() {
-        fds.resize(at + 1, FdState::FRESH);
-    }
-    fds[at].in_pool += 1;
+    fds[fd as usize].in_pool += 1;
     *outstanding += 1;
     slot.place = Place::Pool(fd);
     pool.submit(Job { slot: index, fd, kind });
@@ -1171,6 +1193,7 @@ impl<C> Io for IO<C> {
                     shared: None,
                     listener: None,
                     pending: false,
+                    fired: false,
                 });
                 index
             }
@@ -1183,6 +1206,7 @@ impl<C> Io for IO<C> {
                     Some(Arc::new(EventShared { target, closed: AtomicBool::new(false) }));
                 slot.listener = None;
                 slot.pending = false;
+                slot.fired = false;
                 Ok(EventId { index, generation })
             }
             Err(error) => {
@@ -1207,14 +1231,14 @@ impl<C> Io for IO<C> {
             return Err(SubmitError::NoFreeSlot);
         };
         let slot = &mut self.slots[index as usize];
-        slot.op =
-            Op::EventListen { event: event.index, generation: event.generation, tag, callback };
+        slot.op = Op::EventListen { event, tag, callback };
         slot.forced = None;
         let id = OpId { slot: index, generation: slot.generation };
         let event_slot = &mut self.events[event.index as usize];
         if pending {
             // A trigger arrived since the last delivery: fire now.
             event_slot.pending = false;
+            event_slot.fired = true;
             self.slots[index as usize].place = Place::Completed;
             self.completed.push_back(&mut self.links, index);
         } else {
@@ -1240,6 +1264,7 @@ impl<C> Io for IO<C> {
         self.poller.close_user_event(&shared.target);
         slot.generation = slot.generation.wrapping_add(1);
         slot.pending = false;
+        slot.fired = false;
         if let Some(op) = slot.listener.take() {
             self.armed_listeners -= 1;
             let op_slot = &mut self.slots[op as usize];

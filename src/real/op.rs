@@ -8,6 +8,7 @@ use crate::done::{
     TimeoutDone, WriteDone,
 };
 use crate::error::Errno;
+use crate::fd::EventId;
 use crate::io::Callback;
 use crate::options::FsyncMode;
 
@@ -83,11 +84,9 @@ pub(crate) enum Op<C> {
         callback: Callback<IO<C>, TimeoutDone>,
     },
     EventListen {
-        /// The event's index and generation: a trigger that reached this
-        /// listener goes back to the event if the listener is canceled
-        /// before its callback runs.
-        event: u32,
-        generation: u32,
+        /// The event listened on: a canceled listener that a trigger had
+        /// already fired hands that trigger back to it.
+        event: EventId,
         tag: u64,
         callback: Callback<IO<C>, EventDone>,
     },

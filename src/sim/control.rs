@@ -10,7 +10,7 @@
 use super::SimIO;
 use super::op::{Op, Place};
 use crate::error::{CancelError, Errno, RunError};
-use crate::fd::OpId;
+use crate::fd::{EventId, OpId};
 
 impl<C> SimIO<C> {
     /// The slot index of `target` if it is still in flight.
@@ -30,39 +30,53 @@ impl<C> SimIO<C> {
         if self.slots[index as usize].forced == Some(Errno::ECANCELED) {
             return Err(CancelError::AlreadyCanceled);
         }
-        let slot = &self.slots[index as usize];
-        // A listener on the ready FIFO without a forced error was reached by
-        // a trigger; canceling it must not lose that trigger (as a canceled
-        // recv leaves its bytes to the next one): hand it back to the event.
-        let reached = match slot.op {
-            Op::EventListen { event, generation, .. }
-                if slot.place == Place::Ready && slot.forced.is_none() =>
-            {
-                Some((event as usize, generation))
-            }
-            _ => None,
-        };
+        // A listener already in the ready FIFO was fired by a trigger that
+        // nobody will see once it completes as canceled: hand it back.
+        let fired = self.slots[index as usize].place == Place::Ready;
         self.withdraw(index);
-        self.slots[index as usize].forced = Some(Errno::ECANCELED);
-        if let Some((event, generation)) = reached {
-            let open = self.events.get(event).is_some_and(|e| e.open && e.generation == generation);
-            if open {
-                self.deliver_trigger(event);
-            }
+        if fired && let Op::EventListen { event, .. } = self.slots[index as usize].op {
+            self.return_trigger(event);
         }
+        self.slots[index as usize].forced = Some(Errno::ECANCELED);
         Ok(())
     }
 
-    /// A trigger for event `at`: wakes its armed listener, or is remembered
-    /// for the next one (triggers coalesce).
+    /// Gives a trigger back to `event` (if it is still open): to the
+    /// listener armed since, or kept pending for the next one.
+    fn return_trigger(&mut self, event: EventId) {
+        let Some(slot) = self.events.get_mut(event.index as usize) else { return };
+        if !slot.open || slot.generation != event.generation {
+            return;
+        }
+        slot.fired = false;
+        self.deliver_trigger(event.index as usize);
+    }
+
+    /// A trigger of open event `at`: fires the armed listener, coalesces
+    /// into a fired listener whose callback has not started (it will see
+    /// what the trigger announces), or is kept for the next listener.
     pub(crate) fn deliver_trigger(&mut self, at: usize) {
-        match self.events[at].listener.take() {
+        let event = &mut self.events[at];
+        match event.listener.take() {
             Some(index) => {
+                event.fired = true;
                 self.armed_listeners -= 1;
                 self.slots[index as usize].place = Place::Ready;
                 self.ready.push_back(&mut self.links, index);
             }
-            None => self.events[at].pending = true,
+            None if event.fired => {}
+            None => event.pending = true,
+        }
+    }
+
+    /// A listener of `event` is delivered (its callback is about to
+    /// start): triggers from now on are for the next listener.
+    pub(crate) fn listener_delivered(&mut self, event: EventId) {
+        if let Some(slot) = self.events.get_mut(event.index as usize)
+            && slot.open
+            && slot.generation == event.generation
+        {
+            slot.fired = false;
         }
     }
 

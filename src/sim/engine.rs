@@ -482,7 +482,10 @@ impl<C> SimIO<C> {
                 let result = result.map(drop).map_err(TimeoutError::from_errno);
                 callback(ctx, self, TimeoutDone { tag, result });
             }
-            Op::EventListen { tag, callback, .. } => {
+            Op::EventListen { event, tag, callback } => {
+                if result.is_ok() {
+                    self.listener_delivered(event);
+                }
                 let result = result.map(drop).map_err(EventError::from_errno);
                 callback(ctx, self, EventDone { tag, result });
             }

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::ops::RangeBounds;
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Component, Path};
 
 use super::SimIO;
 use super::engine::check_fd;
@@ -50,14 +50,19 @@ impl<C> SimIO<C> {
     }
 }
 
-/// Refuses empty, NUL-carrying (and, for data files, absolute) paths.
+/// Refuses empty and NUL-carrying paths and, for data files, what the real
+/// IO refuses too (`crate::sys::file::data_file::check_path`), in its order:
+/// absolute paths, `..` components and a trailing `/`.
 fn check_path(path: &Path, relative: bool) -> Result<(), OpenError> {
     let bytes = path.as_os_str().as_bytes();
+    if relative && path.has_root() {
+        return Err(OpenError::AbsolutePath);
+    }
     if bytes.is_empty() || bytes.contains(&0) {
         return Err(OpenError::InvalidPath);
     }
-    if relative && path.has_root() {
-        return Err(OpenError::AbsolutePath);
+    if relative && (path.components().any(|c| c == Component::ParentDir) || bytes.ends_with(b"/")) {
+        return Err(OpenError::InvalidPath);
     }
     Ok(())
 }
@@ -330,7 +335,10 @@ impl<C> Io for SimIO<C> {
         };
         let path = storage::key(&dir_path, relative_path);
         let direct = direct_io != DirectIo::Disabled;
-        let found = self.storage.lookup(node, &path);
+        // "." (or "./.") names the directory itself, which is one even when
+        // no file lies under it yet.
+        let found =
+            if path == dir_path { Lookup::Directory } else { self.storage.lookup(node, &path) };
         let file = match (purpose, found) {
             (_, Lookup::UnderFile) => return Err(OpenError::NotADirectory),
             (FilePurpose::Format, Lookup::Missing) => {
@@ -380,6 +388,7 @@ impl<C> Io for SimIO<C> {
                     node,
                     listener: None,
                     pending: false,
+                    fired: false,
                 });
                 self.events.len() - 1
             }
@@ -390,6 +399,7 @@ impl<C> Io for SimIO<C> {
         event.node = node;
         event.listener = None;
         event.pending = false;
+        event.fired = false;
         Ok(EventId { index, generation: event.generation })
     }
 
@@ -409,11 +419,10 @@ impl<C> Io for SimIO<C> {
         let Some(index) = self.free.pop() else {
             return Err(SubmitError::NoFreeSlot);
         };
-        let generation = self.events[at].generation;
-        let op = Op::EventListen { event: at as u32, generation, tag, callback };
-        let id = self.occupy(index, op);
+        let id = self.occupy(index, Op::EventListen { event, tag, callback });
         let slot_event = &mut self.events[at];
         if std::mem::take(&mut slot_event.pending) {
+            slot_event.fired = true;
             // A trigger arrived since the last delivery: fire now.
             self.slots[index as usize].place = Place::Ready;
             self.ready.push_back(&mut self.links, index);
@@ -437,6 +446,7 @@ impl<C> Io for SimIO<C> {
         slot_event.open = false;
         slot_event.generation = slot_event.generation.wrapping_add(1);
         slot_event.pending = false;
+        slot_event.fired = false;
         if let Some(index) = slot_event.listener.take() {
             self.armed_listeners -= 1;
             let slot = &mut self.slots[index as usize];

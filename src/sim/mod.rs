@@ -86,6 +86,9 @@ pub(crate) struct SimEvent {
     pub listener: Option<u32>,
     /// A trigger arrived while no listener was armed.
     pub pending: bool,
+    /// A listener fired and its callback has not started: triggers
+    /// arriving now coalesce into that completion.
+    pub fired: bool,
 }
 
 /// One generator per subsystem, all forked from the master seed, so a
@@ -266,6 +269,7 @@ impl<C> SimIO<C> {
                 event.generation = event.generation.wrapping_add(1);
                 event.listener = None;
                 event.pending = false;
+                event.fired = false;
             }
         }
         let policy = match self.faults.crash {

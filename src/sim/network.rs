@@ -433,6 +433,11 @@ impl Network {
             State::Connected(endpoint) if !endpoint.reset => endpoint,
             _ => return Err(ShutdownError::NotConnected),
         };
+        // Both sides have sent FIN: the connection is over (TIME_WAIT or
+        // closed), and Linux and the BSDs answer ENOTCONN.
+        if endpoint.write_shut && endpoint.fin_received {
+            return Err(ShutdownError::NotConnected);
+        }
         if matches!(how, Shutdown::Read | Shutdown::Both) {
             endpoint.read_shut = true;
         }

@@ -21,7 +21,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use twinio_kv::store::Bugs;
 use twinio_kv::vopr::{self, Options, Outcome};
 
-const DEFAULT_SEEDS: u64 = 150;
+const DEFAULT_SEEDS: u64 = 400;
 
 struct Args {
     replay: Option<u64>,

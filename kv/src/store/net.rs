@@ -166,12 +166,10 @@ where
 {
     let id = request.id();
     if store.state != State::Serving {
-        return respond(
-            store,
-            io,
-            connection,
-            Response::Error { id, code: ErrorCode::Unavailable },
-        );
+        // Only a store that stopped on an error gets here (it listens only
+        // once recovered). Like a process on its way out, it drops its
+        // clients rather than answering: they reconnect to the next one.
+        return close(store, io, connection);
     }
     let fits = match &request {
         Request::Put { key, value, .. } => {
@@ -203,7 +201,11 @@ pub(super) fn respond<I: Io>(
     I::Context: AsMut<Store>,
 {
     let Some(slot) = store.connections.get(connection) else { return };
-    protocol::encode_response(&response, &mut slot.outbox);
+    if protocol::encode_response(&response, &mut slot.outbox).is_err() {
+        // Only a value longer than a frame, which no record can hold: a
+        // client must not hang waiting for it, so drop the connection.
+        return close(store, io, connection);
+    }
     if !slot.sending {
         send_outbox(store, io, connection);
     }

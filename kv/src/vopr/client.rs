@@ -53,6 +53,8 @@ pub struct Client {
     next_id: u64,
     /// Mutations it may still issue while faults are on.
     mutation_budget: u32,
+    /// Requests of any kind it may still issue while faults are on.
+    request_budget: u64,
     /// Requests answered since the liveness phase began.
     pub liveness_ops: u32,
     /// The next key to read back in the verify phase, once verifying.
@@ -65,7 +67,12 @@ pub struct Client {
 
 impl Client {
     /// A client owning `keys`.
-    pub fn new(index: usize, keys: Range<u64>, mutation_budget: u32) -> Client {
+    pub fn new(
+        index: usize,
+        keys: Range<u64>,
+        mutation_budget: u32,
+        request_budget: u64,
+    ) -> Client {
         Client {
             index,
             keys,
@@ -78,6 +85,7 @@ impl Client {
             outstanding: None,
             next_id: 1,
             mutation_budget,
+            request_budget,
             liveness_ops: 0,
             verify_cursor: None,
             verified: false,
@@ -140,6 +148,12 @@ fn next_request<I: Io<Context = World>>(world: &mut World, io: &mut I, index: us
     if client.outstanding.is_some() || !client.connected || client.verified {
         return;
     }
+    if phase == Phase::Faults {
+        if client.request_budget == 0 {
+            return; // idle until the liveness phase nudges it
+        }
+        client.request_budget -= 1;
+    }
     let kind = match phase {
         Phase::Done => return,
         Phase::Faults | Phase::Liveness if client.verify_cursor.is_none() => {
@@ -179,7 +193,9 @@ fn next_request<I: Io<Context = World>>(world: &mut World, io: &mut I, index: us
         Kind::Delete { .. } | Kind::Get { .. } => {}
     }
     let client = &mut world.clients[index];
-    protocol::encode_request(&request, &mut client.outbox);
+    if let Err(error) = protocol::encode_request(&request, &mut client.outbox) {
+        return world.fail(format!("client {index}: cannot encode its request: {error:?}"));
+    }
     let timer_tag = index as u64 | id << 16;
     let timer = io.timeout(REQUEST_TIMEOUT_NS, timer_tag, on_request_timeout::<I>).ok();
     client.outstanding = Some(Outstanding { id, kind, timer });
@@ -274,6 +290,10 @@ fn answered<I: Io<Context = World>>(
     if world.phase == Phase::Liveness {
         client.liveness_ops += 1;
     }
+    let response_code = match &response {
+        Response::Error { code, .. } => Some(*code),
+        _ => None,
+    };
     let checked = match (&outstanding.kind, response) {
         (Kind::Put { key, value }, Response::Ok { .. }) => {
             world.checker.acknowledged(*key, Some(value.clone()));
@@ -303,6 +323,7 @@ fn answered<I: Io<Context = World>>(
     if let Err(why) = checked {
         return world.fail(why);
     }
+    let refused = matches!(response_code, Some(ErrorCode::Unavailable | ErrorCode::Full));
     let client = &mut world.clients[index];
     if let (Kind::Get { key }, Some(cursor)) = (&outstanding.kind, client.verify_cursor)
         && *key == cursor
@@ -318,6 +339,20 @@ fn answered<I: Io<Context = World>>(
     {
         client.verify_cursor = Some(client.keys.start);
     }
+    if refused {
+        // The store is busy failing or full: retry later, not in a loop
+        // that would spin at one instant of virtual time.
+        let delay = world.prng.range_inclusive(BACKOFF_MIN_NS, BACKOFF_MAX_NS);
+        let tag = world.clients[index].tag();
+        let _ = io.timeout(delay, tag, on_retry::<I>);
+        return;
+    }
+    next_request(world, io, index);
+}
+
+fn on_retry<I: Io<Context = World>>(world: &mut World, io: &mut I, done: TimeoutDone) {
+    let Some(client) = client_of(world, done.tag) else { return };
+    let index = client.index;
     next_request(world, io, index);
 }
 

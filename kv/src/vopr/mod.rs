@@ -50,6 +50,12 @@ pub struct Options {
     pub keys_per_client: u64,
     /// Mutations each client may issue while faults are on.
     pub mutations_per_client: u32,
+    /// Records per log copy (each a 4096-byte sector).
+    pub log_slots: u64,
+    /// Requests of any kind each client may issue while faults are on
+    /// (`None`: as many as the phase allows). Bounds a run's work when the
+    /// simulated world is very fast (fuzzers).
+    pub requests_per_client: Option<u64>,
     /// Requests each client must complete once faults are off.
     pub liveness_ops_per_client: u32,
     /// Use this fault configuration instead of drawing one (fuzzers).
@@ -70,6 +76,8 @@ impl Default for Options {
             keys_per_client: 24,
             mutations_per_client: 150,
             liveness_ops_per_client: 10,
+            requests_per_client: None,
+            log_slots: 4096,
             faults: None,
             crash_points: None,
             faults_phase_ns: None,
@@ -168,7 +176,7 @@ pub fn run_seed(seed: u64, options: &Options) -> Report {
     let store_address: SocketAddr = "10.0.0.1:3000".parse().expect("a valid address");
     let config = Config {
         dir: PathBuf::from(DATA_DIR),
-        slots: 4096,
+        slots: options.log_slots.max(1),
         direct_io: DirectIo::Optional,
         listen: store_address,
         bugs: options.bugs,
@@ -176,7 +184,9 @@ pub fn run_seed(seed: u64, options: &Options) -> Report {
     let clients = (0..options.clients)
         .map(|i| {
             let first = i as u64 * options.keys_per_client;
-            Client::new(i, first..first + options.keys_per_client, options.mutations_per_client)
+            let keys = first..first + options.keys_per_client;
+            let requests = options.requests_per_client.unwrap_or(u64::MAX);
+            Client::new(i, keys, options.mutations_per_client, requests)
         })
         .collect();
     let mut world = World::new(

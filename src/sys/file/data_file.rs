@@ -131,12 +131,21 @@ fn open_existing(
     Ok(file)
 }
 
-/// Refuses empty, absolute and NUL-carrying paths; returns the C string.
+/// Refuses empty, absolute and NUL-carrying paths, and paths that cannot
+/// name a file under `dir`: a `..` component (it may leave `dir`; the twin
+/// has no such escape) or a trailing `/` (a directory; what each system
+/// answers for it differs). Returns the C string.
 fn check_path(path: &Path) -> Result<CString, OpenError> {
     if path.has_root() {
         return Err(OpenError::AbsolutePath);
     }
-    c_path(path)
+    let c_path = c_path(path)?;
+    if path.components().any(|c| c == Component::ParentDir)
+        || path.as_os_str().as_bytes().ends_with(b"/")
+    {
+        return Err(OpenError::InvalidPath);
+    }
+    Ok(c_path)
 }
 
 fn c_path(path: &Path) -> Result<CString, OpenError> {

@@ -1,0 +1,56 @@
+//! Inputs the fuzzers found, kept as tests.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use twinio::{CrashPolicy, FaultConfig, Latency, Ratio};
+use twinio_kv::vopr::{Options, Outcome, Report, run_seed};
+
+/// Runs a seed on its own thread; a run that never returns (the bug this
+/// file guards against was a livelock) fails the test instead of hanging it.
+fn run_guarded(seed: u64, options: Options) -> Report {
+    let (done, report) = mpsc::channel();
+    std::thread::spawn(move || done.send(run_seed(seed, &options)).unwrap());
+    report.recv_timeout(Duration::from_secs(120)).expect("the run never returned: a livelock")
+}
+
+/// fuzz/artifacts/engine/oom-d915c2b7 (fuzz target `engine`): every storage
+/// fault at 10%, 65 ms storage latencies, zero network delay. A store that
+/// had stopped on an fsync error kept answering `Unavailable`, and clients
+/// retried at once: with zero network delay, request and answer repeated
+/// forever at one instant of virtual time (the fuzzer saw memory grow
+/// until it ran out). A stopped store now drops its connections, and a
+/// refused client backs off.
+#[test]
+fn a_stopped_store_and_its_clients_do_not_spin_at_one_instant() {
+    let rate = |t: u32| Ratio::new(t, 1000).unwrap();
+    let mut faults = FaultConfig::none();
+    let storage = &mut faults.storage;
+    storage.latent_sector_error = rate(100);
+    storage.bit_rot = rate(100);
+    storage.misdirected_write = rate(100);
+    storage.torn_write = rate(100);
+    storage.no_space = rate(100);
+    storage.fsync_error = rate(100);
+    let slow = Latency { floor_ns: 65_535_000, ..Latency::ZERO };
+    storage.read_latency = slow;
+    storage.write_latency = slow;
+    storage.fsync_latency = slow;
+    faults.crash = CrashPolicy::Any;
+    faults.network.partial_send = rate(100);
+    faults.network.partial_recv = rate(5);
+    faults.network.delay_min_ns = 0;
+    let options = Options {
+        clients: 2,
+        keys_per_client: 8,
+        mutations_per_client: 30,
+        liveness_ops_per_client: 3,
+        faults: Some(faults),
+        crash_points: Some(vec![255_000_000]),
+        faults_phase_ns: Some(2_000_000_000),
+        ..Options::default()
+    };
+    let report = run_guarded(17_798_225_727_368_199_946, options);
+    assert_eq!(report.outcome, Outcome::Passed, "{report}");
+    assert!(report.answered > 0, "{report}");
+}
