@@ -21,7 +21,6 @@ impl Link {
 pub(crate) struct List {
     head: u32,
     tail: u32,
-    len: u32,
 }
 
 impl Default for List {
@@ -32,16 +31,24 @@ impl Default for List {
 
 impl List {
     pub(crate) const fn new() -> List {
-        List { head: NONE, tail: NONE, len: 0 }
+        List { head: NONE, tail: NONE }
     }
 
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
+        self.head == NONE
     }
 
+    /// O(n): only the tests count.
     #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.len as usize
+    pub(crate) fn len(&self, links: &[Link]) -> usize {
+        let mut count = 0;
+        let mut at = self.front();
+        while let Some(index) = at {
+            count += 1;
+            at = List::next(links, index);
+        }
+        count
     }
 
     #[inline]
@@ -53,7 +60,6 @@ impl List {
             links[self.tail as usize].next = index;
         }
         self.tail = index;
-        self.len += 1;
     }
 
     #[inline]
@@ -62,7 +68,15 @@ impl List {
         if index == NONE {
             return None;
         }
-        self.remove(links, index);
+        // The head has no predecessor: only its successor is relinked.
+        let next = links[index as usize].next;
+        self.head = next;
+        if next == NONE {
+            self.tail = NONE;
+        } else {
+            links[next as usize].prev = NONE;
+        }
+        links[index as usize] = Link::UNLINKED;
         Some(index)
     }
 
@@ -81,15 +95,16 @@ impl List {
             links[next as usize].prev = prev;
         }
         links[index as usize] = Link::UNLINKED;
-        self.len -= 1;
     }
 
     /// The first index, if any.
+    #[inline]
     pub(crate) fn front(&self) -> Option<u32> {
         (self.head != NONE).then_some(self.head)
     }
 
     /// The index after `index`, which must be in a list threaded through `links`.
+    #[inline]
     pub(crate) fn next(links: &[Link], index: u32) -> Option<u32> {
         let next = links[index as usize].next;
         (next != NONE).then_some(next)
@@ -122,7 +137,8 @@ mod tests {
                     }
                     _ => {}
                 }
-                prop_assert_eq!(list.len(), model.len());
+                prop_assert_eq!(list.len(&links), model.len());
+                prop_assert_eq!(list.is_empty(), model.is_empty());
                 let mut walked = Vec::new();
                 let mut at = list.front();
                 while let Some(index) = at {

@@ -447,7 +447,10 @@ fn second_open_of_a_data_file_is_locked_and_inspect_tolerates_it() {
 
 #[test]
 fn lock_held_by_a_child_process() {
-    let _g = shared();
+    // Exclusive: the child is forked with a copy of this process's
+    // descriptors, so until it execs it holds (the flock of) any data file
+    // another test has open, which then cannot be reopened.
+    let _g = exclusive();
     let tmp = TempDir::new("childlock");
     let mut f = Files::new();
     let dir = f.dir(tmp.path());
@@ -606,7 +609,10 @@ fn operations_on_a_closed_descriptor_are_typed_errors() {
 
 #[test]
 fn acknowledged_writes_survive_sigkill() {
-    let _g = shared();
+    // Exclusive: the child is forked with a copy of this process's
+    // descriptors, so until it execs it holds (the flock of) any data file
+    // another test has open, which then cannot be reopened.
+    let _g = exclusive();
     let tmp = TempDir::new("kill");
     let mut f = Files::new();
     let dir = f.dir(tmp.path());

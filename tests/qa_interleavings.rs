@@ -33,6 +33,9 @@ struct Ctx {
     fds: Vec<Fd>,
     /// Disables the callbacks' own random actions (for the final drain).
     quiet: bool,
+    /// Descriptors closed during the run: never closed twice (another
+    /// thread of this process may have been handed the number since).
+    closed: Vec<Fd>,
 }
 
 fn done<I: Io<Context = Ctx>>(ctx: &mut Ctx, io: &mut I, tag: u64, what: impl Debug) {
@@ -142,6 +145,19 @@ fn step<I: Io<Context = Ctx>>(ctx: &mut Ctx, io: &mut I, inside: bool) {
             io.cancel_all();
         }
         12 if ctx.prng.below(4) == 0 => io.stop(),
+        // Rarely, close a descriptor under the ops pending on it (later ops
+        // on it fail with BadFileDescriptor; no number is reused: nothing
+        // is opened during the run).
+        13 if ctx.prng.below(16) == 0 => {
+            let fd = if ctx.prng.below(2) == 0 { file } else { socket };
+            if ctx.closed.contains(&fd) {
+                return;
+            }
+            if let Ok(id) = io.close(fd, tag, on_close) {
+                accepted(ctx, tag, id);
+                ctx.closed.push(fd);
+            }
+        }
         _ => {
             // Not run_once nor run_until_done: with only a parked recv in
             // flight they would wait for it forever, on either backend.
@@ -175,6 +191,7 @@ fn interleave<I: Io<Context = Ctx>>(
         world: None,
         fds: Vec::new(),
         quiet: false,
+        closed: Vec::new(),
     };
     // Two connected pairs, a data file and an event.
     let listener = io.open_socket(AddressFamily::Ipv4, SocketOptions::default()).unwrap();
@@ -223,7 +240,7 @@ fn interleave<I: Io<Context = Ctx>>(
     }
     assert!(counts.is_empty(), "seed {seed}: callbacks of refused or unknown ops: {counts:?}");
 
-    for fd in sockets.into_iter().chain([listener, file, d]) {
+    for fd in sockets.into_iter().chain([listener, file, d]).filter(|fd| !ctx.closed.contains(fd)) {
         io.close(fd, 1, on_close).unwrap();
     }
     io.close_event(event).unwrap();
@@ -244,8 +261,16 @@ fn real_dir(seed: u64) -> PathBuf {
     path
 }
 
+/// The real tests run one at a time: a run keeps using descriptors it
+/// closed, whose numbers another test's thread could be handed meanwhile.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 #[test]
 fn real_exactly_one_callback_per_op_under_random_interleavings() {
+    let _g = serial();
     for seed in 0..seeds(6) {
         let io: IO<Ctx> = IO::init(32).unwrap();
         let dir = real_dir(seed);
@@ -258,6 +283,7 @@ fn real_exactly_one_callback_per_op_under_random_interleavings() {
 /// refused with `Running`; they still complete exactly once).
 #[test]
 fn real_with_file_workers_exactly_one_callback_per_op() {
+    let _g = serial();
     for seed in 100..100 + seeds(4) {
         let mut options = IoOptions::new(32);
         options.file_workers = 2;

@@ -202,3 +202,18 @@ fn file_workers_with_a_huge_descriptor_number() {
 }
 
 both!(every_submit_refused_when_full, callback_can_reuse_its_own_slot, no_leak_after_churn);
+
+/// Slot counts too large for memory are a typed error, never an abort.
+#[test]
+fn init_with_more_entries_than_memory_is_an_error() {
+    let _g = serial();
+    for entries in [0, 1 << 31, u32::MAX] {
+        let result = IO::<Ctx>::init(entries).map(drop);
+        assert!(result.is_err(), "{entries}: {result:?}");
+    }
+    // The twin clamps instead (documented): it never allocates more than
+    // 2^20 slots.
+    let sim: SimIO<Ctx> = SimIO::new(1, u32::MAX, FaultConfig::none());
+    assert_eq!(sim.entries(), 1 << 20);
+    assert_eq!(SimIO::<Ctx>::new(1, 0, FaultConfig::none()).entries(), 1);
+}

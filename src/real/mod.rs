@@ -94,6 +94,8 @@ pub enum InitError {
     Poller(Errno),
     /// A file worker thread (or its wake-up event) could not be created.
     Workers(Errno),
+    /// The memory for `entries` operation slots could not be reserved.
+    OutOfMemory,
 }
 
 impl std::fmt::Display for InitError {
@@ -104,6 +106,7 @@ impl std::fmt::Display for InitError {
             InitError::Workers(errno) => {
                 write!(f, "starting the file workers failed: {}", errno.desc())
             }
+            InitError::OutOfMemory => f.write_str("not enough memory for the operation slots"),
         }
     }
 }
@@ -188,6 +191,11 @@ impl<C> IO<C> {
             return Err(InitError::InvalidEntries);
         }
         let entries = options.entries as usize;
+        // Reserved fallibly: a count the memory cannot hold is an error, not
+        // an abort (the slot table alone is about 100 bytes per entry).
+        let mut slots = Vec::new();
+        slots.try_reserve_exact(entries).map_err(|_| InitError::OutOfMemory)?;
+        slots.extend((0..entries).map(|_| Slot::new()));
         let mut poller = Poller::new().map_err(InitError::Poller)?;
         let pool = match options.file_workers {
             0 => None,
@@ -201,7 +209,7 @@ impl<C> IO<C> {
         Ok(IO {
             poller,
             clock: MonotonicClock::new(),
-            slots: (0..entries).map(|_| Slot::new()).collect(),
+            slots,
             links: vec![Link::UNLINKED; entries],
             free: (0..options.entries).rev().collect(),
             completed: List::new(),
@@ -245,26 +253,39 @@ impl<C> IO<C> {
 
     // ---- submission ----
 
-    fn submit(&mut self, op: Op<C>) -> Result<OpId, (SubmitError, Op<C>)> {
-        let Some(index) = self.free.pop() else {
-            return Err((SubmitError::NoFreeSlot, op));
-        };
+    /// Queues `op` in free slot `index`, just taken off the free list: the
+    /// operation is built in place, and a free slot's `forced` and `result`
+    /// are already clear (`release` clears them).
+    ///
+    /// Always inlined (profiled): out of line, the op was built on the
+    /// caller's stack and copied into the slot, behind a full prologue.
+    #[inline(always)]
+    fn queue(&mut self, index: u32, op: Op<C>) -> OpId {
         let slot = &mut self.slots[index as usize];
-        slot.op = op;
-        slot.forced = None;
-        slot.result = None;
+        debug_assert!(matches!(slot.op, Op::Free) && slot.place == Place::Free);
+        debug_assert!(slot.forced.is_none() && slot.result.is_none());
+        // The free slot holds `Op::Free`, which owns nothing: forgetting it
+        // skips the drop glue an assignment would branch through.
+        std::mem::forget(std::mem::replace(&mut slot.op, op));
         slot.place = Place::Completed;
         let id = OpId { slot: index, generation: slot.generation };
         self.completed.push_back(&mut self.links, index);
-        Ok(id)
+        id
     }
 
+    #[inline]
     fn submit_plain(&mut self, op: Op<C>) -> Result<OpId, SubmitError> {
-        self.submit(op).map_err(|(error, _)| error)
+        let Some(index) = self.free.pop() else {
+            return Err(SubmitError::NoFreeSlot);
+        };
+        Ok(self.queue(index, op))
     }
 
     /// Validates a buffer range and submits the op `make` builds from it,
-    /// handing the buffer back on refusal.
+    /// handing the buffer back on refusal. Always inlined into `recv`,
+    /// `send`, `read` and `write` (profiled: out of line, the call and the
+    /// op's trip through the stack cost a fifth of a submit).
+    #[inline(always)]
     fn submit_span(
         &mut self,
         fd: Fd,
@@ -278,18 +299,26 @@ impl<C> IO<C> {
             Ok(bounds) => bounds,
             Err(error) => return Err(Rejected { error, returned: buffer }),
         };
-        let op = make(fd.raw(), Span { buffer, start, end });
-        self.submit(op).map_err(|(error, op)| Rejected { error, returned: take_buffer(op) })
+        // The slot is taken before the op is built, so a refusal hands the
+        // buffer back without building (and unpacking) an op.
+        let Some(index) = self.free.pop() else {
+            return Err(Rejected { error: SubmitError::NoFreeSlot, returned: buffer });
+        };
+        Ok(self.queue(index, make(fd.raw(), Span { buffer, start, end })))
     }
 
-    fn release(&mut self, index: u32) {
+    /// Takes the operation out of slot `index` and frees the slot, in one
+    /// borrow of it.
+    #[inline]
+    fn release(&mut self, index: u32) -> Op<C> {
         let slot = &mut self.slots[index as usize];
-        debug_assert!(matches!(slot.op, Op::Free));
+        let op = std::mem::replace(&mut slot.op, Op::Free);
         slot.place = Place::Free;
         slot.forced = None;
         slot.result = None;
         slot.generation = slot.generation.wrapping_add(1);
         self.free.push(index);
+        op
     }
 
     // ---- descriptors ----
@@ -314,14 +343,13 @@ impl<C> IO<C> {
     /// Parks operation `index` on `fd` until it is ready in `direction`,
     /// registering the descriptor on first use. On a registration error the
     /// operation must complete with that errno instead.
+    #[inline]
     fn park(&mut self, index: u32, fd: i32, direction: Direction) -> Result<(), Errno> {
-        if !self.fd_state(fd).registered {
-            match self.poller.register(fd) {
-                Ok(()) => self.fd_state(fd).registered = true,
-                Err(errno) => return Err(errno),
-            }
-        }
-        let state = &mut self.fds[fd as usize];
+        let state = match self.fds.get_mut(fd as usize) {
+            Some(state) if state.registered => state,
+            // Once per descriptor: kept out of line, off the per-op path.
+            _ => return self.register_and_park(index, fd, direction),
+        };
         let (list, place) = match direction {
             Direction::Read => (&mut state.readers, Place::WaitRead(fd)),
             Direction::Write => (&mut state.writers, Place::WaitWrite(fd)),
@@ -332,6 +360,20 @@ impl<C> IO<C> {
         Ok(())
     }
 
+    #[cold]
+    fn register_and_park(
+        &mut self,
+        index: u32,
+        fd: i32,
+        direction: Direction,
+    ) -> Result<(), Errno> {
+        if !self.fd_state(fd).registered {
+            self.poller.register(fd)?;
+            self.fd_state(fd).registered = true;
+        }
+        self.park(index, fd, direction)
+    }
+
     /// Moves every operation parked on `fd` in `direction` to `completed`,
     /// optionally forcing their result.
     fn wake(&mut self, fd: i32, direction: Direction, forced: Option<Errno>) {
@@ -340,15 +382,8 @@ impl<C> IO<C> {
             Direction::Read => &mut state.readers,
             Direction::Write => &mut state.writers,
         };
-        while let Some(index) = list.pop_front(&mut self.links) {
-            self.pending -= 1;
-            let slot = &mut self.slots[index as usize];
-            slot.place = Place::Completed;
-            if forced.is_some() {
-                slot.forced = forced;
-            }
-            self.completed.push_back(&mut self.links, index);
-        }
+        self.pending -=
+            wake_list(list, &mut self.links, &mut self.slots, &mut self.completed, forced);
     }
 
     // ---- events ----
@@ -504,18 +539,19 @@ impl<C> IO<C> {
                     self.wake(fd, Direction::Write, Some(errno));
                     return;
                 }
+                // One lookup of the descriptor's state serves both directions.
+                let (links, slots, completed) =
+                    (&mut self.links, &mut self.slots, &mut self.completed);
+                let mut woken = 0;
                 if event.readable {
                     state.readable = true;
+                    woken += wake_list(&mut state.readers, links, slots, completed, None);
                 }
                 if event.writable {
                     state.writable = true;
+                    woken += wake_list(&mut state.writers, links, slots, completed, None);
                 }
-                if event.readable {
-                    self.wake(fd, Direction::Read, None);
-                }
-                if event.writable {
-                    self.wake(fd, Direction::Write, None);
-                }
+                self.pending -= woken;
             }
             Token::User(POOL_EVENT_KEY) => {
                 self.harvest_pool();
@@ -549,28 +585,56 @@ impl<C> IO<C> {
     /// either parks it or releases its slot and calls its callback.
     fn run(&mut self, ctx: &mut C, index: u32) {
         let slot = &mut self.slots[index as usize];
-        let attempt = match (slot.forced, slot.result.take()) {
-            (_, Some(result)) => Attempt::Done(result),
-            (Some(errno), None) => Attempt::Done(Err(errno)),
-            (None, None) => self.attempt(index),
-        };
-        let result = match attempt {
-            Attempt::Done(result) => result,
-            Attempt::Requeued | Attempt::Offloaded => return,
-            Attempt::Blocked(direction) => {
-                let fd = op_fd(&self.slots[index as usize].op);
-                match self.park(index, fd, direction) {
-                    Ok(()) => return,
-                    Err(errno) => Err(errno),
-                }
+        // A worker's result wins over a forced errno; neither runs a syscall.
+        // Either way the operation completes now, and `release` clears both.
+        let result = if let Some(result) = slot.result {
+            result
+        } else if let Some(errno) = slot.forced {
+            Err(errno)
+        } else {
+            match self.attempt(index) {
+                Some(result) => result,
+                None => return,
             }
         };
         self.complete(ctx, index, result);
     }
 
+    /// Parks operation `index` on `fd` (it would block): `None`, or the
+    /// registration's error as the operation's result.
+    #[inline]
+    fn block(&mut self, index: u32, fd: i32, direction: Direction) -> Option<Result<usize, Errno>> {
+        match self.park(index, fd, direction) {
+            Ok(()) => None,
+            Err(errno) => Some(Err(errno)),
+        }
+    }
+
+    /// Turns `EAGAIN` into a park (and records that the descriptor is not
+    /// ready); any other result is the operation's.
+    #[inline]
+    fn done_unless_eagain(
+        &mut self,
+        index: u32,
+        fd: i32,
+        direction: Direction,
+        result: Result<usize, Errno>,
+    ) -> Option<Result<usize, Errno>> {
+        match result {
+            Err(Errno::EAGAIN) => {
+                mark_not_ready(&mut self.fds, fd, direction);
+                self.block(index, fd, direction)
+            }
+            other => Some(other),
+        }
+    }
+
     /// Runs the syscall of operation `index` with the operation left in its
-    /// slot (so a blocked one parks without moving its buffer).
-    fn attempt(&mut self, index: u32) -> Attempt {
+    /// slot (so a blocked one parks without moving its buffer). `None`: the
+    /// operation is parked on its descriptor, requeued (a close that first
+    /// cancels the operations pending on its descriptor, or waits for its
+    /// worker-thread operations) or handed to a file worker thread.
+    fn attempt(&mut self, index: u32) -> Option<Result<usize, Errno>> {
         let fds = &mut self.fds;
         let slot = &mut self.slots[index as usize];
         match &mut slot.op {
@@ -578,39 +642,35 @@ impl<C> IO<C> {
             Op::Accept { fd, .. } => {
                 let fd = *fd;
                 if known_not_ready(fds, fd, Direction::Read) {
-                    return Attempt::Blocked(Direction::Read);
+                    return self.block(index, fd, Direction::Read);
                 }
                 let options = fds.get(fd as usize).map_or(SocketOptions::default(), |s| s.options);
-                blocked_on_eagain(
-                    sys::socket::accept(fd, &options).map(|fd| fd as usize),
-                    fds,
-                    fd,
-                    Direction::Read,
-                )
+                let result = sys::socket::accept(fd, &options).map(|fd| fd as usize);
+                self.done_unless_eagain(index, fd, Direction::Read, result)
             }
             Op::Connect { fd, address, started, .. } => {
                 let fd = *fd;
                 if *started {
                     // The second attempt reads the outcome: connecting again
                     // would be EALREADY or EISCONN, depending on the system.
-                    return Attempt::Done(sys::socket::take_error(fd).map(|()| 0));
+                    return Some(sys::socket::take_error(fd).map(|()| 0));
                 }
                 *started = true;
                 match sys::socket::connect(fd, address) {
-                    Ok(true) => Attempt::Done(Ok(0)),
+                    Ok(true) => Some(Ok(0)),
                     Ok(false) => {
                         if let Some(state) = fds.get_mut(fd as usize) {
                             state.writable = false;
                         }
-                        Attempt::Blocked(Direction::Write)
+                        self.block(index, fd, Direction::Write)
                     }
-                    Err(errno) => Attempt::Done(Err(errno)),
+                    Err(errno) => Some(Err(errno)),
                 }
             }
             Op::Recv { fd, span, .. } => {
                 let fd = *fd;
                 if known_not_ready(fds, fd, Direction::Read) {
-                    return Attempt::Blocked(Direction::Read);
+                    return self.block(index, fd, Direction::Read);
                 }
                 let len = span.len();
                 let result = sys::socket::recv(fd, &mut span.buffer[span.start..span.end]);
@@ -623,12 +683,12 @@ impl<C> IO<C> {
                 {
                     mark_not_ready(fds, fd, Direction::Read);
                 }
-                blocked_on_eagain(result, fds, fd, Direction::Read)
+                self.done_unless_eagain(index, fd, Direction::Read, result)
             }
             Op::Send { fd, span, .. } => {
                 let fd = *fd;
                 if known_not_ready(fds, fd, Direction::Write) {
-                    return Attempt::Blocked(Direction::Write);
+                    return self.block(index, fd, Direction::Write);
                 }
                 let len = span.len();
                 let result = sys::socket::send(fd, &span.buffer[span.start..span.end]);
@@ -637,36 +697,39 @@ impl<C> IO<C> {
                 {
                     mark_not_ready(fds, fd, Direction::Write);
                 }
-                blocked_on_eagain(result, fds, fd, Direction::Write)
+                self.done_unless_eagain(index, fd, Direction::Write, result)
             }
             Op::Read { fd, span, offset, .. } => {
                 let Some(pool) = pool_for(&mut self.pool, fds, *fd) else {
                     let buffer = &mut span.buffer[span.start..span.end];
-                    return Attempt::Done(sys::file::pread(*fd, buffer, *offset));
+                    return Some(sys::file::pread(*fd, buffer, *offset));
                 };
                 let ptr = BufferPtr(span.buffer[span.start..].as_mut_ptr());
                 let kind = JobKind::Read { ptr, len: span.len(), offset: *offset };
                 let fd = *fd;
-                offload(pool, fds, slot, index, fd, kind, &mut self.pool_outstanding)
+                offload(pool, fds, slot, index, fd, kind, &mut self.pool_outstanding);
+                None
             }
             Op::Write { fd, span, offset, .. } => {
                 let Some(pool) = pool_for(&mut self.pool, fds, *fd) else {
                     let buffer = &span.buffer[span.start..span.end];
-                    return Attempt::Done(sys::file::pwrite(*fd, buffer, *offset));
+                    return Some(sys::file::pwrite(*fd, buffer, *offset));
                 };
                 // The worker only reads through this pointer.
                 let ptr = BufferPtr(span.buffer[span.start..].as_mut_ptr());
                 let kind = JobKind::Write { ptr, len: span.len(), offset: *offset };
                 let fd = *fd;
-                offload(pool, fds, slot, index, fd, kind, &mut self.pool_outstanding)
+                offload(pool, fds, slot, index, fd, kind, &mut self.pool_outstanding);
+                None
             }
             Op::Fsync { fd, mode, .. } => {
                 let Some(pool) = pool_for(&mut self.pool, fds, *fd) else {
-                    return Attempt::Done(sys::file::fsync(*fd, *mode).map(|()| 0));
+                    return Some(sys::file::fsync(*fd, *mode).map(|()| 0));
                 };
                 let kind = JobKind::Fsync { mode: *mode };
                 let fd = *fd;
-                offload(pool, fds, slot, index, fd, kind, &mut self.pool_outstanding)
+                offload(pool, fds, slot, index, fd, kind, &mut self.pool_outstanding);
+                None
             }
             Op::Close { fd, waiters_canceled, .. } => {
                 let fd = *fd;
@@ -676,7 +739,7 @@ impl<C> IO<C> {
                     fds[fd as usize].closers.push_back(&mut self.links, index);
                     slot.place = Place::WaitPool(fd);
                     self.pending += 1;
-                    return Attempt::Requeued;
+                    return None;
                 }
                 if !std::mem::replace(waiters_canceled, true) {
                     // Pending operations on the descriptor complete first,
@@ -695,16 +758,16 @@ impl<C> IO<C> {
                         self.wake(fd, Direction::Write, Some(Errno::ECANCELED));
                         self.slots[index as usize].place = Place::Completed;
                         self.completed.push_back(&mut self.links, index);
-                        return Attempt::Requeued;
+                        return None;
                     }
                 }
                 if let Some(state) = self.fds.get_mut(fd as usize) {
                     *state = FdState::FRESH;
                 }
                 self.poller.forget(fd);
-                Attempt::Done(sys::close(fd).map(|()| 0))
+                Some(sys::close(fd).map(|()| 0))
             }
-            Op::Timeout { .. } | Op::EventListen { .. } => Attempt::Done(Ok(0)),
+            Op::Timeout { .. } | Op::EventListen { .. } => Some(Ok(0)),
         }
     }
 
@@ -738,8 +801,7 @@ impl<C> IO<C> {
     /// Releases slot `index` and calls its callback with `result`, converted
     /// to the operation's typed completion.
     fn complete(&mut self, ctx: &mut C, index: u32, result: Result<usize, Errno>) {
-        let op = std::mem::replace(&mut self.slots[index as usize].op, Op::Free);
-        self.release(index);
+        let op = self.release(index);
         self.callbacks_run += 1;
         match op {
             Op::Free => unreachable!("a free slot is never queued"),
@@ -797,19 +859,6 @@ impl<C> IO<C> {
     }
 }
 
-/// What running an operation's syscall produced.
-enum Attempt {
-    Done(Result<usize, Errno>),
-    /// `EAGAIN`: park until the descriptor is ready in this direction.
-    Blocked(Direction),
-    /// The operation put itself somewhere to run again later (a close that
-    /// first cancels the operations pending on its descriptor, or waits for
-    /// its worker-thread operations).
-    Requeued,
-    /// Handed to a file worker thread; its result comes back through the pool.
-    Offloaded,
-}
-
 /// The user-event key of the pool's wake-up: event indices never reach it
 /// (`open_event` refuses index `u32::MAX`).
 const POOL_EVENT_KEY: u64 = u32::MAX as u64;
@@ -832,12 +881,34 @@ fn offload<C>(
     fd: i32,
     kind: JobKind,
     outstanding: &mut usize,
-) -> Attempt {
+) {
     fds[fd as usize].in_pool += 1;
     *outstanding += 1;
     slot.place = Place::Pool(fd);
     pool.submit(Job { slot: index, fd, kind });
-    Attempt::Offloaded
+}
+
+/// Moves every operation in `list` (parked on a descriptor) to
+/// `completed`, optionally forcing their result; returns how many moved.
+#[inline]
+fn wake_list<C>(
+    list: &mut List,
+    links: &mut [Link],
+    slots: &mut [Slot<C>],
+    completed: &mut List,
+    forced: Option<Errno>,
+) -> usize {
+    let mut woken = 0;
+    while let Some(index) = list.pop_front(links) {
+        woken += 1;
+        let slot = &mut slots[index as usize];
+        slot.place = Place::Completed;
+        if forced.is_some() {
+            slot.forced = forced;
+        }
+        completed.push_back(links, index);
+    }
+    woken
 }
 
 fn known_not_ready(fds: &[FdState], fd: i32, direction: Direction) -> bool {
@@ -856,50 +927,6 @@ fn mark_not_ready(fds: &mut [FdState], fd: i32, direction: Direction) {
             Direction::Read => state.readable = false,
             Direction::Write => state.writable = false,
         }
-    }
-}
-
-/// Turns `EAGAIN` into a park (and records that the descriptor is not ready).
-fn blocked_on_eagain(
-    result: Result<usize, Errno>,
-    fds: &mut [FdState],
-    fd: i32,
-    direction: Direction,
-) -> Attempt {
-    match result {
-        Err(Errno::EAGAIN) => {
-            mark_not_ready(fds, fd, direction);
-            Attempt::Blocked(direction)
-        }
-        other => Attempt::Done(other),
-    }
-}
-
-/// The descriptor a network operation waits on.
-fn op_fd<C>(op: &Op<C>) -> i32 {
-    match op {
-        Op::Accept { fd, .. }
-        | Op::Connect { fd, .. }
-        | Op::Recv { fd, .. }
-        | Op::Send { fd, .. }
-        | Op::Read { fd, .. }
-        | Op::Write { fd, .. }
-        | Op::Fsync { fd, .. }
-        | Op::Close { fd, .. } => *fd,
-        Op::Free | Op::Timeout { .. } | Op::EventListen { .. } => {
-            unreachable!("never parks on a descriptor")
-        }
-    }
-}
-
-/// The buffer of a refused buffer operation, to hand back.
-fn take_buffer<C>(op: Op<C>) -> Buffer {
-    match op {
-        Op::Recv { span, .. }
-        | Op::Send { span, .. }
-        | Op::Read { span, .. }
-        | Op::Write { span, .. } => span.buffer,
-        _ => unreachable!("only buffer operations are submitted through submit_span"),
     }
 }
 

@@ -8,6 +8,7 @@ pub(crate) mod socket;
 use crate::error::Errno;
 
 /// Runs `f` until it returns something other than `-1`/`EINTR`.
+#[inline]
 pub(crate) fn retry_eintr<T: Copy + PartialEq + From<i8>>(
     mut f: impl FnMut() -> T,
 ) -> Result<T, Errno> {
@@ -16,9 +17,14 @@ pub(crate) fn retry_eintr<T: Copy + PartialEq + From<i8>>(
         if rc != T::from(-1) {
             return Ok(rc);
         }
-        let errno = Errno::last();
-        if errno != Errno::EINTR {
-            return Err(errno);
+        let raw = Errno::last_raw();
+        // `EAGAIN` is the common failure on a non-blocking socket (every
+        // try-first read that finds nothing): skip the errno table for it.
+        if raw == libc::EAGAIN {
+            return Err(Errno::EAGAIN);
+        }
+        if raw != libc::EINTR {
+            return Err(Errno::from_raw(raw));
         }
     }
 }

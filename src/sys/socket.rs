@@ -279,12 +279,14 @@ pub(crate) fn take_error(fd: i32) -> Result<(), Errno> {
     if error == 0 { Ok(()) } else { Err(Errno::from_raw(error)) }
 }
 
+#[inline]
 pub(crate) fn recv(fd: i32, buffer: &mut [u8]) -> Result<usize, Errno> {
     // SAFETY: `buffer` is valid and exclusively borrowed for its length.
     retry_eintr(|| unsafe { libc::recv(fd, buffer.as_mut_ptr().cast(), buffer.len(), 0) })
         .map(|n| n as usize)
 }
 
+#[inline]
 pub(crate) fn send(fd: i32, buffer: &[u8]) -> Result<usize, Errno> {
     // SAFETY: `buffer` is valid for reads of its length.
     retry_eintr(|| unsafe { libc::send(fd, buffer.as_ptr().cast(), buffer.len(), SEND_FLAGS) })

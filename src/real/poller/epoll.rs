@@ -53,6 +53,7 @@ impl Poller {
     }
 
     /// Waits up to `timeout_ns` (0 polls) and returns the number of events.
+    #[inline]
     pub(crate) fn wait(&mut self, timeout_ns: u64) -> Result<usize, Errno> {
         self.ready = 0;
         let n = loop {
@@ -98,6 +99,7 @@ impl Poller {
         Ok(n)
     }
 
+    #[inline]
     pub(crate) fn event(&self, index: usize) -> PollEvent {
         debug_assert!(index < self.ready);
         let event = self.events[index];
