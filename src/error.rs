@@ -418,6 +418,30 @@ op_error! {
     }
 }
 
+op_error! {
+    /// Why `local_address` or `peer_address` failed.
+    pub enum AddressError {
+        /// The descriptor is not open (or is one the IO keeps for itself).
+        BadFileDescriptor = [EBADF] => "bad file descriptor",
+        /// The descriptor is not a socket.
+        NotASocket = [ENOTSOCK] => "not a socket",
+        /// `peer_address` on a socket with no peer.
+        NotConnected = [ENOTCONN] => "socket not connected",
+        /// Kernel memory or buffers are exhausted.
+        SystemResources = [ENOBUFS] => "out of system resources",
+    }
+}
+
+op_error! {
+    /// Why `IO::adopt` or `IO::hand_back` refused a descriptor.
+    pub enum HandOffError {
+        /// Not an open descriptor, or one the IO keeps for itself.
+        BadFileDescriptor = [EBADF] => "bad file descriptor",
+        /// Operations on the descriptor are still in flight.
+        Busy = [] => "operations in flight on the descriptor",
+    }
+}
+
 /// Why a submit was refused synchronously. Nothing was queued and no
 /// callback will run for it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -495,6 +519,13 @@ pub enum RunError {
     Reentrant,
     /// The kernel poller failed with an errno it should never return.
     Poller(Errno),
+    /// `run_once` or `run_until_done` on the twin: nothing in flight can
+    /// ever complete (no deadline, no world event ahead). The kernel
+    /// cannot tell; its runs are bounded with the `_within` forms.
+    Stalled,
+    /// A bounded run (`run_once_within`, `run_until_done_within`) reached
+    /// its deadline with its condition unmet.
+    DeadlinePassed,
 }
 
 impl fmt::Display for RunError {
@@ -502,6 +533,8 @@ impl fmt::Display for RunError {
         match self {
             RunError::Reentrant => f.write_str("io loop entered from one of its own callbacks"),
             RunError::Poller(errno) => write!(f, "poller failed: {}", errno.desc()),
+            RunError::Stalled => f.write_str("nothing in flight can ever complete"),
+            RunError::DeadlinePassed => f.write_str("the run's deadline passed"),
         }
     }
 }
@@ -513,6 +546,8 @@ impl From<RunError> for io::Error {
         let kind = match error {
             RunError::Reentrant => io::ErrorKind::WouldBlock,
             RunError::Poller(errno) => io::Error::from_raw_os_error(errno as i32).kind(),
+            RunError::Stalled => io::ErrorKind::Deadlock,
+            RunError::DeadlinePassed => io::ErrorKind::TimedOut,
         };
         io::Error::new(kind, error)
     }

@@ -42,11 +42,15 @@ impl fmt::Display for Fd {
 /// Identifies one submitted operation for as long as it is in flight.
 ///
 /// The slot index is reused after completion; the generation makes an old
-/// `OpId` distinguishable from a new operation in the same slot.
+/// `OpId` distinguishable from a new operation in the same slot, and the
+/// identity of the issuing IO makes another IO refuse it
+/// ([`crate::CancelError::NotRunning`]) instead of acting on its own
+/// operation in that slot.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct OpId {
     pub(crate) slot: u32,
     pub(crate) generation: u32,
+    pub(crate) io: u32,
 }
 
 impl OpId {
@@ -58,8 +62,12 @@ impl OpId {
 
 /// A user event: a wake-up that can be triggered from the loop thread, or,
 /// for [`crate::IO`], from any thread through an [`crate::EventTrigger`].
+///
+/// Like an [`OpId`], it carries the identity of the IO that opened it:
+/// another IO answers it with `UnknownEvent`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct EventId {
     pub(crate) index: u32,
     pub(crate) generation: u32,
+    pub(crate) io: u32,
 }

@@ -11,8 +11,8 @@ use crate::done::{
     TimeoutDone, WriteDone,
 };
 use crate::error::{
-    CancelError, EventError, ListenError, OpenError, Rejected, RunError, ShutdownError,
-    SocketError, SubmitError,
+    AddressError, CancelError, EventError, ListenError, OpenError, Rejected, RunError,
+    ShutdownError, SocketError, SubmitError,
 };
 use crate::fd::{EventId, Fd, OpId};
 use crate::options::{AddressFamily, DirectIo, FilePurpose, FsyncMode, Shutdown, SocketOptions};
@@ -56,7 +56,20 @@ pub trait Io: Sized {
     fn run_once(&mut self, ctx: &mut Self::Context) -> Result<(), RunError>;
 
     /// Runs waiting passes until nothing is in flight (or [`Io::stop`]).
+    ///
+    /// The twin returns [`RunError::Stalled`] when nothing in flight can
+    /// ever complete (a `recv` nobody will answer, say); the kernel cannot
+    /// know that, so bound a real run with [`Io::run_until_done_within`].
     fn run_until_done(&mut self, ctx: &mut Self::Context) -> Result<(), RunError>;
+
+    /// [`Io::run_once`], bounded: [`RunError::DeadlinePassed`] if no
+    /// callback has run after `ns` nanoseconds on [`Io::now_ns`].
+    fn run_once_within(&mut self, ctx: &mut Self::Context, ns: u64) -> Result<(), RunError>;
+
+    /// [`Io::run_until_done`], bounded: [`RunError::DeadlinePassed`] if
+    /// operations are still in flight after `ns` nanoseconds on
+    /// [`Io::now_ns`].
+    fn run_until_done_within(&mut self, ctx: &mut Self::Context, ns: u64) -> Result<(), RunError>;
 
     /// Asks the running (or next) `run_for_ns`, `run_once` or
     /// `run_until_done` to return after its current pass. Callable from a
@@ -187,6 +200,14 @@ pub trait Io: Sized {
 
     /// Shuts down one or both halves of a connection.
     fn shutdown(&mut self, socket: Fd, how: Shutdown) -> Result<(), ShutdownError>;
+
+    /// The address a socket is bound to: after `listen`, or once a
+    /// `connect` has started. A socket not bound yet answers the
+    /// unspecified address of its family, port 0.
+    fn local_address(&self, socket: Fd) -> Result<SocketAddr, AddressError>;
+
+    /// The address of a connected socket's peer.
+    fn peer_address(&self, socket: Fd) -> Result<SocketAddr, AddressError>;
 
     /// Opens a directory to create and open data files in.
     fn open_dir(&mut self, path: &Path) -> Result<Fd, OpenError>;

@@ -40,6 +40,7 @@ compile_error!("twinio supports Unix targets only (kqueue or epoll)");
 mod buffer;
 mod clock;
 mod done;
+mod engine;
 mod error;
 mod fd;
 mod io;
@@ -57,9 +58,9 @@ pub use done::{
     TimeoutDone, WriteDone,
 };
 pub use error::{
-    AcceptError, CancelError, CloseError, ConnectError, Errno, EventError, FsyncError, ListenError,
-    OpenError, ReadError, RecvError, Rejected, RunError, SendError, ShutdownError, SocketError,
-    SubmitError, TimeoutError, WriteError,
+    AcceptError, AddressError, CancelError, CloseError, ConnectError, Errno, EventError,
+    FsyncError, HandOffError, ListenError, OpenError, ReadError, RecvError, Rejected, RunError,
+    SendError, ShutdownError, SocketError, SubmitError, TimeoutError, WriteError,
 };
 pub use fd::{EventId, Fd, OpId};
 pub use io::{Callback, Io};

@@ -250,7 +250,7 @@ fn file_and_event_cycles(workers: u32) {
         .join(format!("alloc-{}-{workers}", std::process::id()));
     let _ = std::fs::remove_dir_all(&path);
     std::fs::create_dir_all(&path).unwrap();
-    let options = IoOptions { file_workers: workers, ..IoOptions::new(16) };
+    let options = IoOptions::new(16).file_workers(workers);
     let mut io: IO<Other> = IO::with_options(options).unwrap();
     let mut ctx = Other { buffer: Some(Buffer::new(SECTOR_SIZE).unwrap()), ..Other::default() };
     let dir = io.open_dir(&path).unwrap();

@@ -49,7 +49,7 @@ fn delivered(ctx: &mut Counter, io: &mut IO<Counter>, done: EventDone) {
 /// would stay short of `TRIGGERS` for that thread.
 fn trigger_from_threads(threads: usize) {
     // A short maximum wait keeps the pass that notices the threads ending quick.
-    let options = IoOptions { max_wait_ns: 10_000_000, ..IoOptions::new(8) };
+    let options = IoOptions::new(8).max_wait_ns(10_000_000);
     let mut io: IO<Counter> = IO::with_options(options).unwrap();
     let event = io.open_event().unwrap();
     let sequences: Vec<_> = (0..threads).map(|_| Arc::new(AtomicU64::new(0))).collect();
@@ -162,7 +162,7 @@ fn triggers_after_close_or_drop_are_refused() {
 /// armed.
 #[test]
 fn a_waiting_pass_with_only_a_listener_returns() {
-    let options = IoOptions { max_wait_ns: 2_000_000, ..IoOptions::new(4) };
+    let options = IoOptions::new(4).max_wait_ns(2_000_000);
     let mut io: IO<u32> = IO::with_options(options).unwrap();
     let event = io.open_event().unwrap();
     io.event_listen(event, 0, |fired: &mut u32, _, _| *fired += 1).unwrap();

@@ -177,7 +177,7 @@ fn a_workload_with_error_paths_leaks_no_descriptor() {
 
     let before = open_descriptors();
     for workers in [0, 2] {
-        let options = IoOptions { file_workers: workers, ..IoOptions::new(64) };
+        let options = IoOptions::new(64).file_workers(workers);
         let mut io: IO<Ctx> = IO::with_options(options).unwrap();
         let mut ctx = Ctx::default();
         sockets(&mut io, &mut ctx);

@@ -200,7 +200,7 @@ mod pool {
             .open(&path)
             .unwrap();
         let fd = Fd::from_raw(file.as_raw_fd());
-        let options = IoOptions { file_workers: 4, ..IoOptions::new(128) };
+        let options = IoOptions::new(128).file_workers(4);
         let mut io: IO<Files> = IO::with_options(options).unwrap();
         let mut files = Files::default();
         for i in 0..64u64 {

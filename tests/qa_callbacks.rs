@@ -366,12 +366,14 @@ fn canceled_fired_listener_hands_its_trigger_back<I: Backend>() {
     io.run_until_done(&mut ctx).unwrap();
     assert_eq!(ctx.get(1), Some("Err(Canceled)"));
     assert_eq!(ctx.get(2), Some("Ok(())"));
-    // Triggered while armed; a second listener armed before the cancel
-    // gets the trigger at once.
+    // Triggered while armed: the fired listener is still the event's one
+    // listener until its callback starts, so a second is refused; armed
+    // after the cancel, it gets the handed-back trigger at once.
     let b = io.event_listen(event, 3, on_event).unwrap();
     io.event_trigger(event).unwrap();
-    io.event_listen(event, 4, on_event).unwrap();
+    assert_eq!(io.event_listen(event, 4, on_event).err(), Some(SubmitError::AlreadyListening));
     io.cancel(b).unwrap();
+    io.event_listen(event, 4, on_event).unwrap();
     io.run_until_done(&mut ctx).unwrap();
     assert_eq!(ctx.get(3), Some("Err(Canceled)"));
     assert_eq!(ctx.get(4), Some("Ok(())"));

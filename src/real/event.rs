@@ -34,22 +34,3 @@ impl EventTrigger {
         self.shared.target.trigger()
     }
 }
-
-/// One user event as the loop sees it.
-pub(crate) struct EventSlot {
-    pub generation: u32,
-    pub shared: Option<Arc<EventShared>>,
-    /// The armed listener's op slot.
-    pub listener: Option<u32>,
-    /// A trigger arrived while no listener was armed.
-    pub pending: bool,
-    /// A listener fired and its callback has not started: triggers
-    /// arriving now coalesce into that completion.
-    pub fired: bool,
-}
-
-impl EventSlot {
-    pub(crate) fn key(index: u32, generation: u32) -> u64 {
-        (u64::from(generation) << 32) | u64::from(index)
-    }
-}

@@ -7,18 +7,17 @@
 //! jumps straight to the next due event. `docs/simulation.md` describes the
 //! model and every fault.
 
+mod attempt;
+mod backend;
 mod clock;
 pub mod config;
-mod control;
-mod engine;
 mod fds;
-mod io_impl;
 // Some inspection methods of the network serve only its own tests.
 #[allow(dead_code)]
 pub mod network;
 pub mod node;
-mod op;
 pub mod prng;
+mod resources;
 mod storage;
 mod trace;
 
@@ -30,14 +29,14 @@ use config::{CrashPolicy, FaultConfig};
 use fds::FdTable;
 use network::Network;
 use node::NodeId;
-use op::{Place, Slot};
 use prng::{Prng, Ratio};
 use storage::Storage;
 use trace::{Record, Trace};
 
-use crate::fd::Fd;
-use crate::list::{Link, List};
-use crate::timer_heap::TimerHeap;
+use crate::engine::op::Place;
+use crate::engine::{Core, control, impl_io};
+use crate::list::List;
+use crate::real::DEFAULT_MAX_WAIT_NS;
 
 /// The most operation slots [`SimIO::new`] reserves.
 const MAX_ENTRIES: u32 = 1 << 20;
@@ -69,26 +68,12 @@ impl<C> fmt::Debug for SimIO<C> {
         f.debug_struct("SimIO")
             .field("seed", &self.seed)
             .field("now_ns", &self.clock.now())
-            .field("in_flight", &(self.slots.len() - self.free.len()))
+            .field("in_flight", &self.core.in_flight())
             .field("nodes", &self.nodes.len())
             .field("current_node", &self.current)
             .field("trace_hash", &self.trace.hash())
             .finish_non_exhaustive()
     }
-}
-
-/// One user event as the twin sees it.
-pub(crate) struct SimEvent {
-    pub generation: u32,
-    pub open: bool,
-    pub node: NodeId,
-    /// The armed listener's op slot.
-    pub listener: Option<u32>,
-    /// A trigger arrived while no listener was armed.
-    pub pending: bool,
-    /// A listener fired and its callback has not started: triggers
-    /// arriving now coalesce into that completion.
-    pub fired: bool,
 }
 
 /// One generator per subsystem, all forked from the master seed, so a
@@ -114,32 +99,22 @@ pub(crate) struct Streams {
 /// callback [`SimIO::current_node`] is that node, and the previous current
 /// node is restored when the callback returns.
 pub struct SimIO<C> {
+    core: Core<SimIO<C>>,
     seed: u64,
     faults: FaultConfig,
     clock: VirtualClock,
-    slots: Vec<Slot<C>>,
-    links: Vec<Link>,
-    free: Vec<u32>,
-    /// Operations ready to run (the real IO's `completed`).
-    ready: List,
-    /// Network operations that would block, retried every pass.
+    /// Network operations that would block, retried as the world changes.
     parked: List,
-    /// Timers and storage latencies, ordered by (ready_at, sequence).
-    queue: TimerHeap,
     fds: FdTable,
-    events: Vec<SimEvent>,
     storage: Storage,
     network: Network,
     nodes: Vec<bool>,
     current: NodeId,
     streams: Streams,
     trace: Trace,
-    armed_listeners: usize,
-    in_flush: bool,
-    stop_requested: bool,
-    callbacks_run: u64,
-    budget_exhausted: bool,
 }
+
+impl_io!(SimIO);
 
 impl<C> SimIO<C> {
     /// A simulation driven by `seed`, with `entries` operation slots (the
@@ -155,30 +130,23 @@ impl<C> SimIO<C> {
             crash: master.fork(),
             network: master.fork(),
         };
-        let count = entries as usize;
+        // The real IO's bounded wait, in virtual time, when nothing else
+        // bounds a wait but something waits on the world.
+        let core =
+            Core::new(entries, DEFAULT_MAX_WAIT_NS).expect("2^20 operation slots fit in memory");
         SimIO {
+            core,
             seed,
             faults,
             clock: VirtualClock::new(),
-            slots: (0..count).map(|_| Slot::new()).collect(),
-            links: vec![Link::UNLINKED; count],
-            free: (0..entries).rev().collect(),
-            ready: List::new(),
             parked: List::new(),
-            queue: TimerHeap::with_capacity(count),
             fds: FdTable::default(),
-            events: Vec::new(),
             storage: Storage::default(),
             network: Network::new(),
             nodes: vec![true],
             current: NodeId::FIRST,
             streams,
             trace: Trace::new(seed),
-            armed_listeners: 0,
-            in_flush: false,
-            stop_requested: false,
-            callbacks_run: 0,
-            budget_exhausted: false,
         }
     }
 
@@ -215,7 +183,12 @@ impl<C> SimIO<C> {
 
     /// The number of operation slots.
     pub fn entries(&self) -> usize {
-        self.slots.len()
+        self.core.slots.len()
+    }
+
+    /// Timeouts and storage operations waiting out their latency.
+    pub fn queued(&self) -> usize {
+        self.core.timers.len()
     }
 
     // ---- nodes ----
@@ -263,13 +236,10 @@ impl<C> SimIO<C> {
         self.nodes[at] = false;
         self.drop_node_ops(node);
         self.fds.close_node(node);
-        for event in &mut self.events {
-            if event.open && event.node == node {
-                event.open = false;
-                event.generation = event.generation.wrapping_add(1);
-                event.listener = None;
-                event.pending = false;
-                event.fired = false;
+        let events = &mut self.core.events;
+        for index in 0..events.slots.len() {
+            if events.slots[index].data == Some(node) {
+                events.close_silently(index);
             }
         }
         let policy = match self.faults.crash {
@@ -337,23 +307,6 @@ impl<C> SimIO<C> {
         self.network.is_partitioned(a, b)
     }
 
-    /// The local address of a socket of the current node, once it is
-    /// bound, connecting or connected.
-    pub fn local_address(&self, socket: Fd) -> Option<std::net::SocketAddr> {
-        match self.fds.get(self.current, socket.raw())?.kind {
-            fds::FdKind::Socket { key, .. } => self.network.local_address(key),
-            _ => None,
-        }
-    }
-
-    /// The peer address of a connected socket of the current node.
-    pub fn peer_address(&self, socket: Fd) -> Option<std::net::SocketAddr> {
-        match self.fds.get(self.current, socket.raw())?.kind {
-            fds::FdKind::Socket { key, .. } => self.network.peer_address(key),
-            _ => None,
-        }
-    }
-
     fn node_index(&self, node: NodeId) -> Result<usize, NodeError> {
         let at = node.0 as usize;
         if at < self.nodes.len() { Ok(at) } else { Err(NodeError::UnknownNode) }
@@ -361,26 +314,11 @@ impl<C> SimIO<C> {
 
     /// Drops every in-flight operation of `node` without its callback.
     fn drop_node_ops(&mut self, node: NodeId) {
-        for index in 0..self.slots.len() as u32 {
-            let slot = &self.slots[index as usize];
-            if slot.place == Place::Free || slot.node != node {
-                continue;
+        for index in 0..self.core.slots.len() as u32 {
+            let slot = &self.core.slots[index as usize];
+            if slot.place != Place::Free && slot.data.node == node {
+                control::discard(self, index);
             }
-            match slot.place {
-                Place::Free => {}
-                Place::Ready => self.ready.remove(&mut self.links, index),
-                Place::Parked => self.parked.remove(&mut self.links, index),
-                Place::Queued => {
-                    self.queue.remove(index);
-                }
-                Place::Listener(event) => {
-                    self.events[event as usize].listener = None;
-                    self.armed_listeners -= 1;
-                }
-            }
-            let slot = &mut self.slots[index as usize];
-            slot.op = op::Op::Free;
-            self.release(index);
         }
     }
 }

@@ -44,3 +44,23 @@ pub(crate) fn close(fd: i32) -> Result<(), Errno> {
         errno => Err(errno),
     }
 }
+
+/// Whether `fd` names an open descriptor of this process.
+pub(crate) fn is_open(fd: i32) -> bool {
+    // SAFETY: F_GETFD reads the descriptor's flags; any integer is allowed.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+}
+
+/// Sets `O_NONBLOCK` on `fd`, keeping its other status flags.
+pub(crate) fn set_nonblocking(fd: i32) -> Result<(), Errno> {
+    // SAFETY: F_GETFL reads the status flags; any integer is allowed.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: F_SETFL with the flags just read plus O_NONBLOCK.
+    if unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}

@@ -187,11 +187,23 @@ pub(crate) fn listen(fd: i32, address: &SocketAddr, backlog: u32) -> Result<Sock
 }
 
 pub(crate) fn local_address(fd: i32) -> Result<SocketAddr, Errno> {
+    name_of(fd, libc::getsockname)
+}
+
+pub(crate) fn peer_address(fd: i32) -> Result<SocketAddr, Errno> {
+    name_of(fd, libc::getpeername)
+}
+
+type NameCall = unsafe extern "C" fn(i32, *mut libc::sockaddr, *mut libc::socklen_t) -> i32;
+
+/// One of the socket's addresses, by `getsockname` or `getpeername`.
+fn name_of(fd: i32, call: NameCall) -> Result<SocketAddr, Errno> {
     // SAFETY: all-zero bytes are a valid `sockaddr_storage`.
     let mut raw = RawAddr { storage: unsafe { zeroed() }, len: 0 };
     raw.len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-    // SAFETY: `raw.storage` is writable for `raw.len` bytes.
-    let rc = unsafe { libc::getsockname(fd, (&raw mut raw.storage).cast(), &mut raw.len) };
+    // SAFETY: `call` is getsockname or getpeername; `raw.storage` is
+    // writable for `raw.len` bytes and `raw.len` is a valid in/out length.
+    let rc = unsafe { call(fd, (&raw mut raw.storage).cast(), &mut raw.len) };
     if rc < 0 {
         return Err(Errno::last());
     }

@@ -23,7 +23,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use twinio::{DirectIo, FaultConfig, NodeId, Prng, SimIO};
+use twinio::{DirectIo, FaultConfig, Io, NodeId, Prng, SimIO};
 
 pub use checker::{Checker, Violation};
 use client::Client;

@@ -33,12 +33,24 @@ impl Poller {
         Ok(Poller { epoll, events: Box::new([empty; EVENTS_PER_WAIT]), ready: 0, has_pwait2: true })
     }
 
+    /// The epoll descriptor: the IO refuses it to every operation.
+    pub(crate) fn raw_fd(&self) -> i32 {
+        self.epoll.as_raw_fd()
+    }
+
     pub(crate) fn register(&mut self, fd: i32) -> Result<(), Errno> {
         let mut event = libc::epoll_event {
             events: (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
             u64: fd as u32 as u64,
         };
         self.ctl(libc::EPOLL_CTL_ADD, fd, &mut event)
+    }
+
+    /// Stops watching `fd`, which stays open (handed back to its caller).
+    pub(crate) fn deregister(&mut self, fd: i32) {
+        let mut event = libc::epoll_event { events: 0, u64: 0 };
+        // An error means it was not registered: nothing to undo.
+        let _ = self.ctl(libc::EPOLL_CTL_DEL, fd, &mut event);
     }
 
     /// Nothing is queued on epoll; the kernel drops the registration when
@@ -164,6 +176,11 @@ pub(crate) struct TriggerTarget {
 }
 
 impl TriggerTarget {
+    /// The eventfd, which the IO refuses to every operation while it lives.
+    pub(crate) fn raw_fd(&self) -> Option<i32> {
+        Some(self.fd.as_raw_fd())
+    }
+
     pub(crate) fn trigger(&self) -> Result<(), EventError> {
         let one = 1u64;
         loop {

@@ -74,6 +74,11 @@ impl Poller {
         })
     }
 
+    /// The kqueue descriptor: the IO refuses it to every operation.
+    pub(crate) fn raw_fd(&self) -> i32 {
+        self.kq.as_raw_fd()
+    }
+
     /// Queues read and write knotes for `fd`. Fails only if a full queue
     /// had to be submitted and the kqueue itself refused the call; the
     /// queued changes are then kept for the next wait.
@@ -86,6 +91,18 @@ impl Poller {
         self.changes.push(kevent(ident, libc::EVFILT_READ, flags, 0, 0));
         self.changes.push(kevent(ident, libc::EVFILT_WRITE, flags, 0, 0));
         Ok(())
+    }
+
+    /// Stops watching `fd`, which stays open (handed back to its caller):
+    /// its knotes are deleted with the next `kevent` call.
+    pub(crate) fn deregister(&mut self, fd: i32) {
+        self.forget(fd);
+        if self.changes.len() + 2 > CHANGES_MAX && self.submit_changes().is_err() {
+            return; // The kqueue refused the call: the knotes die with the descriptor.
+        }
+        let ident = fd as u32 as usize;
+        self.changes.push(kevent(ident, libc::EVFILT_READ, libc::EV_DELETE, 0, 0));
+        self.changes.push(kevent(ident, libc::EVFILT_WRITE, libc::EV_DELETE, 0, 0));
     }
 
     /// Drops what is queued for `fd`, which is about to be closed: a change
@@ -241,6 +258,11 @@ pub(crate) struct TriggerTarget {
 }
 
 impl TriggerTarget {
+    /// A knote has no descriptor of its own.
+    pub(crate) fn raw_fd(&self) -> Option<i32> {
+        None
+    }
+
     pub(crate) fn trigger(&self) -> Result<(), EventError> {
         self.apply(0, libc::NOTE_TRIGGER).map_err(|errno| match errno {
             Errno::ENOENT => EventError::Closed,

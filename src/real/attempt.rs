@@ -1,0 +1,238 @@
+//! Attempting an operation on the kernel: its syscall, tried first, with
+//! the op left in its slot (so one that would block parks without moving
+//! its buffer).
+
+use super::IO;
+use super::fds::{Direction, Wait};
+use super::pool::{BufferPtr, Job, JobKind};
+use crate::engine::op::{Attempt, Op, Place, Span};
+use crate::error::Errno;
+use crate::options::SocketOptions;
+use crate::sys;
+
+impl<C> IO<C> {
+    /// Runs the syscall of operation `index`. `Pending`: parked on its
+    /// descriptor, handed to a file worker thread, or requeued (a close that
+    /// first cancels the operations pending on its descriptor).
+    pub(crate) fn attempt_op(&mut self, index: u32) -> Attempt {
+        let fds = &mut self.fds;
+        let slot = &mut self.core.slots[index as usize];
+        match &mut slot.op {
+            Op::Free => unreachable!("a free slot is never queued"),
+            Op::Timeout { .. } | Op::EventListen { .. } => Attempt::Done(Ok(0)),
+            Op::Accept { fd, .. } => {
+                let fd = *fd;
+                if fds.owned(fd) {
+                    return Attempt::Done(Err(Errno::EBADF));
+                }
+                if fds.known_not_ready(fd, Direction::Read) {
+                    return self.block(index, fd, Direction::Read);
+                }
+                let options = fds.get(fd).map_or(SocketOptions::default(), |s| s.options);
+                let result = sys::socket::accept(fd, &options).map(|fd| fd as usize);
+                self.done_unless_eagain(index, fd, Direction::Read, result)
+            }
+            Op::Connect { fd, address, started, .. } => {
+                let fd = *fd;
+                if fds.owned(fd) {
+                    return Attempt::Done(Err(Errno::EBADF));
+                }
+                if *started {
+                    // The second attempt reads the outcome: connecting again
+                    // would be EALREADY or EISCONN, depending on the system.
+                    return Attempt::Done(sys::socket::take_error(fd).map(|()| 0));
+                }
+                *started = true;
+                match sys::socket::connect(fd, address) {
+                    Ok(true) => Attempt::Done(Ok(0)),
+                    Ok(false) => {
+                        if let Some(state) = fds.get_mut(fd) {
+                            state.writable = false;
+                        }
+                        self.block(index, fd, Direction::Write)
+                    }
+                    Err(errno) => Attempt::Done(Err(errno)),
+                }
+            }
+            Op::Recv { fd, span, .. } => {
+                let fd = *fd;
+                if fds.owned(fd) {
+                    return Attempt::Done(Err(Errno::EBADF));
+                }
+                if fds.known_not_ready(fd, Direction::Read) {
+                    return self.block(index, fd, Direction::Read);
+                }
+                let len = span.len();
+                let result = sys::socket::recv(fd, span.bytes_mut());
+                // A short, non-empty read drained the socket: the next recv
+                // waits for an edge instead of trying (and failing) first.
+                // End of stream (0) stays ready: it will be read again at once.
+                if let Ok(n) = result
+                    && n > 0
+                    && n < len
+                {
+                    fds.mark_not_ready(fd, Direction::Read);
+                }
+                self.done_unless_eagain(index, fd, Direction::Read, result)
+            }
+            Op::Send { fd, span, .. } => {
+                let fd = *fd;
+                if fds.owned(fd) {
+                    return Attempt::Done(Err(Errno::EBADF));
+                }
+                if fds.known_not_ready(fd, Direction::Write) {
+                    return self.block(index, fd, Direction::Write);
+                }
+                let len = span.len();
+                let result = sys::socket::send(fd, span.bytes());
+                if let Ok(n) = result
+                    && n < len
+                {
+                    fds.mark_not_ready(fd, Direction::Write);
+                }
+                self.done_unless_eagain(index, fd, Direction::Write, result)
+            }
+            Op::Read { fd, span, offset, .. } => {
+                let (fd, offset) = (*fd, *offset);
+                if fds.owned(fd) {
+                    return Attempt::Done(Err(Errno::EBADF));
+                }
+                if self.pool.is_none() || !fds.seen(fd) {
+                    return Attempt::Done(sys::file::pread(fd, span.bytes_mut(), offset));
+                }
+                let kind = JobKind::Read { ptr: span_ptr(span), len: span.len(), offset };
+                self.offload(index, fd, kind)
+            }
+            Op::Write { fd, span, offset, .. } => {
+                let (fd, offset) = (*fd, *offset);
+                if fds.owned(fd) {
+                    return Attempt::Done(Err(Errno::EBADF));
+                }
+                if self.pool.is_none() || !fds.seen(fd) {
+                    return Attempt::Done(sys::file::pwrite(fd, span.bytes(), offset));
+                }
+                // The worker only reads through this pointer.
+                let kind = JobKind::Write { ptr: span_ptr(span), len: span.len(), offset };
+                self.offload(index, fd, kind)
+            }
+            Op::Fsync { fd, mode, .. } => {
+                let (fd, mode) = (*fd, *mode);
+                if fds.owned(fd) {
+                    return Attempt::Done(Err(Errno::EBADF));
+                }
+                if self.pool.is_none() || !fds.seen(fd) {
+                    return Attempt::Done(sys::file::fsync(fd, mode).map(|()| 0));
+                }
+                self.offload(index, fd, JobKind::Fsync { mode })
+            }
+            Op::Close { fd, waiters_canceled, .. } => {
+                let fd = *fd;
+                let first = !std::mem::replace(waiters_canceled, true);
+                self.attempt_close(index, fd, first)
+            }
+        }
+    }
+
+    fn attempt_close(&mut self, index: u32, fd: i32, first: bool) -> Attempt {
+        if self.fds.owned(fd) {
+            // The poller, an eventfd or a wake-up: closing it would break
+            // the IO (or let a trigger write into whatever reuses the number).
+            return Attempt::Done(Err(Errno::EBADF));
+        }
+        if let Some(state) = self.fds.get_mut(fd)
+            && state.in_pool > 0
+        {
+            // A worker may be inside a syscall on this descriptor: closing
+            // now could let it touch a reused number.
+            state.closers.push_back(&mut self.core.links, index);
+            self.core.slots[index as usize].place = Place::Waiting(Wait::PoolClose(fd));
+            self.pending += 1;
+            return Attempt::Pending;
+        }
+        // Pending operations on the descriptor complete first, with
+        // `Canceled`; the close runs after them. Pending means parked on
+        // it, or already queued behind this close: woken by readiness after
+        // it was queued (a pass that drains in parts polls in between) or
+        // submitted after it. None may run its syscall on the closed, and
+        // possibly reused, number.
+        if first {
+            let has_waiters = self.fds.has_waiters(fd);
+            let queued = self.cancel_queued_on(fd);
+            if has_waiters || queued {
+                self.wake(fd, Direction::Read, Some(Errno::ECANCELED));
+                self.wake(fd, Direction::Write, Some(Errno::ECANCELED));
+                self.core.make_ready(index);
+                return Attempt::Pending;
+            }
+        }
+        self.fds.reset(fd);
+        self.poller.forget(fd);
+        Attempt::Done(sys::close(fd).map(|()| 0))
+    }
+
+    /// Gives network operations on `fd` waiting in `completed` (all behind
+    /// the close being run) the outcome `Canceled`, so they complete,
+    /// without a syscall, before it. Returns whether there were any.
+    /// O(queued), once per close.
+    fn cancel_queued_on(&mut self, fd: i32) -> bool {
+        let mut found = false;
+        let mut at = self.core.completed.front();
+        while let Some(index) = at {
+            at = crate::list::List::next(&self.core.links, index);
+            let slot = &mut self.core.slots[index as usize];
+            if slot.op.socket_fd() == Some(fd) {
+                found = true;
+                // An op that already has an outcome (canceled, or a failed
+                // registration) keeps it; either way its syscall never runs.
+                slot.outcome.get_or_insert(Err(Errno::ECANCELED));
+            }
+        }
+        found
+    }
+
+    /// Parks operation `index` on `fd` (it would block), or completes it
+    /// with the registration's error.
+    #[inline]
+    fn block(&mut self, index: u32, fd: i32, direction: Direction) -> Attempt {
+        match self.park(index, fd, direction) {
+            Ok(()) => Attempt::Pending,
+            Err(errno) => Attempt::Done(Err(errno)),
+        }
+    }
+
+    /// Turns `EAGAIN` into a park (and records that the descriptor is not
+    /// ready); any other result is the operation's.
+    #[inline]
+    fn done_unless_eagain(
+        &mut self,
+        index: u32,
+        fd: i32,
+        direction: Direction,
+        result: Result<usize, Errno>,
+    ) -> Attempt {
+        match result {
+            Err(Errno::EAGAIN) => {
+                self.fds.mark_not_ready(fd, direction);
+                self.block(index, fd, direction)
+            }
+            other => Attempt::Done(other),
+        }
+    }
+
+    /// Hands a file operation on a descriptor the IO has an entry for to
+    /// the worker pool. (Any other number runs on the loop thread, where
+    /// the kernel answers it, `EBADF` most likely.)
+    fn offload(&mut self, index: u32, fd: i32, kind: JobKind) -> Attempt {
+        let pool = self.pool.as_mut().expect("offload is only called with a pool");
+        self.fds.get_mut(fd).expect("seen").in_pool += 1;
+        self.pool_outstanding += 1;
+        self.core.slots[index as usize].place = Place::Waiting(Wait::Pool(fd));
+        pool.submit(Job { slot: index, fd, kind });
+        Attempt::Pending
+    }
+}
+
+/// Where a worker thread reads or writes the span's bytes.
+fn span_ptr(span: &mut Span) -> BufferPtr {
+    BufferPtr(span.bytes_mut().as_mut_ptr())
+}

@@ -1,0 +1,229 @@
+//! Per-descriptor state of the real IO: readiness (registration is
+//! edge-triggered, so the engine remembers what the kernel reported), the
+//! operations parked on each descriptor, and which numbers the IO keeps for
+//! itself.
+
+use super::IO;
+use crate::engine::op::Place;
+use crate::error::Errno;
+use crate::list::List;
+use crate::options::SocketOptions;
+
+/// Where an operation of the real IO waits outside the core.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// Parked on a descriptor until it is readable.
+    Read(i32),
+    /// Parked on a descriptor until it is writable.
+    Write(i32),
+    /// Running (or queued) on a file worker thread, on this descriptor.
+    Pool(i32),
+    /// A close waiting for the worker-thread operations on its descriptor.
+    PoolClose(i32),
+}
+
+/// Which readiness an operation waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Read,
+    Write,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FdState {
+    pub registered: bool,
+    pub readable: bool,
+    pub writable: bool,
+    pub readers: List,
+    pub writers: List,
+    /// Closes waiting for this descriptor's worker-thread operations.
+    pub closers: List,
+    /// Operations on this descriptor queued or running on worker threads.
+    pub in_pool: u32,
+    /// The IO's own descriptor (poller, an eventfd, a wake-up): every
+    /// operation refuses it with `EBADF`.
+    pub owned: bool,
+    /// Options given at `open_socket`; a listener passes them to accepted sockets.
+    pub options: SocketOptions,
+}
+
+impl FdState {
+    const FRESH: FdState = FdState {
+        registered: false,
+        readable: true,
+        writable: true,
+        readers: List::new(),
+        writers: List::new(),
+        closers: List::new(),
+        in_pool: 0,
+        owned: false,
+        options: SocketOptions { nodelay: false, recv_buffer_size: None, send_buffer_size: None },
+    };
+}
+
+/// The table, indexed by descriptor number. It grows once per new highest
+/// number the IO itself opened or adopted, never per operation and never
+/// to a number a caller made up (that could mean gigabytes).
+#[derive(Default)]
+pub(crate) struct FdTable {
+    states: Vec<FdState>,
+}
+
+impl FdTable {
+    #[inline]
+    pub(crate) fn get(&self, fd: i32) -> Option<&FdState> {
+        self.states.get(fd as usize)
+    }
+
+    #[inline]
+    pub(crate) fn get_mut(&mut self, fd: i32) -> Option<&mut FdState> {
+        self.states.get_mut(fd as usize)
+    }
+
+    fn entry(&mut self, fd: i32) -> &mut FdState {
+        let at = fd as usize;
+        if at >= self.states.len() {
+            self.states.resize(at + 1, FdState::FRESH);
+        }
+        &mut self.states[at]
+    }
+
+    /// Whether the IO has an entry for `fd` (it opened or adopted it once).
+    #[inline]
+    pub(crate) fn seen(&self, fd: i32) -> bool {
+        (fd as usize) < self.states.len()
+    }
+
+    /// Forgets what is known of a number the kernel just handed out: any
+    /// earlier descriptor with this number is gone.
+    pub(crate) fn adopt(&mut self, fd: i32, options: SocketOptions) {
+        let state = self.entry(fd);
+        debug_assert!(state.readers.is_empty() && state.writers.is_empty());
+        *state = FdState { options, ..FdState::FRESH };
+    }
+
+    /// The descriptor was closed: nothing is known of its number.
+    pub(crate) fn reset(&mut self, fd: i32) {
+        if let Some(state) = self.get_mut(fd) {
+            *state = FdState::FRESH;
+        }
+    }
+
+    /// Marks (or unmarks) one of the IO's own descriptors.
+    pub(crate) fn set_owned(&mut self, fd: i32, owned: bool) {
+        let state = self.entry(fd);
+        *state = FdState { owned, ..FdState::FRESH };
+    }
+
+    /// One of the IO's own descriptors: no operation may touch it.
+    #[inline]
+    pub(crate) fn owned(&self, fd: i32) -> bool {
+        self.get(fd).is_some_and(|state| state.owned)
+    }
+
+    #[inline]
+    pub(crate) fn known_not_ready(&self, fd: i32, direction: Direction) -> bool {
+        match self.get(fd) {
+            Some(state) if state.registered => match direction {
+                Direction::Read => !state.readable,
+                Direction::Write => !state.writable,
+            },
+            _ => false,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn mark_not_ready(&mut self, fd: i32, direction: Direction) {
+        if let Some(state) = self.get_mut(fd) {
+            match direction {
+                Direction::Read => state.readable = false,
+                Direction::Write => state.writable = false,
+            }
+        }
+    }
+
+    /// Some operation is parked on `fd`, in either direction.
+    pub(crate) fn has_waiters(&self, fd: i32) -> bool {
+        self.get(fd).is_some_and(|s| !s.readers.is_empty() || !s.writers.is_empty())
+    }
+}
+
+impl<C> IO<C> {
+    /// Parks operation `index` on `fd` until it is ready in `direction`,
+    /// registering the descriptor on first use. On a registration error the
+    /// operation must complete with that errno instead.
+    #[inline]
+    pub(crate) fn park(&mut self, index: u32, fd: i32, direction: Direction) -> Result<(), Errno> {
+        let state = match self.fds.get_mut(fd) {
+            Some(state) if state.registered => state,
+            // Once per descriptor: kept out of line, off the per-op path.
+            _ => return self.register_and_park(index, fd, direction),
+        };
+        let (list, wait) = match direction {
+            Direction::Read => (&mut state.readers, Wait::Read(fd)),
+            Direction::Write => (&mut state.writers, Wait::Write(fd)),
+        };
+        list.push_back(&mut self.core.links, index);
+        self.core.slots[index as usize].place = Place::Waiting(wait);
+        self.pending += 1;
+        Ok(())
+    }
+
+    #[cold]
+    fn register_and_park(
+        &mut self,
+        index: u32,
+        fd: i32,
+        direction: Direction,
+    ) -> Result<(), Errno> {
+        if !self.fds.entry(fd).registered {
+            self.poller.register(fd)?;
+            self.fds.entry(fd).registered = true;
+        }
+        self.park(index, fd, direction)
+    }
+
+    /// Moves every operation parked on `fd` in `direction` to `completed`,
+    /// with `outcome` as their result if given.
+    pub(crate) fn wake(&mut self, fd: i32, direction: Direction, outcome: Option<Errno>) {
+        let Some(state) = self.fds.get_mut(fd) else { return };
+        let list = match direction {
+            Direction::Read => &mut state.readers,
+            Direction::Write => &mut state.writers,
+        };
+        self.pending -= wake_list(list, &mut self.core, outcome);
+    }
+
+    /// Unlinks operation `index` from descriptor `fd`'s list for `wait`.
+    pub(crate) fn unpark(&mut self, index: u32, wait: Wait) {
+        let (Wait::Read(fd) | Wait::Write(fd) | Wait::Pool(fd) | Wait::PoolClose(fd)) = wait;
+        let state = self.fds.get_mut(fd).expect("a parked op's descriptor has an entry");
+        let list = match wait {
+            Wait::Read(_) => &mut state.readers,
+            Wait::Write(_) => &mut state.writers,
+            Wait::PoolClose(_) => &mut state.closers,
+            Wait::Pool(_) => unreachable!("a worker-thread op is not in a list"),
+        };
+        list.remove(&mut self.core.links, index);
+        self.pending -= 1;
+    }
+}
+
+/// Moves every operation in `list` to `completed`, with `outcome` as their
+/// result if given; returns how many moved.
+#[inline]
+pub(crate) fn wake_list<C>(
+    list: &mut List,
+    core: &mut crate::engine::Core<IO<C>>,
+    outcome: Option<Errno>,
+) -> usize {
+    let mut woken = 0;
+    while let Some(index) = list.pop_front(&mut core.links) {
+        woken += 1;
+        if let Some(errno) = outcome {
+            core.slots[index as usize].outcome = Some(Err(errno));
+        }
+        core.make_ready(index);
+    }
+    woken
+}

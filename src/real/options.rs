@@ -1,0 +1,83 @@
+//! Construction options and errors of the real IO.
+
+use crate::error::Errno;
+
+/// How long a waiting `flush` blocks when no timeout bounds it: it never
+/// waits forever.
+pub const DEFAULT_MAX_WAIT_NS: u64 = 1_000_000_000;
+
+/// Construction options for [`crate::IO`], built from [`IoOptions::new`]
+/// and its setters (fields may be added, so it is not built literally).
+///
+/// ```
+/// use twinio::{IO, IoOptions};
+/// let options = IoOptions::new(256).max_wait_ns(50_000_000).file_workers(2);
+/// let io: IO<()> = IO::with_options(options)?;
+/// assert_eq!(io.entries(), 256);
+/// # Ok::<(), twinio::InitError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IoOptions {
+    /// Operation slots reserved up front: the most operations in flight at once.
+    pub entries: u32,
+    /// The longest a waiting `flush` blocks when no timeout is armed.
+    pub max_wait_ns: u64,
+    /// Worker threads for file reads, writes and fsyncs. Zero (the default)
+    /// runs them on the loop thread, as `darwin.zig` does.
+    pub file_workers: u32,
+}
+
+impl IoOptions {
+    /// `entries` slots, the default maximum wait, no file workers.
+    pub fn new(entries: u32) -> IoOptions {
+        IoOptions { entries, max_wait_ns: DEFAULT_MAX_WAIT_NS, file_workers: 0 }
+    }
+
+    /// Sets the number of operation slots.
+    pub fn entries(mut self, entries: u32) -> IoOptions {
+        self.entries = entries;
+        self
+    }
+
+    /// Sets the longest a waiting `flush` blocks when no timeout is armed.
+    pub fn max_wait_ns(mut self, ns: u64) -> IoOptions {
+        self.max_wait_ns = ns;
+        self
+    }
+
+    /// Sets the number of file worker threads (0: the loop thread).
+    pub fn file_workers(mut self, threads: u32) -> IoOptions {
+        self.file_workers = threads;
+        self
+    }
+}
+
+/// Why [`crate::IO::init`] failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InitError {
+    /// `entries` is zero, or too large to index.
+    InvalidEntries,
+    /// The kernel poller could not be created.
+    Poller(Errno),
+    /// A file worker thread (or its wake-up event) could not be created.
+    Workers(Errno),
+    /// The memory for `entries` operation slots could not be reserved.
+    OutOfMemory,
+}
+
+impl std::fmt::Display for InitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InitError::InvalidEntries => f.write_str("entries must be between 1 and 2^31"),
+            InitError::Poller(errno) => write!(f, "creating the poller failed: {}", errno.desc()),
+            InitError::Workers(errno) => {
+                write!(f, "starting the file workers failed: {}", errno.desc())
+            }
+            InitError::OutOfMemory => f.write_str("not enough memory for the operation slots"),
+        }
+    }
+}
+
+impl std::error::Error for InitError {}

@@ -1,0 +1,141 @@
+//! What the twin supplies to the engine core: virtual time, waits that
+//! jump it, parked network operations retried as the world changes, the
+//! trace, and the node each callback runs as.
+
+use super::SimIO;
+use super::attempt::{SlotData, Wait};
+use super::node::NodeId;
+use super::trace::Record;
+use crate::engine::op::Attempt;
+use crate::engine::{Backend, Core};
+use crate::error::{CancelError, Errno, EventError, RunError, SubmitError};
+
+/// What a dead node's process-level calls fail with: "no such process".
+pub(crate) const DEAD: Errno = Errno::ESRCH;
+
+impl<C> Backend for SimIO<C> {
+    type Wait = Wait;
+    type SlotData = SlotData;
+    type EventData = NodeId;
+    /// The node that was current before the callback.
+    type Scope = NodeId;
+
+    #[inline(always)]
+    fn core(&self) -> &Core<Self> {
+        &self.core
+    }
+
+    #[inline(always)]
+    fn core_mut(&mut self) -> &mut Core<Self> {
+        &mut self.core
+    }
+
+    #[inline]
+    fn clock_ns(&self) -> u64 {
+        self.clock.now()
+    }
+
+    fn admit(&self) -> Result<SlotData, SubmitError> {
+        if !self.is_alive(self.current) {
+            return Err(SubmitError::Closed);
+        }
+        Ok(SlotData { node: self.current, file: 0 })
+    }
+
+    fn submitted(&mut self, index: u32) {
+        let slot = &self.core.slots[index as usize];
+        let fields = [
+            self.clock.now(),
+            slot.op.kind(),
+            slot.op.tag(),
+            u64::from(slot.data.node.0),
+            u64::from(index),
+        ];
+        self.trace.record(Record::Submit, fields);
+    }
+
+    fn attempt(&mut self, index: u32) -> Attempt {
+        self.attempt_op(index)
+    }
+
+    fn unlink_waiting(&mut self, index: u32, wait: Wait) -> Result<(), CancelError> {
+        match wait {
+            Wait::Parked => self.parked.remove(&mut self.core.links, index),
+        }
+        Ok(())
+    }
+
+    fn waits_on_world(&self) -> bool {
+        !self.parked.is_empty() || self.core.events.armed > 0
+    }
+
+    fn next_world_event(&self) -> Option<u64> {
+        // With nothing in flight the network is not waited for: time stays
+        // put, as the real IO does not wait then.
+        if self.core.in_flight() == 0 { None } else { self.network.next_arrival() }
+    }
+
+    /// A wait jumps virtual time (the core bounds it by the next deadline,
+    /// the next arrival and the run's deadline); then what arrived is
+    /// delivered and every parked operation is retried.
+    fn poll(&mut self, timeout_ns: u64) -> Result<(), RunError> {
+        if timeout_ns > 0 {
+            self.clock.advance_to(self.clock.now().saturating_add(timeout_ns));
+        }
+        self.retry_parked();
+        Ok(())
+    }
+
+    fn after_progress(&mut self) -> bool {
+        if self.parked.is_empty() {
+            return false;
+        }
+        // Callbacks ran: they may have unblocked parked operations (and
+        // sent segments that arrive at once, under a zero delay).
+        self.retry_parked();
+        true
+    }
+
+    fn stalled(&self) -> bool {
+        let core = &self.core;
+        core.completed.is_empty()
+            && core.timers.is_empty()
+            && !core.budget_exhausted
+            && self.network.next_arrival().is_none()
+    }
+
+    fn enter_callback(&mut self, data: SlotData, kind: u64, tag: u64, code: u64) -> NodeId {
+        let now = self.clock.now();
+        self.trace.record(Record::Complete, [now, kind, tag, code, u64::from(data.node.0)]);
+        std::mem::replace(&mut self.current, data.node)
+    }
+
+    fn leave_callback(&mut self, previous: NodeId) {
+        self.current = previous;
+    }
+
+    fn open_event_data(&mut self, _key: u64) -> Result<NodeId, EventError> {
+        if !self.is_alive(self.current) {
+            return Err(EventError::Unexpected(DEAD));
+        }
+        Ok(self.current)
+    }
+
+    /// Events belong to a node: another node's are not this one's to use.
+    fn event_visible(&self, node: &NodeId) -> bool {
+        *node == self.current
+    }
+
+    fn close_event_data(&mut self, _node: NodeId) {}
+}
+
+impl<C> SimIO<C> {
+    /// Delivers what has arrived by now and moves every parked operation
+    /// back to `completed`, in the order they parked, to be tried again.
+    fn retry_parked(&mut self) {
+        self.network.advance(self.clock.now());
+        while let Some(index) = self.parked.pop_front(&mut self.core.links) {
+            self.core.make_ready(index);
+        }
+    }
+}
