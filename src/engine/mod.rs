@@ -100,13 +100,13 @@ pub(crate) trait Backend: Io {
         false
     }
 
-    /// Just before the callback of an operation submitted with `data`.
+    /// Just before the callback of `op`, submitted with `data`, runs with
+    /// `result`.
     fn enter_callback(
         &mut self,
         data: Self::SlotData,
-        kind: u64,
-        tag: u64,
-        code: u64,
+        op: &op::Op<Self>,
+        result: &Result<usize, crate::error::Errno>,
     ) -> Self::Scope;
 
     /// Just after that callback returned.

@@ -74,13 +74,22 @@ fn pass<B: Backend>(
 /// How long a wait may block: until the nearest deadline, world event or
 /// the run's own deadline; when there is none, `max_wait_ns` if something
 /// waits on the world, else not at all (nothing could wake it).
+#[inline]
 fn wait_timeout<B: Backend>(io: &B, now: u64, deadline: Option<u64>, world: Option<u64>) -> u64 {
     let core = io.core();
-    let bound = [core.timers.next_deadline(), world, deadline].into_iter().flatten().min();
+    let bound = earliest(earliest(core.timers.next_deadline(), world), deadline);
     match bound {
         Some(at) => at.saturating_sub(now),
         None if io.waits_on_world() => core.max_wait_ns,
         None => 0,
+    }
+}
+
+#[inline(always)]
+fn earliest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
@@ -107,9 +116,7 @@ fn drain<B: Backend>(io: &mut B, ctx: &mut B::Context) {
                     Attempt::Done(result) => result,
                     Attempt::Pending => continue,
                     Attempt::Defer(at) => {
-                        let core = io.core_mut();
-                        core.slots[index as usize].place = Place::Timer;
-                        core.timers.push(index, at);
+                        defer(io.core_mut(), index, at);
                         continue;
                     }
                 },
@@ -125,9 +132,16 @@ fn drain<B: Backend>(io: &mut B, ctx: &mut B::Context) {
     core.budget_exhausted = !core.completed.is_empty();
 }
 
-/// Frees slot `index`, handing back its operation and the backend's data.
+/// Puts operation `index` in the deadline heap until `at`.
+#[cold]
+fn defer<B: Backend>(core: &mut Core<B>, index: u32, at: u64) {
+    core.slots[index as usize].place = Place::Timer;
+    core.timers.push(index, at);
+}
+
+/// Frees slot `index`, handing back its operation.
 #[inline]
-pub(crate) fn release<B: Backend>(core: &mut Core<B>, index: u32) -> (Op<B>, B::SlotData) {
+pub(crate) fn release<B: Backend>(core: &mut Core<B>, index: u32) -> Op<B> {
     let slot = &mut core.slots[index as usize];
     let op = std::mem::replace(&mut slot.op, Op::Free);
     slot.place = Place::Free;
@@ -135,11 +149,12 @@ pub(crate) fn release<B: Backend>(core: &mut Core<B>, index: u32) -> (Op<B>, B::
     slot.due = false;
     slot.generation = slot.generation.wrapping_add(1);
     core.free.push(index);
-    (op, slot.data)
+    op
 }
 
 /// Releases slot `index` and calls its callback with `result`, typed: the
 /// one place an errno becomes an operation's error.
+#[inline(always)]
 pub(crate) fn complete<B: Backend>(
     io: &mut B,
     ctx: &mut B::Context,
@@ -147,13 +162,12 @@ pub(crate) fn complete<B: Backend>(
     result: Result<usize, Errno>,
 ) {
     let core = io.core_mut();
-    let (op, data) = release(core, index);
+    let data = core.slots[index as usize].data;
+    // Returned, not paired with `data`: a tuple cost the op a second copy
+    // (profiled).
+    let op = release(core, index);
     core.callbacks_run += 1;
-    let code = match result {
-        Ok(n) => n as u64,
-        Err(errno) => (1 << 32) | errno as u64,
-    };
-    let scope = io.enter_callback(data, op.kind(), op.tag(), code);
+    let scope = io.enter_callback(data, &op, &result);
     match op {
         Op::Free => unreachable!("a free slot is never queued"),
         Op::Accept { fd, tag, callback } => {

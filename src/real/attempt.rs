@@ -14,6 +14,7 @@ impl<C> IO<C> {
     /// Runs the syscall of operation `index`. `Pending`: parked on its
     /// descriptor, handed to a file worker thread, or requeued (a close that
     /// first cancels the operations pending on its descriptor).
+    #[inline]
     pub(crate) fn attempt_op(&mut self, index: u32) -> Attempt {
         let fds = &mut self.fds;
         let slot = &mut self.core.slots[index as usize];
@@ -22,9 +23,6 @@ impl<C> IO<C> {
             Op::Timeout { .. } | Op::EventListen { .. } => Attempt::Done(Ok(0)),
             Op::Accept { fd, .. } => {
                 let fd = *fd;
-                if fds.owned(fd) {
-                    return Attempt::Done(Err(Errno::EBADF));
-                }
                 if fds.known_not_ready(fd, Direction::Read) {
                     return self.block(index, fd, Direction::Read);
                 }
@@ -34,9 +32,6 @@ impl<C> IO<C> {
             }
             Op::Connect { fd, address, started, .. } => {
                 let fd = *fd;
-                if fds.owned(fd) {
-                    return Attempt::Done(Err(Errno::EBADF));
-                }
                 if *started {
                     // The second attempt reads the outcome: connecting again
                     // would be EALREADY or EISCONN, depending on the system.
@@ -51,14 +46,12 @@ impl<C> IO<C> {
                         }
                         self.block(index, fd, Direction::Write)
                     }
+                    Err(Errno::ENOTSOCK) => Attempt::Done(Err(self.not_a_socket(fd))),
                     Err(errno) => Attempt::Done(Err(errno)),
                 }
             }
             Op::Recv { fd, span, .. } => {
                 let fd = *fd;
-                if fds.owned(fd) {
-                    return Attempt::Done(Err(Errno::EBADF));
-                }
                 if fds.known_not_ready(fd, Direction::Read) {
                     return self.block(index, fd, Direction::Read);
                 }
@@ -77,9 +70,6 @@ impl<C> IO<C> {
             }
             Op::Send { fd, span, .. } => {
                 let fd = *fd;
-                if fds.owned(fd) {
-                    return Attempt::Done(Err(Errno::EBADF));
-                }
                 if fds.known_not_ready(fd, Direction::Write) {
                     return self.block(index, fd, Direction::Write);
                 }
@@ -133,6 +123,7 @@ impl<C> IO<C> {
         }
     }
 
+    #[cold]
     fn attempt_close(&mut self, index: u32, fd: i32, first: bool) -> Attempt {
         if self.fds.owned(fd) {
             // The poller, an eventfd or a wake-up: closing it would break
@@ -192,7 +183,7 @@ impl<C> IO<C> {
 
     /// Parks operation `index` on `fd` (it would block), or completes it
     /// with the registration's error.
-    #[inline]
+    #[inline(always)]
     fn block(&mut self, index: u32, fd: i32, direction: Direction) -> Attempt {
         match self.park(index, fd, direction) {
             Ok(()) => Attempt::Pending,
@@ -202,7 +193,7 @@ impl<C> IO<C> {
 
     /// Turns `EAGAIN` into a park (and records that the descriptor is not
     /// ready); any other result is the operation's.
-    #[inline]
+    #[inline(always)]
     fn done_unless_eagain(
         &mut self,
         index: u32,
@@ -215,8 +206,18 @@ impl<C> IO<C> {
                 self.fds.mark_not_ready(fd, direction);
                 self.block(index, fd, direction)
             }
+            Err(Errno::ENOTSOCK) => Attempt::Done(Err(self.not_a_socket(fd))),
             other => Attempt::Done(other),
         }
+    }
+
+    /// A socket operation on one of the IO's own descriptors (poller,
+    /// eventfd) fails in the kernel with `ENOTSOCK`, touching nothing; it is
+    /// answered `EBADF`, as every operation on them is. Checked here, on
+    /// the error path, so the hot path pays nothing for it.
+    #[cold]
+    fn not_a_socket(&self, fd: i32) -> Errno {
+        if self.fds.owned(fd) { Errno::EBADF } else { Errno::ENOTSOCK }
     }
 
     /// Hands a file operation on a descriptor the IO has an entry for to

@@ -12,10 +12,10 @@ use super::event::EventShared;
 use super::fds::{Direction, Wait, wake_list};
 use super::poller::{PollEvent, Token};
 use crate::clock::Clock;
-use crate::engine::op::{Attempt, Place};
+use crate::engine::op::{Attempt, Op, Place};
 use crate::engine::{Backend, Core, Side, events};
 use crate::error::{
-    AddressError, CancelError, EventError, ListenError, OpenError, RunError, ShutdownError,
+    AddressError, CancelError, Errno, EventError, ListenError, OpenError, RunError, ShutdownError,
     SocketError, SubmitError,
 };
 use crate::fd::Fd;
@@ -73,6 +73,7 @@ impl<C> Backend for IO<C> {
         self.pending > 0 || self.core.events.armed > 0 || self.pool_outstanding > 0
     }
 
+    #[inline]
     fn poll(&mut self, timeout_ns: u64) -> Result<(), RunError> {
         // Nothing can become ready and nothing to sleep for: skip the syscall.
         if timeout_ns == 0 && !self.waits_on_world() {
@@ -87,7 +88,7 @@ impl<C> Backend for IO<C> {
     }
 
     #[inline(always)]
-    fn enter_callback(&mut self, _: (), _kind: u64, _tag: u64, _code: u64) {}
+    fn enter_callback(&mut self, _: (), _: &Op<Self>, _: &Result<usize, Errno>) {}
 
     #[inline(always)]
     fn leave_callback(&mut self, _: ()) {}
@@ -134,6 +135,7 @@ impl<C> IO<C> {
         });
     }
 
+    #[inline]
     fn dispatch(&mut self, event: PollEvent) {
         match event.token {
             Token::Fd(fd) => self.dispatch_fd(fd, event),

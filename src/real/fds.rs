@@ -152,7 +152,7 @@ impl<C> IO<C> {
     /// Parks operation `index` on `fd` until it is ready in `direction`,
     /// registering the descriptor on first use. On a registration error the
     /// operation must complete with that errno instead.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn park(&mut self, index: u32, fd: i32, direction: Direction) -> Result<(), Errno> {
         let state = match self.fds.get_mut(fd) {
             Some(state) if state.registered => state,

@@ -6,7 +6,7 @@ use super::SimIO;
 use super::attempt::{SlotData, Wait};
 use super::node::NodeId;
 use super::trace::Record;
-use crate::engine::op::Attempt;
+use crate::engine::op::{Attempt, Op};
 use crate::engine::{Backend, Core};
 use crate::error::{CancelError, Errno, EventError, RunError, SubmitError};
 
@@ -104,9 +104,18 @@ impl<C> Backend for SimIO<C> {
             && self.network.next_arrival().is_none()
     }
 
-    fn enter_callback(&mut self, data: SlotData, kind: u64, tag: u64, code: u64) -> NodeId {
-        let now = self.clock.now();
-        self.trace.record(Record::Complete, [now, kind, tag, code, u64::from(data.node.0)]);
+    fn enter_callback(
+        &mut self,
+        data: SlotData,
+        op: &Op<Self>,
+        result: &Result<usize, Errno>,
+    ) -> NodeId {
+        let code = match *result {
+            Ok(n) => n as u64,
+            Err(errno) => (1 << 32) | errno as u64,
+        };
+        let fields = [self.clock.now(), op.kind(), op.tag(), code, u64::from(data.node.0)];
+        self.trace.record(Record::Complete, fields);
         std::mem::replace(&mut self.current, data.node)
     }
 
