@@ -17,6 +17,7 @@
 
 mod attempt;
 mod backend;
+mod debug;
 mod event;
 mod fds;
 mod options;
