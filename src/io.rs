@@ -29,6 +29,46 @@ pub type Callback<I, D> = fn(&mut <I as Io>::Context, &mut I, D);
 /// [`Io::tick`] and [`Io::run_for_ns`], exactly once per accepted submit,
 /// and may submit more work. A refused submit runs no callback and hands its
 /// buffer back in [`Rejected`].
+///
+/// A component is written once against `Io` and runs on the kernel and in
+/// the twin. Here, a durable append: write a sector, then fsync, then
+/// record that it is durable.
+///
+/// ```
+/// use std::path::Path;
+/// use twinio::*;
+///
+/// #[derive(Default)]
+/// struct Log { durable: bool }
+///
+/// fn on_write<I: Io<Context = Log>>(_: &mut Log, io: &mut I, done: WriteDone) {
+///     assert_eq!(done.result, Ok(4096));
+///     let fd = Fd::from_raw(done.tag as i32);
+///     io.fsync(fd, FsyncMode::Full, done.tag, on_fsync).expect("a slot is free");
+/// }
+/// fn on_fsync<I: Io<Context = Log>>(log: &mut Log, _: &mut I, done: FsyncDone) {
+///     log.durable = done.result.is_ok();
+/// }
+///
+/// fn append<I: Io<Context = Log>>(io: &mut I, dir: &Path) -> Result<bool, Box<dyn std::error::Error>> {
+///     let dir = io.open_dir(dir)?;
+///     let purpose = FilePurpose::Format;
+///     let file = io.open_data_file(dir, Path::new("log"), 1 << 20, purpose, DirectIo::Optional)?;
+///     let sector = Buffer::from_slice(&[7; 4096])?;
+///     io.write(file, sector, .., 0, file.raw() as u64, on_write)?;
+///     let mut log = Log::default();
+///     io.run_until_done(&mut log)?;
+///     Ok(log.durable)
+/// }
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dir = std::env::temp_dir().join(format!("twinio-io-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// assert!(append(&mut IO::init(8)?, &dir)?);
+/// assert!(append(&mut SimIO::new(1, 8, FaultConfig::none()), Path::new("/data"))?);
+/// std::fs::remove_dir_all(&dir)?;
+/// # Ok(()) }
+/// ```
 pub trait Io: Sized {
     /// The application state handed to every callback.
     type Context;

@@ -13,21 +13,32 @@
 //!
 //! A component is written once, generic over `I: Io`, and runs on both.
 //!
-//! ```no_run
-//! use twinio::{Buffer, Io, IO, RecvDone};
+//! ```
+//! use twinio::{FaultConfig, Io, IO, SimIO, TimeoutDone};
 //!
-//! struct Ctx { received: usize }
+//! #[derive(Default)]
+//! struct Ctx { fired: Vec<u64> }
 //!
-//! fn on_recv<I: Io<Context = Ctx>>(ctx: &mut Ctx, _io: &mut I, done: RecvDone) {
-//!     if let Ok(n) = done.result { ctx.received += n; }
+//! fn on_timeout<I: Io<Context = Ctx>>(ctx: &mut Ctx, io: &mut I, done: TimeoutDone) {
+//!     ctx.fired.push(done.tag);
+//!     if done.tag < 3 {
+//!         io.timeout(1_000_000, done.tag + 1, on_timeout).expect("a slot is free");
+//!     }
+//! }
+//!
+//! /// Three timeouts, each armed by the previous one's callback.
+//! fn chain<I: Io<Context = Ctx>>(io: &mut I) -> Vec<u64> {
+//!     let mut ctx = Ctx::default();
+//!     io.timeout(1_000_000, 1, on_timeout).expect("a slot is free");
+//!     io.run_until_done(&mut ctx).expect("the loop runs");
+//!     ctx.fired
 //! }
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let mut io: IO<Ctx> = IO::init(64)?;
-//! # let socket = twinio::Fd::from_raw(0);
-//! io.recv(socket, Buffer::new(4096)?, .., 0, on_recv)?;
-//! let mut ctx = Ctx { received: 0 };
-//! io.run_for_ns(&mut ctx, 1_000_000)?;
+//! let mut real: IO<Ctx> = IO::init(64)?;
+//! let mut twin: SimIO<Ctx> = SimIO::new(42, 64, FaultConfig::none());
+//! assert_eq!(chain(&mut real), [1, 2, 3]);
+//! assert_eq!(chain(&mut twin), [1, 2, 3]); // in virtual time: no waiting
 //! # Ok(()) }
 //! ```
 
