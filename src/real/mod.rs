@@ -210,3 +210,6 @@ impl<C> Drop for IO<C> {
         }
     }
 }
+
+// One cache line and a half at most: the slot table is walked on every drain.
+static_assertions::const_assert!(std::mem::size_of::<crate::engine::op::Slot<IO<()>>>() <= 96);
