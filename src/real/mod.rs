@@ -20,6 +20,7 @@
 //! `darwin.zig`.
 
 mod control;
+mod debug;
 mod event;
 mod op;
 pub(crate) mod poller;

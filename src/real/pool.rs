@@ -99,6 +99,11 @@ impl Pool {
         Ok(pool)
     }
 
+    /// The number of worker threads running.
+    pub(crate) fn threads(&self) -> usize {
+        self.workers.len()
+    }
+
     /// Queues a job. Never allocates: the queue has a place for every slot.
     pub(crate) fn submit(&mut self, job: Job) {
         let mut state = self.shared.lock();
