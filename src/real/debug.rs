@@ -23,8 +23,8 @@ mod tests {
 
     #[test]
     fn shows_capacity_and_outstanding_work() {
-        let mut io: IO<()> = IO::with_options(IoOptions { file_workers: 2, ..IoOptions::new(8) })
-            .expect("init");
+        let mut io: IO<()> =
+            IO::with_options(IoOptions { file_workers: 2, ..IoOptions::new(8) }).expect("init");
         crate::io::Io::timeout(&mut io, 1_000_000_000, 0, |_, _, _| {}).expect("timeout");
         let shown = format!("{io:?}");
         assert_eq!(
