@@ -1,5 +1,6 @@
-//! Real-IO network tests beyond the shared suite: many concurrent loopback
-//! connections on one loop, and sends the kernel really does cut short.
+//! Real-IO network tests beyond the ones for both backends (`net.rs`):
+//! many concurrent loopback connections on one loop, and sends the kernel
+//! really does cut short.
 
 use std::net::SocketAddr;
 
