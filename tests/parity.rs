@@ -6,9 +6,9 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 
+use support::{shared, temp_dir};
 use twinio::*;
 
 #[derive(Default)]
@@ -197,32 +197,23 @@ fn echo<I: Io<Context = Log>>(io: &mut I) -> Vec<String> {
     log.lines
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let path = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("twin-{}-{n}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&path);
-    std::fs::create_dir_all(&path).unwrap();
-    path
-}
-
 fn both<T: PartialEq + std::fmt::Debug>(real: T, sim: T) {
     assert_eq!(real, sim, "the twin disagrees with the real IO");
 }
 
 #[test]
 fn files_agree() {
+    let _g = shared();
     let dir = temp_dir("files");
     let mut real: IO<Log> = IO::init(32).unwrap();
     let real_lines = files(&mut real, &dir);
     let mut sim: SimIO<Log> = SimIO::new(1, 32, FaultConfig::none());
     both(real_lines, files(&mut sim, Path::new("/twin/files")));
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
 fn timers_and_events_agree() {
+    let _g = shared();
     let mut real: IO<Log> = IO::init(32).unwrap();
     let mut sim: SimIO<Log> = SimIO::new(2, 32, FaultConfig::none());
     both(timers_and_events(&mut real), timers_and_events(&mut sim));
@@ -230,6 +221,7 @@ fn timers_and_events_agree() {
 
 #[test]
 fn echo_agrees() {
+    let _g = shared();
     let mut real: IO<Log> = IO::init(32).unwrap();
     let mut sim: SimIO<Log> = SimIO::new(3, 32, FaultConfig::none());
     both(echo(&mut real), echo(&mut sim));

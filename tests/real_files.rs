@@ -8,59 +8,21 @@
 //! tmpfs. Child processes are this test binary re-run with
 //! `TWINIO_FILES_CHILD` set, entering `child_process_entry`.
 
+mod support;
+
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
-
+use support::{exclusive, shared, temp_dir};
 use twinio::*;
 
 const SECTOR: usize = SECTOR_SIZE;
 const CHILD_ENV: &str = "TWINIO_FILES_CHILD";
 
 // ---- harness ----
-
-/// Tests that assert on descriptor numbers or counts take this exclusively,
-/// so no other test opens (and reuses) descriptors meanwhile; the rest
-/// share it.
-static DESCRIPTORS: RwLock<()> = RwLock::new(());
-
-fn shared() -> RwLockReadGuard<'static, ()> {
-    DESCRIPTORS.read().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn exclusive() -> RwLockWriteGuard<'static, ()> {
-    DESCRIPTORS.write().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// A fresh directory on the disk, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("files-{}-{n}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create test directory");
-        TempDir(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 #[derive(Default)]
 struct Ctx {
@@ -225,7 +187,7 @@ fn wait_for_line(
 #[test]
 fn write_read_round_trips_at_offsets() {
     let _g = shared();
-    let tmp = TempDir::new("roundtrip");
+    let tmp = temp_dir("roundtrip");
     let mut f = Files::new();
     let dir = f.dir(tmp.path());
     let size = 16 * SECTOR as u64;
@@ -268,7 +230,7 @@ fn write_read_round_trips_at_offsets() {
 #[test]
 fn files_in_subdirectories_and_fsync_of_a_directory() {
     let _g = shared();
-    let tmp = TempDir::new("subdir");
+    let tmp = temp_dir("subdir");
     std::fs::create_dir(tmp.path().join("sub")).unwrap();
     let mut f = Files::new();
     let dir = f.dir(tmp.path());
@@ -284,7 +246,7 @@ fn files_in_subdirectories_and_fsync_of_a_directory() {
 #[test]
 fn partial_read_at_end_of_file_and_zero_past_it() {
     let _g = shared();
-    let tmp = TempDir::new("eof");
+    let tmp = temp_dir("eof");
     let mut f = Files::new();
     let dir = f.dir(tmp.path());
     let size = 2 * SECTOR as u64;
@@ -319,7 +281,7 @@ fn format_direct(f: &mut Files, dir: Fd, name: &str, size: u64) -> Option<Fd> {
 #[test]
 fn direct_io_round_trip() {
     let _g = shared();
-    let tmp = TempDir::new("direct");
+    let tmp = temp_dir("direct");
     let mut f = Files::new();
     let dir = f.dir(tmp.path());
     let size = 8 * SECTOR as u64;
@@ -347,7 +309,7 @@ fn direct_io_round_trip() {
 #[test]
 fn direct_io_misalignment_is_a_typed_error() {
     let _g = shared();
-    let tmp = TempDir::new("align");
+    let tmp = temp_dir("align");
     let mut f = Files::new();
     let dir = f.dir(tmp.path());
     let Some(fd) = format_direct(&mut f, dir, "data", 4 * SECTOR as u64) else { return };
@@ -409,7 +371,7 @@ fn direct_io_required_fails_where_unsupported_and_optional_falls_back() {
 #[test]
 fn second_open_of_a_data_file_is_locked_and_inspect_tolerates_it() {
     let _g = shared();
-    let tmp = TempDir::new("lock");
+    let tmp = temp_dir("lock");
     let mut f = Files::new();
     let dir = f.dir(tmp.path());
     let size = 4 * SECTOR as u64;
@@ -451,7 +413,7 @@ fn lock_held_by_a_child_process() {
     // descriptors, so until it execs it holds (the flock of) any data file
     // another test has open, which then cannot be reopened.
     let _g = exclusive();
-    let tmp = TempDir::new("childlock");
+    let tmp = temp_dir("childlock");
     let mut f = Files::new();
     let dir = f.dir(tmp.path());
     let size = 2 * SECTOR as u64;
@@ -484,7 +446,7 @@ fn lock_held_by_a_child_process() {
 #[test]
 fn format_preallocates_the_whole_size() {
     let _g = shared();
-    let tmp = TempDir::new("prealloc");
+    let tmp = temp_dir("prealloc");
     let mut f = Files::new();
     let dir = f.dir(tmp.path());
     let size = 1024 * SECTOR as u64; // 4 MiB
@@ -505,7 +467,7 @@ fn format_preallocates_the_whole_size() {
 #[test]
 fn refused_arguments_are_typed_errors_and_leak_nothing() {
     let _g = exclusive();
-    let tmp = TempDir::new("refused");
+    let tmp = temp_dir("refused");
     std::fs::create_dir(tmp.path().join("a_dir")).unwrap();
     std::fs::write(tmp.path().join("small"), vec![0u8; SECTOR]).unwrap();
     std::os::unix::fs::symlink("small", tmp.path().join("link")).unwrap();
@@ -580,7 +542,7 @@ fn refused_arguments_are_typed_errors_and_leak_nothing() {
 fn operations_on_a_closed_descriptor_are_typed_errors() {
     // Exclusive: no other test may be handed the closed number meanwhile.
     let _g = exclusive();
-    let tmp = TempDir::new("closed");
+    let tmp = temp_dir("closed");
     let mut f = Files::new();
     let dir = f.dir(tmp.path());
     let fd = f.open(dir, "data", SECTOR as u64, FilePurpose::Format, DirectIo::Disabled).unwrap();
@@ -613,7 +575,7 @@ fn acknowledged_writes_survive_sigkill() {
     // descriptors, so until it execs it holds (the flock of) any data file
     // another test has open, which then cannot be reopened.
     let _g = exclusive();
-    let tmp = TempDir::new("kill");
+    let tmp = temp_dir("kill");
     let mut f = Files::new();
     let dir = f.dir(tmp.path());
     let size = KILL_SECTORS * SECTOR as u64;

@@ -117,6 +117,13 @@ pub fn exclusive() -> Guard {
 /// A fresh directory under the target directory, removed on drop.
 pub struct TempDir(PathBuf);
 
+impl TempDir {
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
 impl Deref for TempDir {
     type Target = Path;
     fn deref(&self) -> &Path {
