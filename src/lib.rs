@@ -43,7 +43,6 @@
 //! ```
 
 #![deny(unsafe_op_in_unsafe_fn)]
-#![warn(missing_docs)]
 
 #[cfg(not(unix))]
 compile_error!("twinio supports Unix targets only (kqueue or epoll)");

@@ -1,181 +1,207 @@
-//! Cross-thread user events on the real IO: `EventTrigger` from other
-//! threads, coalescing, and the guarantee that the last trigger is always
-//! delivered.
+//! User events on both backends: listen, trigger, coalescing, close, and a
+//! canceled listener that leaves its trigger to the next.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::thread;
+mod support;
 
+use support::typed::*;
+use support::{Backend, both_backends};
 use twinio::*;
 
-/// Triggers per thread.
-const TRIGGERS: u64 = 20_000;
-
-struct Counter {
-    event: EventId,
-    /// Each triggering thread stores its trigger's number here, with
-    /// `Release`, before triggering.
-    sequences: Vec<Arc<AtomicU64>>,
-    deliveries: u64,
-    /// What each sequence read when the latest delivery ran.
-    last_seen: Vec<u64>,
-    /// The listener was canceled by `close_event`.
-    canceled: bool,
-}
-
-/// Counts the delivery, records what the triggering threads had published
-/// when it ran, and re-arms.
-fn delivered(ctx: &mut Counter, io: &mut IO<Counter>, done: EventDone) {
-    if done.result == Err(EventError::Canceled) {
-        ctx.canceled = true;
-        return;
-    }
-    done.result.expect("event delivery");
-    ctx.deliveries += 1;
-    for (seen, sequence) in ctx.last_seen.iter_mut().zip(&ctx.sequences) {
-        *seen = sequence.load(Ordering::Acquire);
-    }
-    io.event_listen(ctx.event, 0, delivered).expect("re-arm");
-}
-
-/// Runs `threads` threads that each trigger `TRIGGERS` times while the loop
-/// counts deliveries.
-///
-/// Coalescing allows fewer deliveries than triggers, never more. And the
-/// last trigger is never lost: a trigger that arrives after a delivery's
-/// kernel read produces another delivery, so the loop must end up with a
-/// delivery that ran after every thread's final sequence was published.
-/// Were a final trigger lost, no delivery would follow it and `last_seen`
-/// would stay short of `TRIGGERS` for that thread.
-fn trigger_from_threads(threads: usize) {
-    // A short maximum wait keeps the pass that notices the threads ending quick.
-    let options = IoOptions::new(8).max_wait_ns(10_000_000);
-    let mut io: IO<Counter> = IO::with_options(options).unwrap();
+fn events_listen_trigger_coalesce_and_close<B: Backend<Ctx>>() {
+    let _g = B::shared();
+    let mut io = B::io(16);
+    let mut ctx = Ctx::default();
     let event = io.open_event().unwrap();
-    let sequences: Vec<_> = (0..threads).map(|_| Arc::new(AtomicU64::new(0))).collect();
-    let mut ctx = Counter {
-        event,
-        sequences: sequences.clone(),
-        deliveries: 0,
-        last_seen: vec![0; threads],
-        canceled: false,
-    };
-    io.event_listen(event, 0, delivered).unwrap();
 
-    let workers: Vec<_> = sequences
-        .into_iter()
-        .map(|sequence| {
-            let trigger = io.event_trigger_handle(event).unwrap();
-            thread::spawn(move || {
-                for i in 1..=TRIGGERS {
-                    sequence.store(i, Ordering::Release);
-                    trigger.trigger().expect("trigger");
-                    if i % 1000 == 0 {
-                        thread::yield_now(); // vary the interleaving
-                    }
-                }
-            })
-        })
-        .collect();
+    // Listen, then trigger.
+    io.event_listen(event, 1, on_event).unwrap();
+    io.event_trigger(event).unwrap();
+    assert_eq!(expect_done!(wait(&mut io, &mut ctx, 1), Event), Ok(()));
 
-    // Run the loop while the threads trigger. Each pass waits at most until
-    // a trigger (or the IO's maximum wait) and the bound is in passes.
-    let mut passes = 0u64;
-    while !workers.iter().all(|w| w.is_finished()) {
-        io.flush(&mut ctx, true).unwrap();
-        passes += 1;
-        assert!(passes < 10 * TRIGGERS * threads as u64, "the loop is not making progress");
+    // Triggers before the listener coalesce into one completion.
+    io.event_trigger(event).unwrap();
+    io.event_trigger(event).unwrap();
+    io.event_listen(event, 2, on_event).unwrap();
+    assert_eq!(expect_done!(wait(&mut io, &mut ctx, 2), Event), Ok(()));
+    io.event_listen(event, 3, on_event).unwrap();
+    assert_eq!(io.event_listen(event, 4, on_event), Err(SubmitError::AlreadyListening));
+    // Let the loop run a while: nothing is left to deliver to listener 3.
+    io.timeout(2_000_000, 5, on_timeout).unwrap();
+    wait(&mut io, &mut ctx, 5);
+    assert!(!ctx.has(3), "a coalesced trigger was delivered twice");
+
+    // Closing the event completes its armed listener with Canceled.
+    io.close_event(event).unwrap();
+    assert_eq!(expect_done!(wait(&mut io, &mut ctx, 3), Event), Err(EventError::Canceled));
+    assert_eq!(ctx.count(3), 0);
+    // The closed id is dead for every call, even once its slot is reused.
+    let reused = io.open_event().unwrap();
+    assert_ne!(reused, event);
+    assert_eq!(io.event_listen(event, 6, on_event), Err(SubmitError::UnknownEvent));
+    assert_eq!(io.event_trigger(event), Err(EventError::UnknownEvent));
+    assert_eq!(io.close_event(event), Err(EventError::UnknownEvent));
+    // The new event did not inherit a trigger.
+    io.event_listen(reused, 7, on_event).unwrap();
+    io.timeout(1_000_000, 8, on_timeout).unwrap();
+    wait(&mut io, &mut ctx, 8);
+    assert!(!ctx.has(7));
+    io.event_trigger(reused).unwrap();
+    assert_eq!(expect_done!(wait(&mut io, &mut ctx, 7), Event), Ok(()));
+    io.close_event(reused).unwrap();
+    assert!(ctx.log.is_empty(), "stray completions: {:?}", ctx.log);
+    assert_eq!(io.in_flight(), 0);
+}
+
+fn a_canceled_listener_leaves_its_trigger_to_the_next<B: Backend<Ctx>>() {
+    let _g = B::shared();
+    let mut io = B::io(16);
+    let mut ctx = Ctx::default();
+    let event = io.open_event().unwrap();
+    // As a recv canceled while its data is ready leaves the data to the next
+    // recv, a listener canceled after a trigger reached it, before its
+    // callback ran, leaves the trigger to the next listener: it was never
+    // delivered, so it must not be lost.
+    for armed_first in [false, true] {
+        let tag = if armed_first { 10 } else { 20 };
+        let first = if armed_first {
+            let id = io.event_listen(event, tag, on_event).unwrap();
+            io.event_trigger(event).unwrap();
+            id
+        } else {
+            io.event_trigger(event).unwrap();
+            io.event_listen(event, tag, on_event).unwrap()
+        };
+        io.cancel(first).unwrap();
+        assert_eq!(expect_done!(wait(&mut io, &mut ctx, tag), Event), Err(EventError::Canceled));
+        io.event_listen(event, tag + 1, on_event).unwrap();
+        io.timeout(5_000_000, tag + 2, on_timeout).unwrap();
+        run_until(&mut io, &mut ctx, |ctx| ctx.has(tag + 1) || ctx.has(tag + 2));
+        assert!(ctx.has(tag + 1), "armed first {armed_first}: the trigger was lost");
+        assert_eq!(expect_done!(ctx.take(tag + 1).unwrap(), Event), Ok(()));
+        wait(&mut io, &mut ctx, tag + 2);
     }
-    for worker in workers {
-        worker.join().unwrap();
+    // A listener armed while the canceled one still waited for its callback
+    // gets the trigger.
+    io.event_trigger(event).unwrap();
+    let first = io.event_listen(event, 30, on_event).unwrap();
+    let second = io.event_listen(event, 31, on_event);
+    if second.is_ok() {
+        io.cancel(first).unwrap();
+        assert_eq!(expect_done!(wait(&mut io, &mut ctx, 30), Event), Err(EventError::Canceled));
+        assert_eq!(expect_done!(wait(&mut io, &mut ctx, 31), Event), Ok(()));
+    } else {
+        // Still counted as the event's listener: that is fine too.
+        assert_eq!(second, Err(SubmitError::AlreadyListening));
+        assert_eq!(expect_done!(wait(&mut io, &mut ctx, 30), Event), Ok(()));
     }
-    // Every trigger has been made. Any still unseen is pending in the
-    // kernel: a few passes must deliver it.
-    let finished = [TRIGGERS].repeat(threads);
-    for _ in 0..5 {
-        if ctx.last_seen == finished {
-            break;
+    io.close_event(event).unwrap();
+    assert!(ctx.log.is_empty(), "stray completions: {:?}", ctx.log);
+    assert_eq!(io.in_flight(), 0);
+}
+
+both_backends!(
+    events_listen_trigger_coalesce_and_close,
+    a_canceled_listener_leaves_its_trigger_to_the_next
+);
+
+/// Listeners canceled or re-armed from callbacks, in the scripted style.
+mod scripted {
+    use super::support::scripted::*;
+    use super::support::{Backend, both_backends, exclusive};
+    use twinio::*;
+
+    /// A listener that a trigger already fired, canceled before its callback
+    /// ran: the trigger is not lost with it (a lost wake-up would hang the
+    /// next listener forever).
+    fn canceled_fired_listener_hands_its_trigger_back<B: Backend<Ctx>>() {
+        let _g = exclusive();
+        let mut io = B::io(16);
+        let mut ctx = Ctx::default();
+        let event = io.open_event().unwrap();
+        // Triggered before the listener was armed.
+        io.event_trigger(event).unwrap();
+        let a = io.event_listen(event, 1, on_event).unwrap();
+        io.cancel(a).unwrap();
+        io.event_listen(event, 2, on_event).unwrap();
+        io.run_until_done(&mut ctx).unwrap();
+        assert_eq!(ctx.get(1), Some("Err(Canceled)"));
+        assert_eq!(ctx.get(2), Some("Ok(())"));
+        // Triggered while armed: the fired listener is still the event's
+        // one listener until its callback starts, so a second is refused;
+        // armed after the cancel, it gets the handed-back trigger at once.
+        let b = io.event_listen(event, 3, on_event).unwrap();
+        io.event_trigger(event).unwrap();
+        let refused = io.event_listen(event, 4, on_event).err();
+        assert_eq!(refused, Some(SubmitError::AlreadyListening));
+        io.cancel(b).unwrap();
+        io.event_listen(event, 4, on_event).unwrap();
+        io.run_until_done(&mut ctx).unwrap();
+        assert_eq!(ctx.get(3), Some("Err(Canceled)"));
+        assert_eq!(ctx.get(4), Some("Ok(())"));
+        // A canceled listener that was never fired leaves nothing pending.
+        let c = io.event_listen(event, 5, on_event).unwrap();
+        io.cancel(c).unwrap();
+        io.run_until_done(&mut ctx).unwrap();
+        io.event_listen(event, 6, on_event).unwrap();
+        io.run_for_ns(&mut ctx, 1_000_000).unwrap();
+        assert_eq!(ctx.count(6), 0, "a trigger appeared from nowhere");
+        // Fired, then the event closed, then canceled: nothing to hand back to.
+        io.close_event(event).unwrap();
+        assert_eq!(wait(&mut io, &mut ctx, 6), "Err(Canceled)");
+        let event = io.open_event().unwrap();
+        let d = io.event_listen(event, 7, on_event).unwrap();
+        io.event_trigger(event).unwrap();
+        io.close_event(event).unwrap();
+        io.cancel(d).unwrap();
+        io.run_until_done(&mut ctx).unwrap();
+        assert_eq!(ctx.get(7), Some("Err(Canceled)"));
+        assert_eq!(ctx.log.len(), 7, "{:?}", ctx.log);
+        assert_eq!(io.in_flight(), 0);
+    }
+
+    /// A listener re-armed from its own callback, with triggers before and
+    /// after the re-arm: no rearm is lost, and triggers that arrive before a
+    /// fired listener's callback runs coalesce into it (as documented) instead
+    /// of firing the next listener too.
+    fn rearm_from_the_listener_callback<B: Backend<Ctx>>() {
+        let _g = exclusive();
+        let mut io = B::io(16);
+        let mut ctx = Ctx::default();
+        let event = io.open_event().unwrap();
+        io.event_listen(event, 1, on_event).unwrap();
+        // Trigger first, then re-arm: the new listener fires (pending trigger).
+        ctx.on(1, Action::Trigger(event));
+        ctx.on(1, Action::Listen(event, 2));
+        // Re-arm first, then trigger twice: both before listener 3's callback
+        // runs, so they coalesce into its one completion.
+        ctx.on(2, Action::Listen(event, 3));
+        ctx.on(2, Action::Trigger(event));
+        ctx.on(2, Action::Trigger(event));
+        // Re-arm with no trigger since: stays armed.
+        ctx.on(3, Action::Listen(event, 4));
+        io.event_trigger(event).unwrap();
+        for _ in 0..5 {
+            io.run_for_ns(&mut ctx, 1_000_000).unwrap();
         }
-        io.flush(&mut ctx, true).unwrap();
+        assert_eq!(ctx.tags(), [1, 2, 3], "{:?}", ctx.log);
+        assert_eq!(io.in_flight(), 1);
+        // Two triggers before listener 4 runs: one completion, nothing left
+        // for listener 5.
+        io.event_trigger(event).unwrap();
+        io.event_trigger(event).unwrap();
+        io.run_once(&mut ctx).unwrap();
+        io.event_listen(event, 5, on_event).unwrap();
+        io.run_for_ns(&mut ctx, 1_000_000).unwrap();
+        assert_eq!(ctx.tags(), [1, 2, 3, 4]);
+        assert!(ctx.outcomes.iter().all(|o| o.ends_with("Ok(())")), "{:?}", ctx.outcomes);
+        io.close_event(event).unwrap();
+        io.run_until_done(&mut ctx).unwrap();
+        assert_eq!(ctx.get(5), Some("Err(Canceled)"));
+        assert_eq!(io.in_flight(), 0);
     }
-    assert_eq!(ctx.last_seen, finished, "a final trigger was not delivered");
-    let total = TRIGGERS * threads as u64;
-    assert!(ctx.deliveries >= 1 && ctx.deliveries <= total, "{} deliveries", ctx.deliveries);
-    // Once idle, a pass delivers at most the one trigger that may have
-    // landed after the final delivery's read; nothing beyond.
-    let before = ctx.deliveries;
-    io.timeout(1_000_000, 0, |_, _, done| done.result.unwrap()).unwrap();
-    io.run_once(&mut ctx).unwrap();
-    io.tick(&mut ctx).unwrap();
-    assert!(ctx.deliveries <= before + 1 && ctx.deliveries <= total);
 
-    // Closing the event ends the re-arming listener with Canceled.
-    io.close_event(event).unwrap();
-    io.run_until_done(&mut ctx).unwrap();
-    assert!(ctx.canceled);
-    assert_eq!(io.in_flight(), 0);
-}
-
-#[test]
-fn one_thread_triggering_the_last_trigger_is_delivered() {
-    trigger_from_threads(1);
-}
-
-#[test]
-fn four_threads_triggering_each_last_trigger_is_delivered() {
-    trigger_from_threads(4);
-}
-
-#[test]
-fn triggers_after_close_or_drop_are_refused() {
-    fn assert_send_sync<T: Send + Sync + 'static>() {}
-    assert_send_sync::<EventTrigger>();
-
-    let mut io: IO<()> = IO::init(4).unwrap();
-    let event = io.open_event().unwrap();
-    let handle = io.event_trigger_handle(event).unwrap();
-    let from_thread = {
-        let handle = handle.clone();
-        thread::spawn(move || handle.trigger()).join().unwrap()
-    };
-    assert_eq!(from_thread, Ok(()));
-    // The trigger made before the listener is delivered once it is armed.
-    io.event_listen(event, 7, |_, _, done| assert_eq!((done.tag, done.result), (7, Ok(()))))
-        .unwrap();
-    io.run_until_done(&mut ()).unwrap();
-    assert_eq!(io.in_flight(), 0);
-
-    io.close_event(event).unwrap();
-    assert_eq!(handle.trigger(), Err(EventError::Closed));
-    assert_eq!(io.event_trigger_handle(event).unwrap_err(), EventError::UnknownEvent);
-
-    let other = io.open_event().unwrap();
-    let handle = io.event_trigger_handle(other).unwrap();
-    drop(io);
-    let from_thread = thread::spawn(move || handle.trigger()).join().unwrap();
-    assert_eq!(from_thread, Err(EventError::Closed));
-}
-
-/// A waiting pass with nothing but an armed listener returns after the IO's
-/// maximum wait: the loop never blocks forever. Nothing is asserted about
-/// how long it took, only that every call returns and the listener is left
-/// armed.
-#[test]
-fn a_waiting_pass_with_only_a_listener_returns() {
-    let options = IoOptions::new(4).max_wait_ns(2_000_000);
-    let mut io: IO<u32> = IO::with_options(options).unwrap();
-    let event = io.open_event().unwrap();
-    io.event_listen(event, 0, |fired: &mut u32, _, _| *fired += 1).unwrap();
-    let mut fired = 0;
-    for _ in 0..5 {
-        io.flush(&mut fired, true).unwrap();
-    }
-    assert_eq!((fired, io.in_flight()), (0, 1));
-    // run_once would wait for a callback: a trigger from another thread
-    // ends it.
-    let handle = io.event_trigger_handle(event).unwrap();
-    let trigger = thread::spawn(move || handle.trigger());
-    io.run_once(&mut fired).unwrap();
-    assert_eq!(trigger.join().unwrap(), Ok(()));
-    assert_eq!((fired, io.in_flight()), (1, 0));
+    both_backends!(
+        canceled_fired_listener_hands_its_trigger_back,
+        rearm_from_the_listener_callback
+    );
 }

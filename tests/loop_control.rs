@@ -1,295 +1,496 @@
-//! Cancellation, timer reset, run modes and the file worker pool on the real
-//! IO, including the libxev failure cases: cancel before the first tick,
-//! cancel racing readiness, cancel twice, lost re-arms.
+//! Loop control on both backends: cancel (before the first flush, racing
+//! readiness, from a callback, stale ids, cancel_all), reset_timeout, the
+//! run modes and stop, and re-entering the loop from a callback.
 
-use std::io::Write as _;
-use std::os::fd::IntoRawFd;
-use std::os::unix::net::UnixStream;
+mod support;
 
-use proptest::prelude::*;
+use support::typed::*;
+use support::{Backend, both_backends};
 use twinio::*;
 
-#[derive(Default)]
-struct Log {
-    /// (tag, outcome) for every callback, in order.
-    events: Vec<(u64, String)>,
-    stop_at: Option<u64>,
+fn running_the_loop_from_a_callback_is_refused<B: Backend<Ctx>>() {
+    let _g = B::shared();
+    let mut io = B::io(16);
+    let mut ctx = Ctx::default();
+    io.timeout(0, 1, on_reentry_probe).unwrap();
+    wait(&mut io, &mut ctx, 1);
+    assert_eq!(ctx.reentry, [Err(RunError::Reentrant); 6]);
+    // The loop is unharmed: what the callback submitted runs.
+    assert_eq!(wait(&mut io, &mut ctx, 2).done_timeout(), Ok(()));
+    io.run_for_ns(&mut ctx, 1).unwrap();
+    assert_eq!(io.in_flight(), 0);
 }
 
-fn on_recv(log: &mut Log, _: &mut IO<Log>, done: RecvDone) {
-    let outcome = match done.result {
-        Ok(n) => format!("recv {:?}", &done.buffer[..n]),
-        Err(error) => format!("recv {error:?}"),
-    };
-    log.events.push((done.tag, outcome));
+fn cancel_basics<B: Backend<Ctx>>() {
+    let _g = B::shared();
+    let mut io = B::io(16);
+    let mut ctx = Ctx::default();
+
+    // A timeout.
+    let t = io.timeout(10_000_000_000, 1, on_timeout).unwrap();
+    io.cancel(t).unwrap();
+    assert_eq!(io.cancel(t), Err(CancelError::AlreadyCanceled));
+    assert_eq!(io.reset_timeout(t, 0), Err(CancelError::AlreadyCanceled));
+    assert_eq!(expect_done!(wait(&mut io, &mut ctx, 1), Timeout), Err(TimeoutError::Canceled));
+    assert_eq!(io.cancel(t), Err(CancelError::NotRunning));
+
+    // A recv parked on a socket, which hands its buffer back; the data sent
+    // afterwards goes to the next recv.
+    let (client, server) = connected(&mut io, &mut ctx);
+    let r = io.recv(server, Buffer::from_slice(b"mine").unwrap(), .., 2, on_recv).unwrap();
+    pass(&mut io, &mut ctx);
+    assert_eq!(io.reset_timeout(r, 0), Err(CancelError::NotATimeout));
+    io.cancel(r).unwrap();
+    let (buf, result) = expect_done!(wait(&mut io, &mut ctx, 2), Recv, 2);
+    assert_eq!((result, &buf[..]), (Err(RecvError::Canceled), &b"mine"[..]));
+    assert_eq!(send(&mut io, &mut ctx, client, b"after"), Ok(5));
+    assert_eq!(recv(&mut io, &mut ctx, server, 16).unwrap(), b"after");
+
+    // A send canceled before any pass never runs its syscall: the peer
+    // receives only what was sent after it.
+    let s = io.send(client, Buffer::from_slice(b"never").unwrap(), .., 5, on_send).unwrap();
+    io.cancel(s).unwrap();
+    assert_eq!(expect_done!(wait(&mut io, &mut ctx, 5), Send, 2).1, Err(SendError::Canceled));
+    assert_eq!(send(&mut io, &mut ctx, client, b"sent"), Ok(4));
+    assert_eq!(recv(&mut io, &mut ctx, server, 16).unwrap(), b"sent");
+
+    // An event listener.
+    let event = io.open_event().unwrap();
+    let l = io.event_listen(event, 3, on_event).unwrap();
+    io.cancel(l).unwrap();
+    assert_eq!(expect_done!(wait(&mut io, &mut ctx, 3), Event), Err(EventError::Canceled));
+    // The event is free for a new listener, which gets the next trigger.
+    io.event_listen(event, 4, on_event).unwrap();
+    io.event_trigger(event).unwrap();
+    assert_eq!(expect_done!(wait(&mut io, &mut ctx, 4), Event), Ok(()));
+
+    // Exactly one callback per canceled operation.
+    assert!(ctx.log.is_empty(), "stray completions: {:?}", ctx.log);
+    io.close_event(event).unwrap();
+    close(&mut io, &mut ctx, client).unwrap();
+    close(&mut io, &mut ctx, server).unwrap();
+    assert_eq!(io.in_flight(), 0);
 }
 
-fn on_timeout(log: &mut Log, io: &mut IO<Log>, done: TimeoutDone) {
-    log.events.push((done.tag, format!("timeout {:?}", done.result)));
-    if log.stop_at == Some(done.tag) {
-        io.stop();
-    }
+fn reset_timeout_basics<B: Backend<Ctx>>() {
+    let _g = B::shared();
+    let mut io = B::io(16);
+    let mut ctx = Ctx::default();
+
+    // Earlier: a 10 s timer moved to 1 ms fires first, once.
+    let late = io.timeout(10_000_000_000, 1, on_timeout).unwrap();
+    let other = io.timeout(5_000_000_000, 2, on_timeout).unwrap();
+    io.reset_timeout(late, 1_000_000).unwrap();
+    assert_eq!(wait(&mut io, &mut ctx, 1).done_timeout(), Ok(()));
+    assert!(!ctx.has(2));
+    assert_eq!(io.reset_timeout(late, 0), Err(CancelError::NotRunning));
+
+    // Later: a 1 ms timer moved to 10 s does not fire at its old deadline
+    // (a 5 ms timer armed after it fires first).
+    let soon = io.timeout(1_000_000, 3, on_timeout).unwrap();
+    io.reset_timeout(soon, 10_000_000_000).unwrap();
+    io.timeout(5_000_000, 4, on_timeout).unwrap();
+    wait(&mut io, &mut ctx, 4);
+    assert!(!ctx.has(3), "the old deadline fired");
+    io.cancel(soon).unwrap();
+    io.cancel(other).unwrap();
+    assert_eq!(expect_done!(wait(&mut io, &mut ctx, 3), Timeout), Err(TimeoutError::Canceled));
+    assert_eq!(expect_done!(wait(&mut io, &mut ctx, 2), Timeout), Err(TimeoutError::Canceled));
+    assert!(ctx.log.is_empty(), "stray completions: {:?}", ctx.log);
+    assert_eq!(io.in_flight(), 0);
 }
 
-/// A connected, non-blocking stream pair: one end for the IO, one for the test.
-fn pair() -> (Fd, UnixStream) {
-    let (ours, theirs) = UnixStream::pair().unwrap();
-    ours.set_nonblocking(true).unwrap();
-    (Fd::from_raw(ours.into_raw_fd()), theirs)
-}
+fn run_modes<B: Backend<Ctx>>() {
+    let _g = B::shared();
+    let mut io = B::io(16);
+    let mut ctx = Ctx::default();
 
-fn count(log: &Log, tag: u64) -> usize {
-    log.events.iter().filter(|(t, _)| *t == tag).count()
-}
+    // With nothing in flight every run mode returns at once.
+    io.run_once(&mut ctx).unwrap();
+    io.run_until_done(&mut ctx).unwrap();
+    io.tick(&mut ctx).unwrap();
+    assert!(ctx.log.is_empty());
 
-#[test]
-fn cancel_before_the_first_flush() {
-    let mut io: IO<Log> = IO::init(8).unwrap();
-    let (fd, _peer) = pair();
-    let id = io.recv(fd, Buffer::new(16).unwrap(), .., 1, on_recv).unwrap();
-    io.cancel(id).unwrap();
-    let mut log = Log::default();
-    io.run_until_done(&mut log).unwrap();
-    assert_eq!(log.events, [(1, "recv Canceled".to_string())]);
-    assert_eq!(io.cancel(id), Err(CancelError::NotRunning));
-}
-
-#[test]
-fn cancel_after_registration_then_data_goes_to_the_next_recv() {
-    let mut io: IO<Log> = IO::init(8).unwrap();
-    let (fd, mut peer) = pair();
-    let mut log = Log::default();
-    let id = io.recv(fd, Buffer::new(16).unwrap(), .., 1, on_recv).unwrap();
-    io.tick(&mut log).unwrap(); // tried, EAGAIN, parked and registered
-    assert!(log.events.is_empty());
-    io.cancel(id).unwrap();
-    io.tick(&mut log).unwrap();
-    assert_eq!(log.events, [(1, "recv Canceled".to_string())]);
-    peer.write_all(b"hi").unwrap();
-    io.recv(fd, Buffer::new(16).unwrap(), .., 2, on_recv).unwrap();
-    io.run_until_done(&mut log).unwrap();
-    assert_eq!(log.events[1], (2, "recv [104, 105]".to_string()));
-    assert_eq!(count(&log, 1), 1);
-}
-
-#[test]
-fn cancel_racing_readiness_in_the_same_pass() {
-    let mut io: IO<Log> = IO::init(8).unwrap();
-    let (fd, mut peer) = pair();
-    let mut log = Log::default();
-    let id = io.recv(fd, Buffer::new(16).unwrap(), .., 1, on_recv).unwrap();
-    io.tick(&mut log).unwrap();
-    // The data is ready in the kernel before the cancel: the cancel still wins
-    // and the bytes stay for the next reader.
-    peer.write_all(b"x").unwrap();
-    io.cancel(id).unwrap();
-    io.tick(&mut log).unwrap();
-    io.tick(&mut log).unwrap();
-    assert_eq!(log.events, [(1, "recv Canceled".to_string())]);
-    io.recv(fd, Buffer::new(16).unwrap(), .., 2, on_recv).unwrap();
-    io.run_until_done(&mut log).unwrap();
-    assert_eq!(log.events[1], (2, "recv [120]".to_string()));
-}
-
-#[test]
-fn cancel_twice_and_after_completion() {
-    let mut io: IO<Log> = IO::init(8).unwrap();
-    let id = io.timeout(1_000_000_000, 7, on_timeout).unwrap();
-    io.cancel(id).unwrap();
-    assert_eq!(io.cancel(id), Err(CancelError::AlreadyCanceled));
-    assert_eq!(io.timeouts_armed(), 0);
-    let mut log = Log::default();
-    io.run_until_done(&mut log).unwrap();
-    assert_eq!(log.events, [(7, "timeout Err(Canceled)".to_string())]);
-    assert_eq!(io.cancel(id), Err(CancelError::NotRunning));
-    // A new op in the same slot is not reachable through the old id.
-    let fresh = io.timeout(1_000_000_000, 8, on_timeout).unwrap();
-    assert_eq!(fresh.slot(), id.slot());
-    assert_eq!(io.cancel(id), Err(CancelError::NotRunning));
-    assert_eq!(io.cancel_all(), 1);
-    io.run_until_done(&mut log).unwrap();
-    assert_eq!(count(&log, 8), 1);
-}
-
-#[test]
-fn reset_moves_a_timer_earlier_or_later_without_a_callback_for_the_old_deadline() {
-    let mut io: IO<Log> = IO::init(8).unwrap();
-    let late = io.timeout(5_000_000_000, 1, on_timeout).unwrap();
-    let early = io.timeout(1_000_000, 2, on_timeout).unwrap();
-    io.timeout(2_000_000, 3, on_timeout).unwrap();
-    io.reset_timeout(late, 500_000).unwrap(); // now first
-    io.reset_timeout(early, 3_000_000).unwrap(); // now last
-    let mut log = Log::default();
-    io.run_until_done(&mut log).unwrap();
-    let tags: Vec<u64> = log.events.iter().map(|(tag, _)| *tag).collect();
-    assert_eq!(tags, [1, 3, 2]);
-    assert_eq!(io.reset_timeout(late, 1), Err(CancelError::NotRunning));
-    let (fd, _peer) = pair();
-    let recv = io.recv(fd, Buffer::new(4).unwrap(), .., 9, on_recv).unwrap();
-    assert_eq!(io.reset_timeout(recv, 1), Err(CancelError::NotATimeout));
-    io.cancel(recv).unwrap();
-    io.run_until_done(&mut log).unwrap();
-}
-
-#[test]
-fn run_once_runs_at_least_one_callback_and_stop_ends_a_run() {
-    let mut io: IO<Log> = IO::init(8).unwrap();
-    let mut log = Log::default();
-    io.run_once(&mut log).unwrap(); // nothing in flight: returns at once
-    io.timeout(1_000_000, 1, on_timeout).unwrap();
-    io.timeout(60_000_000_000, 2, on_timeout).unwrap();
-    io.run_once(&mut log).unwrap();
-    assert_eq!(log.events.len(), 1);
+    // run_once: until at least one callback ran.
+    io.timeout(0, 1, on_timeout).unwrap();
+    io.timeout(10_000_000_000, 2, on_timeout).unwrap();
+    io.run_once(&mut ctx).unwrap();
+    assert_eq!(ctx.log.iter().map(|e| e.tag).collect::<Vec<_>>(), [1]);
     assert_eq!(io.in_flight(), 1);
 
-    // `stop` from a callback ends a 60-second run after a millisecond.
-    log.stop_at = Some(3);
-    io.timeout(1_000_000, 3, on_timeout).unwrap();
-    let start = io.now_ns();
-    io.run_for_ns(&mut log, 60_000_000_000).unwrap();
-    assert!(io.now_ns() - start < 60_000_000_000);
-    assert_eq!(log.events.last().unwrap().0, 3);
-    io.cancel_all();
-    io.run_until_done(&mut log).unwrap();
+    // cancel_all + run_until_done: everything delivered, once.
+    assert_eq!(io.cancel_all(), 1);
+    assert_eq!(io.cancel_all(), 0, "already canceled");
+    io.run_until_done(&mut ctx).unwrap();
     assert_eq!(io.in_flight(), 0);
-    assert_eq!(count(&log, 2), 1);
+    assert_eq!(ctx.take(2).map(|e| e.done_timeout()), Some(Err(TimeoutError::Canceled)));
+
+    // stop from a callback ends run_for_ns after that pass.
+    ctx.log.clear();
+    ctx.stop_tag = Some(3);
+    io.timeout(1_000_000, 3, on_timeout).unwrap();
+    io.timeout(5_000_000_000, 4, on_timeout).unwrap();
+    io.run_for_ns(&mut ctx, 10_000_000_000).unwrap();
+    assert!(ctx.has(3));
+    assert!(!ctx.has(4), "run_for_ns went on past stop()");
+    assert_eq!(io.cancel_all(), 1);
+    io.run_until_done(&mut ctx).unwrap();
+    assert_eq!(ctx.count(4), 1);
+
+    // run_for_ns with nothing to do returns once the time has passed.
+    let start = io.now_ns();
+    io.run_for_ns(&mut ctx, 2_000_000).unwrap();
+    assert!(io.now_ns() >= start + 2_000_000);
+    assert_eq!(io.in_flight(), 0);
 }
 
-mod pool {
-    use super::*;
-    use std::os::fd::AsRawFd;
+both_backends!(
+    running_the_loop_from_a_callback_is_refused,
+    cancel_basics,
+    reset_timeout_basics,
+    run_modes
+);
 
-    #[derive(Default)]
-    struct Files {
-        written: usize,
-        read: Vec<(u64, Vec<u8>)>,
-        synced: usize,
-        closed: usize,
-    }
+/// Exactly one callback per accepted operation under the interleavings that
+/// are easy to get wrong (ghost callbacks after cancel, lost re-arms, cancel
+/// before the first tick), in the scripted style.
+mod scripted {
+    use super::support::scripted::*;
+    use super::support::{Backend, both_backends, exclusive};
+    use twinio::*;
 
-    fn on_write(files: &mut Files, _: &mut IO<Files>, done: WriteDone) {
-        assert_eq!(done.result.unwrap(), 4096);
-        files.written += 1;
-    }
+    const LONG: u64 = 10_000_000_000;
 
-    fn on_read(files: &mut Files, _: &mut IO<Files>, done: ReadDone) {
-        let n = done.result.unwrap();
-        files.read.push((done.tag, done.buffer[..n].to_vec()));
-    }
+    /// Every op kind canceled before the loop ever ran: one `Canceled` callback
+    /// each, and nothing of the op happened (a recv consumed nothing, a send
+    /// sent nothing, an accept took no connection, a close closed nothing).
+    fn cancel_before_first_flush<B: Backend<Ctx>>() {
+        let _g = exclusive();
+        let mut io = B::io(64);
+        let mut ctx = Ctx::default();
+        let (client, server) = connected(&mut io, &mut ctx);
+        // Data already waiting, so an uncanceled recv would take it at once.
+        io.send(client, Buffer::from_slice(b"early").unwrap(), .., 1, on_send).unwrap();
+        assert_eq!(wait(&mut io, &mut ctx, 1), "Ok(5)");
+        run_until(&mut io, &mut ctx, |_| true);
+        let (l, address) = listener(&mut io);
+        let pending_client = io.open_socket(AddressFamily::Ipv4, SocketOptions::default()).unwrap();
+        io.connect(pending_client, address, 2, on_connect).unwrap();
+        assert_eq!(wait(&mut io, &mut ctx, 2), "Ok(())");
+        let event = io.open_event().unwrap();
+        io.event_trigger(event).unwrap();
+        ctx.log.clear();
 
-    fn on_fsync(files: &mut Files, _: &mut IO<Files>, done: FsyncDone) {
-        done.result.unwrap();
-        files.synced += 1;
-    }
-
-    fn on_close(files: &mut Files, _: &mut IO<Files>, done: CloseDone) {
-        done.result.unwrap();
-        files.closed += 1;
-    }
-
-    #[test]
-    fn sixty_four_concurrent_file_ops_on_worker_threads() {
-        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("pool");
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(format!("data-{}", std::process::id()));
-        let file = std::fs::File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
-            .unwrap();
-        let fd = Fd::from_raw(file.as_raw_fd());
-        let options = IoOptions::new(128).file_workers(4);
-        let mut io: IO<Files> = IO::with_options(options).unwrap();
-        let mut files = Files::default();
-        for i in 0..64u64 {
-            let buffer = Buffer::from_slice(&[i as u8; 4096]).unwrap();
-            io.write(fd, buffer, .., i * 4096, i, on_write).unwrap();
+        let ids = [
+            io.timeout(0, 10, on_timeout).unwrap(),
+            io.recv(server, buf(16), .., 11, on_recv).unwrap(),
+            io.send(client, Buffer::from_slice(b"never").unwrap(), .., 12, on_send).unwrap(),
+            io.accept(l, 13, on_accept).unwrap(),
+            io.event_listen(event, 14, on_event).unwrap(),
+            io.close(server, 15, on_close).unwrap(),
+        ];
+        for id in ids {
+            io.cancel(id).unwrap();
+            assert_eq!(io.cancel(id), Err(CancelError::AlreadyCanceled));
         }
-        io.run_until_done(&mut files).unwrap();
-        assert_eq!(files.written, 64);
-        io.fsync(fd, FsyncMode::Data, 0, on_fsync).unwrap();
-        for i in 0..64u64 {
-            io.read(fd, Buffer::new(4096).unwrap(), .., i * 4096, i, on_read).unwrap();
+        io.run_until_done(&mut ctx).unwrap();
+        for tag in 10..=15 {
+            assert_eq!(ctx.count(tag), 1, "tag {tag}: {:?}", ctx.log);
+            assert!(ctx.get(tag).unwrap().contains("Canceled"), "tag {tag}: {:?}", ctx.log);
         }
-        io.run_until_done(&mut files).unwrap();
-        assert_eq!(files.synced, 1);
-        assert_eq!(files.read.len(), 64);
-        for (tag, bytes) in &files.read {
-            assert!(bytes.len() == 4096 && bytes.iter().all(|&b| b == *tag as u8), "block {tag}");
+        for id in ids {
+            assert_eq!(io.cancel(id), Err(CancelError::NotRunning));
         }
-        // A close submitted behind in-pool reads waits for them.
-        let raw = file.into_raw_fd();
-        for i in 0..8u64 {
-            io.read(fd, Buffer::new(4096).unwrap(), .., i * 4096, 100 + i, on_read).unwrap();
+        assert_eq!(io.in_flight(), 0);
+        // Nothing happened: the data is still there, the peer got nothing, the
+        // connection is still in the backlog, the trigger is still pending,
+        // and the server socket is still open.
+        io.recv(server, buf(16), .., 20, on_recv).unwrap();
+        assert_eq!(wait(&mut io, &mut ctx, 20), "Ok(5)");
+        assert_eq!(&ctx.buffers.last().unwrap()[..5], b"early");
+        io.accept(l, 21, on_accept).unwrap();
+        assert_eq!(wait(&mut io, &mut ctx, 21), "Ok(())");
+        io.event_listen(event, 22, on_event).unwrap();
+        assert_eq!(wait(&mut io, &mut ctx, 22), "Ok(())");
+        io.send(server, Buffer::from_slice(b"x").unwrap(), .., 23, on_send).unwrap();
+        assert_eq!(wait(&mut io, &mut ctx, 23), "Ok(1)");
+        // The canceled send sent nothing: only "x" arrives at the client.
+        io.recv(client, buf(16), .., 24, on_recv).unwrap();
+        assert_eq!(wait(&mut io, &mut ctx, 24), "Ok(1)");
+        assert_eq!(ctx.buffers.last().unwrap()[0], b'x');
+        let accepted = ctx.fds.pop().unwrap();
+        for fd in [client, server, l, pending_client, accepted] {
+            assert_eq!(close(&mut io, &mut ctx, fd), "Ok(())");
         }
-        io.close(Fd::from_raw(raw), 0, on_close).unwrap();
-        io.run_until_done(&mut files).unwrap();
-        assert_eq!(files.closed, 1);
-        assert_eq!(files.read.len(), 72);
-        assert!(files.read[64..].iter().all(|(_, bytes)| bytes.len() == 4096));
-        std::fs::remove_file(path).unwrap();
+        io.close_event(event).unwrap();
+        assert_eq!(io.in_flight(), 0);
     }
-}
 
-#[derive(Clone, Debug)]
-enum Step {
-    Timeout(u64),
-    Recv,
-    Cancel(prop::sample::Index),
-    Reset(prop::sample::Index, u64),
-    PeerSends,
-    Tick,
-}
+    /// A recv parked on a socket, canceled, then the socket closed at once:
+    /// the recv's callback runs once (Canceled), the close's once (Ok).
+    fn cancel_parked_recv_then_close<B: Backend<Ctx>>() {
+        let _g = exclusive();
+        let mut io = B::io(16);
+        let mut ctx = Ctx::default();
+        let (client, server) = connected(&mut io, &mut ctx);
+        let r = io.recv(server, buf(8), .., 1, on_recv).unwrap();
+        io.tick(&mut ctx).unwrap();
+        io.tick(&mut ctx).unwrap();
+        assert_eq!(ctx.count(1), 0, "parked");
+        io.cancel(r).unwrap();
+        io.close(server, 2, on_close).unwrap();
+        // Parked again, not canceled: the close cancels it.
+        let r2 = io.recv(client, buf(8), .., 3, on_recv).unwrap();
+        io.tick(&mut ctx).unwrap();
+        io.close(client, 4, on_close).unwrap();
+        io.run_until_done(&mut ctx).unwrap();
+        assert_eq!(ctx.tags().iter().filter(|&&t| t < 5).count(), 4, "{:?}", ctx.log);
+        assert_eq!(ctx.get(1), Some("Err(Canceled)"));
+        assert_eq!(ctx.get(2), Some("Ok(())"));
+        // The peer's close may reach the recv first as end of stream.
+        assert!(matches!(ctx.get(3), Some("Err(Canceled)") | Some("Ok(0)")), "{:?}", ctx.log);
+        assert_eq!(ctx.get(4), Some("Ok(())"));
+        assert_eq!(io.cancel(r2), Err(CancelError::NotRunning));
+        assert_eq!(io.in_flight(), 0);
+    }
 
-fn step() -> impl Strategy<Value = Step> {
-    prop_oneof![
-        (0u64..3_000_000).prop_map(Step::Timeout),
-        Just(Step::Recv),
-        any::<prop::sample::Index>().prop_map(Step::Cancel),
-        (any::<prop::sample::Index>(), 0u64..2_000_000).prop_map(|(i, ns)| Step::Reset(i, ns)),
-        Just(Step::PeerSends),
-        Just(Step::Tick),
-    ]
-}
+    /// Two recvs parked on two sockets; data arrives for both in the same
+    /// pass; whichever callback runs first cancels the other. Exactly one
+    /// completes with data, the other with `Canceled`, and the canceled one's
+    /// data is still there for the next recv.
+    fn cancel_racing_readiness_in_one_pass<B: Backend<Ctx>>() {
+        let _g = exclusive();
+        let mut io = B::io(32);
+        let mut ctx = Ctx::default();
+        let (c1, s1) = connected(&mut io, &mut ctx);
+        let (c2, s2) = connected(&mut io, &mut ctx);
+        let a = io.recv(s1, buf(8), .., 1, on_recv).unwrap();
+        let b = io.recv(s2, buf(8), .., 2, on_recv).unwrap();
+        io.tick(&mut ctx).unwrap();
+        ctx.on(1, Action::Cancel(b));
+        ctx.on(2, Action::Cancel(a));
+        io.send(c1, Buffer::from_slice(b"one").unwrap(), .., 3, on_send).unwrap();
+        io.send(c2, Buffer::from_slice(b"two").unwrap(), .., 4, on_send).unwrap();
+        run_until(&mut io, &mut ctx, |c| c.count(1) + c.count(2) == 2);
+        let (won, lost, lost_fd, data) =
+            if ctx.get(1) == Some("Ok(3)") { (1, 2, s2, b"two") } else { (2, 1, s1, b"one") };
+        assert_eq!(ctx.get(won), Some("Ok(3)"), "{:?}", ctx.log);
+        assert_eq!(ctx.get(lost), Some("Err(Canceled)"), "{:?}", ctx.log);
+        // The loser's callback (with `Canceled`) tries to cancel the winner,
+        // which has completed.
+        assert_eq!(ctx.outcomes, ["cancel Ok(())", "cancel Err(NotRunning)"]);
+        io.recv(lost_fd, buf(8), .., 5, on_recv).unwrap();
+        assert_eq!(wait(&mut io, &mut ctx, 5), "Ok(3)");
+        assert_eq!(&ctx.buffers.last().unwrap()[..3], data);
+        io.run_for_ns(&mut ctx, 1_000_000).unwrap();
+        assert_eq!(ctx.count(1) + ctx.count(2), 2, "no ghost callback: {:?}", ctx.log);
+        for fd in [c1, s1, c2, s2] {
+            close(&mut io, &mut ctx, fd);
+        }
+        assert_eq!(io.in_flight(), 0);
+    }
 
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// Canceling from inside a callback: its own id is `NotRunning` (it is
+    /// running), even when the callback's slot was already reused by a new
+    /// op, which must not be canceled.
+    fn cancel_own_op_from_its_callback<B: Backend<Ctx>>() {
+        let _g = exclusive();
+        let mut io = B::io(1);
+        let mut ctx = Ctx::default();
+        let t = io.timeout(0, 1, on_timeout).unwrap();
+        // The callback submits (reusing the only slot), then cancels itself.
+        ctx.on(1, Action::Submit(2));
+        ctx.on(1, Action::Cancel(t));
+        io.run_until_done(&mut ctx).unwrap();
+        assert_eq!(ctx.outcomes, ["submit Ok(())", "cancel Err(NotRunning)"]);
+        assert_eq!(ctx.tags(), [1, 2], "the new op was not canceled: {:?}", ctx.log);
+        assert_eq!(ctx.get(2), Some("Ok(())"));
+        assert_eq!(io.in_flight(), 0);
+    }
 
-    /// Whatever the interleaving of submits, cancels, resets, readiness and
-    /// passes, every accepted op gets exactly one callback.
-    #[test]
-    fn every_op_gets_exactly_one_callback(steps in proptest::collection::vec(step(), 1..60)) {
-        let mut io: IO<Log> = IO::init(64).unwrap();
-        let (fd, mut peer) = pair();
-        let mut log = Log::default();
-        let mut ids = Vec::new();
-        for step in steps {
-            match step {
-                Step::Timeout(ns) => {
-                    let tag = ids.len() as u64;
-                    ids.push(io.timeout(ns, tag, on_timeout).unwrap());
+    /// A stale id whose slot now holds another op: cancel and reset are
+    /// `NotRunning` and leave the new op alone.
+    fn stale_id_after_slot_reuse<B: Backend<Ctx>>() {
+        let _g = exclusive();
+        let mut io = B::io(1);
+        let mut ctx = Ctx::default();
+        let old = io.timeout(0, 1, on_timeout).unwrap();
+        io.run_until_done(&mut ctx).unwrap();
+        let new = io.timeout(1_000_000, 2, on_timeout).unwrap();
+        assert_eq!(old.slot(), new.slot(), "one slot: reused");
+        assert_ne!(old, new);
+        assert_eq!(io.cancel(old), Err(CancelError::NotRunning));
+        assert_eq!(io.reset_timeout(old, LONG), Err(CancelError::NotRunning));
+        io.run_until_done(&mut ctx).unwrap();
+        assert_eq!(ctx.get(2), Some("Ok(())"));
+        // Reused again by a canceled op: the stale id still cannot touch it.
+        let newer = io.timeout(LONG, 3, on_timeout).unwrap();
+        io.cancel(newer).unwrap();
+        assert_eq!(io.cancel(new), Err(CancelError::NotRunning));
+        assert_eq!(io.cancel(old), Err(CancelError::NotRunning));
+        io.run_until_done(&mut ctx).unwrap();
+        assert_eq!(ctx.tags(), [1, 2, 3]);
+        assert_eq!(ctx.get(3), Some("Err(Canceled)"));
+    }
+
+    /// cancel_all over every kind of pending op, then run_until_done: each
+    /// callback exactly once; callbacks that submit more work during the drain
+    /// get that work run too (not canceled, not lost).
+    fn cancel_all_then_run_until_done<B: Backend<Ctx>>() {
+        let _g = exclusive();
+        let mut io = B::io(64);
+        let mut ctx = Ctx::default();
+        let (client, server) = connected(&mut io, &mut ctx);
+        let (l, _) = listener(&mut io);
+        let event = io.open_event().unwrap();
+        io.timeout(LONG, 1, on_timeout).unwrap();
+        io.timeout(0, 2, on_timeout).unwrap();
+        io.recv(server, buf(8), .., 3, on_recv).unwrap();
+        io.accept(l, 4, on_accept).unwrap();
+        io.event_listen(event, 5, on_event).unwrap();
+        io.tick(&mut ctx).unwrap(); // 2 fires; 3 and 4 park.
+        io.recv(client, buf(8), .., 6, on_recv).unwrap(); // Fresh, never run.
+        io.timeout(0, 7, on_timeout).unwrap();
+        ctx.on(1, Action::Submit(100));
+        ctx.on(3, Action::Submit(101));
+        assert_eq!(ctx.get(2), Some("Ok(())"), "a zero timeout fires in the next pass");
+        let expected = 6; // In flight: 1, 3, 4, 5, 6, 7.
+        assert_eq!(io.cancel_all(), expected);
+        assert_eq!(io.cancel_all(), 0);
+        io.run_until_done(&mut ctx).unwrap();
+        for tag in [1, 2, 3, 4, 5, 6, 7, 100, 101] {
+            assert_eq!(ctx.count(tag), 1, "tag {tag}: {:?}", ctx.log);
+        }
+        for tag in [1, 3, 4, 5, 6, 7] {
+            assert!(ctx.get(tag).unwrap().contains("Canceled"), "tag {tag}: {:?}", ctx.log);
+        }
+        assert_eq!(ctx.get(100), Some("Ok(())"));
+        assert_eq!(io.in_flight(), 0);
+        for fd in [client, server, l] {
+            assert_eq!(close(&mut io, &mut ctx, fd), "Ok(())");
+        }
+        io.close_event(event).unwrap();
+    }
+
+    /// Timer resets: earlier, later, of a timer that expired in this pass but
+    /// whose callback has not run (the old expiry must not fire), of a
+    /// canceled, a completed and a non-timer op, and to u64::MAX.
+    fn reset_timeout_cases<B: Backend<Ctx>>() {
+        let _g = exclusive();
+        let mut io = B::io(16);
+        let mut ctx = Ctx::default();
+        // Two timers due in the same pass; the first moves the second later.
+        let a = io.timeout(1_000, 1, on_timeout).unwrap();
+        let b = io.timeout(1_000, 2, on_timeout).unwrap();
+        ctx.on(1, Action::Reset(b, 50_000_000));
+        io.timeout(20_000_000, 3, on_timeout).unwrap();
+        run_until(&mut io, &mut ctx, |c| c.count(2) > 0);
+        assert_eq!(ctx.outcomes, ["reset Ok(())"]);
+        assert_eq!(ctx.tags(), [1, 3, 2], "the reset timer fired once, at its new deadline");
+        assert_eq!(io.reset_timeout(a, 0), Err(CancelError::NotRunning));
+
+        // Of a canceled one; of a non-timer.
+        let c = io.timeout(LONG, 4, on_timeout).unwrap();
+        io.cancel(c).unwrap();
+        assert_eq!(io.reset_timeout(c, 0), Err(CancelError::AlreadyCanceled));
+        let event = io.open_event().unwrap();
+        let l = io.event_listen(event, 5, on_event).unwrap();
+        assert_eq!(io.reset_timeout(l, 0), Err(CancelError::NotATimeout));
+        // To the end of time, then earlier again, then canceled.
+        let d = io.timeout(0, 6, on_timeout).unwrap();
+        io.reset_timeout(d, u64::MAX).unwrap();
+        io.run_for_ns(&mut ctx, 1_000_000).unwrap();
+        assert_eq!(ctx.count(6), 0);
+        io.reset_timeout(d, 0).unwrap();
+        io.reset_timeout(d, 0).unwrap();
+        io.run_for_ns(&mut ctx, 1_000_000).unwrap();
+        assert_eq!(ctx.count(6), 1);
+        io.close_event(event).unwrap();
+        io.run_until_done(&mut ctx).unwrap();
+        assert_eq!(ctx.count(4), 1);
+        assert_eq!(ctx.get(5), Some("Err(Canceled)"));
+        assert_eq!(io.in_flight(), 0);
+    }
+
+    /// Every run mode called from a callback is `Reentrant` (never a panic),
+    /// whichever run mode is running the callback, and the loop carries on.
+    fn reentrant_run_modes_are_refused<B: Backend<Ctx>>() {
+        let _g = exclusive();
+        let mut io = B::io(16);
+        let mut ctx = Ctx::default();
+        for (mode, tag) in [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5)] {
+            io.timeout(0, tag, on_timeout).unwrap();
+            ctx.on(tag, Action::Reenter);
+            match mode {
+                0 => run_until(&mut io, &mut ctx, |c| c.count(tag) > 0),
+                1 => io.run_once(&mut ctx).unwrap(),
+                2 => io.run_until_done(&mut ctx).unwrap(),
+                3 => {
+                    io.flush(&mut ctx, true).unwrap();
+                    io.flush(&mut ctx, true).unwrap();
                 }
-                Step::Recv => {
-                    let tag = ids.len() as u64;
-                    ids.push(io.recv(fd, Buffer::new(1).unwrap(), .., tag, on_recv).unwrap());
+                _ => {
+                    io.tick(&mut ctx).unwrap();
+                    io.tick(&mut ctx).unwrap();
                 }
-                Step::Cancel(i) if !ids.is_empty() => {
-                    let _ = io.cancel(ids[i.index(ids.len())]);
-                }
-                Step::Reset(i, ns) if !ids.is_empty() => {
-                    let _ = io.reset_timeout(ids[i.index(ids.len())], ns);
-                }
-                Step::PeerSends => peer.write_all(b"z").unwrap(),
-                Step::Tick => io.tick(&mut log).unwrap(),
-                _ => {}
             }
+            assert_eq!(ctx.count(tag), 1, "mode {mode}: {:?}", ctx.log);
         }
-        io.cancel_all();
-        io.run_until_done(&mut log).unwrap();
-        for tag in 0..ids.len() as u64 {
-            prop_assert_eq!(count(&log, tag), 1, "op {} in {:?}", tag, log.events);
-        }
+        let refused = "flush Err(Reentrant) tick Err(Reentrant) run_for_ns Err(Reentrant) \
+                       run_once Err(Reentrant) run_until_done Err(Reentrant)";
+        assert_eq!(ctx.outcomes, [refused; 5]);
+        io.timeout(0, 9, on_timeout).unwrap();
+        io.run_until_done(&mut ctx).unwrap();
+        assert_eq!(ctx.get(9), Some("Ok(())"));
     }
+
+    /// stop() from a callback ends each run mode after that pass, leaving the
+    /// rest in flight; a plain flush ignores it (but the request is kept for
+    /// the next run, as documented).
+    fn stop_in_each_run_mode<B: Backend<Ctx>>() {
+        let _g = exclusive();
+        let mut io = B::io(16);
+        let mut ctx = Ctx::default();
+        let far = io.timeout(LONG, 99, on_timeout).unwrap();
+        for (mode, tag) in [(0, 1), (1, 2), (2, 3)] {
+            io.timeout(1_000, tag, on_timeout).unwrap();
+            ctx.on(tag, Action::Stop);
+            match mode {
+                0 => io.run_for_ns(&mut ctx, 2 * LONG).unwrap(),
+                1 => io.run_once(&mut ctx).unwrap(),
+                _ => io.run_until_done(&mut ctx).unwrap(),
+            }
+            assert_eq!(ctx.count(tag), 1, "mode {mode}: {:?}", ctx.log);
+            assert_eq!(ctx.count(99), 0, "mode {mode} ran past stop()");
+            assert_eq!(io.in_flight(), 1);
+        }
+        // A stop requested before a run mode starts ends it after one pass.
+        io.stop();
+        io.timeout(0, 4, on_timeout).unwrap();
+        io.timeout(1_000, 5, on_timeout).unwrap();
+        io.run_until_done(&mut ctx).unwrap();
+        assert_eq!(ctx.count(4), 1);
+        assert_eq!(ctx.count(5), 0, "ran past the stop requested before it started");
+        assert_eq!(io.cancel_all(), 2);
+        io.run_until_done(&mut ctx).unwrap();
+        assert_eq!(ctx.get(99), Some("Err(Canceled)"));
+        assert_eq!(ctx.get(5), Some("Err(Canceled)"));
+        let _ = far;
+        // Nothing in flight: every run mode returns at once.
+        io.run_once(&mut ctx).unwrap();
+        io.run_until_done(&mut ctx).unwrap();
+        assert_eq!(io.in_flight(), 0);
+    }
+
+    both_backends!(
+        cancel_before_first_flush,
+        cancel_parked_recv_then_close,
+        cancel_racing_readiness_in_one_pass,
+        cancel_own_op_from_its_callback,
+        stale_id_after_slot_reuse,
+        cancel_all_then_run_until_done,
+        reset_timeout_cases,
+        reentrant_run_modes_are_refused,
+        stop_in_each_run_mode
+    );
 }

@@ -3,13 +3,14 @@
 //! API edges (addresses, bounded runs, adopting and handing back
 //! descriptors, `Debug`) answer with typed results on both backends.
 
-mod qa;
+mod support;
 
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
-use qa::*;
+use support::scripted::*;
+use support::{Backend, both_backends, exclusive};
 use twinio::*;
 
 /// Descriptors of this process whose `/proc/self/fd` link names `kind`
@@ -76,8 +77,8 @@ fn every_op_is_refused(io: &mut IO<Ctx>, ctx: &mut Ctx, fd: Fd) {
 /// another thread can never write into the data file that would get it.
 #[test]
 fn double_close_cannot_reach_an_eventfd_or_a_data_file() {
-    let _g = serial();
-    let dir_path = <IO<Ctx> as qa::Backend>::dir("double-close");
+    let _g = exclusive();
+    let dir_path = support::temp_dir("double-close");
     let mut io: IO<Ctx> = IO::init(16).unwrap();
     let mut ctx = Ctx::default();
     let s = io.open_socket(AddressFamily::Ipv4, SocketOptions::default()).unwrap();
@@ -88,7 +89,7 @@ fn double_close_cannot_reach_an_eventfd_or_a_data_file() {
     assert_eq!(eventfds, [s.raw()], "the eventfd reused the socket's number");
     let handle = io.event_trigger_handle(event).unwrap();
     assert_eq!(close(&mut io, &mut ctx, s), "Err(BadFileDescriptor)", "the second close");
-    let dir = io.open_dir(&dir_path).unwrap();
+    let dir = io.open_dir(dir_path.path()).unwrap();
     let file =
         io.open_data_file(dir, "data".as_ref(), 4096, FilePurpose::Format, DirectIo::Disabled);
     let file = file.unwrap();
@@ -106,7 +107,7 @@ fn double_close_cannot_reach_an_eventfd_or_a_data_file() {
 
 #[test]
 fn the_pollers_descriptor_is_refused_to_every_op() {
-    let _g = serial();
+    let _g = exclusive();
     let mut io = None;
     let epoll = new_fds_of_kind("anon_inode:[eventpoll]", || io = Some(IO::<Ctx>::init(16)));
     let mut io = io.unwrap().unwrap();
@@ -121,7 +122,7 @@ fn the_pollers_descriptor_is_refused_to_every_op() {
 
 #[test]
 fn event_and_worker_descriptors_are_refused_to_every_op() {
-    let _g = serial();
+    let _g = exclusive();
     let mut io = None;
     let wake = new_fds_of_kind("anon_inode:[eventfd]", || {
         io = Some(IO::<Ctx>::with_options(IoOptions::new(32).file_workers(1)))
@@ -149,9 +150,10 @@ fn event_and_worker_descriptors_are_refused_to_every_op() {
     assert_eq!(close(&mut io, &mut ctx, s), "Ok(())");
 }
 
-fn foreign_ids_never_act<I: qa::Backend>() {
-    let mut mine = I::make(8);
-    let mut other = I::make(8);
+fn foreign_ids_never_act<B: Backend<Ctx>>() {
+    let _g = B::shared();
+    let mut mine = B::io(8);
+    let mut other = B::io(8);
     let mut ctx = Ctx::default();
     let my_timer = mine.timeout(1_000_000, 1, on_timeout).unwrap();
     let their_timer = other.timeout(1_000_000, 2, on_timeout).unwrap();
@@ -174,8 +176,9 @@ fn foreign_ids_never_act<I: qa::Backend>() {
     other.close_event(their_event).unwrap();
 }
 
-fn addresses_are_typed<I: qa::Backend>() {
-    let mut io = I::make(16);
+fn addresses_are_typed<B: Backend<Ctx>>() {
+    let _g = B::shared();
+    let mut io = B::io(16);
     let mut ctx = Ctx::default();
     let unbound = io.open_socket(AddressFamily::Ipv4, SocketOptions::default()).unwrap();
     assert_eq!(io.local_address(unbound), Ok("0.0.0.0:0".parse().unwrap()));
@@ -187,7 +190,8 @@ fn addresses_are_typed<I: qa::Backend>() {
     let client_address = io.local_address(client).unwrap();
     assert_eq!(io.peer_address(server), Ok(client_address));
     assert_eq!(io.peer_address(client), io.local_address(server));
-    let dir = io.open_dir(&I::dir("addresses")).unwrap();
+    let dir_path = B::dir("addresses");
+    let dir = io.open_dir(&dir_path).unwrap();
     assert_eq!(io.local_address(dir), Err(AddressError::NotASocket));
     assert_eq!(io.local_address(Fd::from_raw(-1)), Err(AddressError::BadFileDescriptor));
     for fd in [unbound, l, client, server, dir] {
@@ -198,8 +202,9 @@ fn addresses_are_typed<I: qa::Backend>() {
 
 /// A run that can never finish on its own is bounded by a deadline, on
 /// both backends.
-fn runs_can_be_bounded<I: qa::Backend>() {
-    let mut io = I::make(16);
+fn runs_can_be_bounded<B: Backend<Ctx>>() {
+    let _g = B::shared();
+    let mut io = B::io(16);
     let mut ctx = Ctx::default();
     let (client, server) = connected(&mut io, &mut ctx);
     io.recv(server, buf(8), .., 1, on_recv).unwrap();
@@ -215,7 +220,7 @@ fn runs_can_be_bounded<I: qa::Backend>() {
     close(&mut io, &mut ctx, server);
 }
 
-both!(foreign_ids_never_act, addresses_are_typed, runs_can_be_bounded);
+both_backends!(foreign_ids_never_act, addresses_are_typed, runs_can_be_bounded);
 
 /// Only the twin can know a run is stuck: a recv nobody will answer.
 #[test]
@@ -241,7 +246,7 @@ fn the_twin_reports_a_stalled_run() {
 
 #[test]
 fn adopt_and_hand_back_descriptors() {
-    let _g = serial();
+    let _g = exclusive();
     let mut io: IO<Ctx> = IO::init(16).unwrap();
     let mut ctx = Ctx::default();
     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

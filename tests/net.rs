@@ -1,467 +1,385 @@
-//! Real-IO network tests beyond the shared suite: many concurrent loopback
-//! connections on one loop, and sends the kernel really does cut short.
+//! Sockets on both backends: accept and connect, round trips, partial sends
+//! resumed, end of stream, refused connects, resets, closes that complete
+//! pending operations first, and socket misuse as typed errors.
 
-use std::net::SocketAddr;
+mod support;
 
+use support::typed::*;
+use support::{Backend, both_backends};
 use twinio::*;
 
-/// Connections open at once, each doing `ROUNDS` echo round trips.
-const CONNECTIONS: usize = 128;
-const ROUNDS: u32 = 10;
-
-/// Client-side state of one connection; its index is its ops' tag.
-struct Client {
-    socket: Fd,
-    round: u32,
-    /// The message of this round, as sent.
-    message: Vec<u8>,
-    sent: usize,
-    echoed: usize,
-}
-
-/// Server-side state of one accepted socket; its index is its ops' tag.
-struct Server {
-    socket: Fd,
-    /// Bytes of the chunk being echoed, and how many are sent.
-    len: usize,
-    sent: usize,
-}
-
-#[derive(Default)]
-struct Net {
-    listener: Option<Fd>,
-    clients: Vec<Client>,
-    servers: Vec<Server>,
-    clients_done: usize,
-    servers_done: usize,
-    failure: Option<String>,
-}
-
-impl Net {
-    fn fail(&mut self, why: String) {
-        self.failure.get_or_insert(why);
+fn accept_and_connect_hand_out_connected_sockets<B: Backend<Ctx>>() {
+    let _g = B::shared();
+    let mut io = B::io(16);
+    let mut ctx = Ctx::default();
+    let (client, server) = connected(&mut io, &mut ctx);
+    // Both directions carry data.
+    assert_eq!(send(&mut io, &mut ctx, client, b"ping"), Ok(4));
+    assert_eq!(recv(&mut io, &mut ctx, server, 64).unwrap(), b"ping");
+    assert_eq!(send(&mut io, &mut ctx, server, b"pong!"), Ok(5));
+    assert_eq!(recv(&mut io, &mut ctx, client, 64).unwrap(), b"pong!");
+    // A listener accepts more than one connection.
+    let (listener, address) = listener(&mut io);
+    for round in 0..3u64 {
+        let client = io.open_socket(AddressFamily::Ipv4, SocketOptions::default()).unwrap();
+        io.connect(client, address, 10 + round, on_connect).unwrap();
+        io.accept(listener, 20 + round, on_accept).unwrap();
+        expect_done!(wait(&mut io, &mut ctx, 10 + round), Connect, 2).1.unwrap();
+        let accepted = expect_done!(wait(&mut io, &mut ctx, 20 + round), Accept).unwrap();
+        close(&mut io, &mut ctx, accepted).unwrap();
+        close(&mut io, &mut ctx, client).unwrap();
     }
-}
-
-/// The message of round `round` of connection `index`: distinct lengths and
-/// bytes, so a misrouted echo is caught.
-fn message(index: usize, round: u32) -> Vec<u8> {
-    let len = 1 + (index * 131 + round as usize * 977) % 6000;
-    (0..len).map(|i| (index * 7 + round as usize * 13 + i) as u8).collect()
-}
-
-fn buffer(len: usize) -> Buffer {
-    Buffer::new(len).expect("small buffer")
-}
-
-fn accepted(net: &mut Net, io: &mut IO<Net>, done: AcceptDone) {
-    let socket = match done.result {
-        Ok(socket) => socket,
-        Err(error) => return net.fail(format!("accept: {error}")),
-    };
-    let index = net.servers.len();
-    net.servers.push(Server { socket, len: 0, sent: 0 });
-    if let Err(error) = io.recv(socket, buffer(4096), .., index as u64, server_received) {
-        return net.fail(format!("server recv: {error}"));
+    for fd in [listener, client, server] {
+        close(&mut io, &mut ctx, fd).unwrap();
     }
-    if net.servers.len() < CONNECTIONS {
-        let listener = net.listener.expect("listening");
-        if let Err(error) = io.accept(listener, 0, accepted) {
-            net.fail(format!("accept: {error}"));
-        }
-    }
-}
-
-fn server_received(net: &mut Net, io: &mut IO<Net>, done: RecvDone) {
-    let index = done.tag as usize;
-    match done.result {
-        Ok(0) => {
-            // The client closed after its last round.
-            let socket = net.servers[index].socket;
-            if let Err(error) = io.close(socket, index as u64, server_closed) {
-                net.fail(format!("server close: {error}"));
-            }
-        }
-        Ok(n) => {
-            let server = &mut net.servers[index];
-            server.len = n;
-            server.sent = 0;
-            let socket = server.socket;
-            if let Err(error) = io.send(socket, done.buffer, 0..n, done.tag, server_sent) {
-                net.fail(format!("server send: {error}"));
-            }
-        }
-        Err(error) => net.fail(format!("server recv: {error}")),
-    }
-}
-
-fn server_sent(net: &mut Net, io: &mut IO<Net>, done: SendDone) {
-    let server = &mut net.servers[done.tag as usize];
-    match done.result {
-        Ok(n) => server.sent += n,
-        Err(error) => return net.fail(format!("server send: {error}")),
-    }
-    let (socket, sent, len) = (server.socket, server.sent, server.len);
-    let result = if sent < len {
-        io.send(socket, done.buffer, sent..len, done.tag, server_sent).map(drop)
-    } else {
-        io.recv(socket, done.buffer, .., done.tag, server_received).map(drop)
-    };
-    if let Err(error) = result {
-        net.fail(format!("server resubmit: {error}"));
-    }
-}
-
-fn server_closed(net: &mut Net, _: &mut IO<Net>, done: CloseDone) {
-    match done.result {
-        Ok(()) => net.servers_done += 1,
-        Err(error) => net.fail(format!("server close: {error}")),
-    }
-}
-
-/// Starts round `client.round`: sends its message and posts the echo's recv.
-fn start_round(net: &mut Net, io: &mut IO<Net>, index: usize) {
-    let client = &mut net.clients[index];
-    client.message = message(index, client.round);
-    client.sent = 0;
-    client.echoed = 0;
-    let socket = client.socket;
-    let out = Buffer::from_slice(&client.message).expect("buffer");
-    if let Err(error) = io.send(socket, out, .., index as u64, client_sent) {
-        return net.fail(format!("client send: {error}"));
-    }
-    if let Err(error) = io.recv(socket, buffer(4096), .., index as u64, client_received) {
-        net.fail(format!("client recv: {error}"));
-    }
-}
-
-fn connected(net: &mut Net, io: &mut IO<Net>, done: ConnectDone) {
-    match done.result {
-        Ok(()) => start_round(net, io, done.tag as usize),
-        Err(error) => net.fail(format!("connect: {error}")),
-    }
-}
-
-fn client_sent(net: &mut Net, io: &mut IO<Net>, done: SendDone) {
-    let client = &mut net.clients[done.tag as usize];
-    match done.result {
-        Ok(n) => client.sent += n,
-        Err(error) => return net.fail(format!("client send: {error}")),
-    }
-    if client.sent < client.message.len() {
-        let (socket, range) = (client.socket, client.sent..client.message.len());
-        if let Err(error) = io.send(socket, done.buffer, range, done.tag, client_sent) {
-            net.fail(format!("client send: {error}"));
-        }
-    }
-}
-
-fn client_received(net: &mut Net, io: &mut IO<Net>, done: RecvDone) {
-    let index = done.tag as usize;
-    let client = &mut net.clients[index];
-    let n = match done.result {
-        Ok(0) => return net.fail(format!("client {index}: end of stream mid-round")),
-        Ok(n) => n,
-        Err(error) => return net.fail(format!("client recv: {error}")),
-    };
-    let at = client.echoed;
-    if at + n > client.message.len() || done.buffer[..n] != client.message[at..at + n] {
-        let round = client.round;
-        return net.fail(format!("client {index} round {round}: wrong echo at {at}"));
-    }
-    client.echoed += n;
-    let socket = client.socket;
-    if client.echoed < client.message.len() {
-        if let Err(error) = io.recv(socket, done.buffer, .., done.tag, client_received) {
-            net.fail(format!("client recv: {error}"));
-        }
-        return;
-    }
-    client.round += 1;
-    if client.round < ROUNDS {
-        start_round(net, io, index);
-    } else if let Err(error) = io.close(socket, done.tag, client_closed) {
-        net.fail(format!("client close: {error}"));
-    }
-}
-
-fn client_closed(net: &mut Net, _: &mut IO<Net>, done: CloseDone) {
-    match done.result {
-        Ok(()) => net.clients_done += 1,
-        Err(error) => net.fail(format!("client close: {error}")),
-    }
-}
-
-#[test]
-fn concurrent_connections_each_doing_round_trips() {
-    let mut io: IO<Net> = IO::init(4 * CONNECTIONS as u32 + 8).unwrap();
-    let mut net = Net::default();
-    let listener = io.open_socket(AddressFamily::Ipv4, SocketOptions::default()).unwrap();
-    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    let address = io.listen(listener, any, CONNECTIONS as u32).unwrap();
-    net.listener = Some(listener);
-    io.accept(listener, 0, accepted).unwrap();
-    for index in 0..CONNECTIONS {
-        let socket = io.open_socket(AddressFamily::Ipv4, SocketOptions::default()).unwrap();
-        net.clients.push(Client { socket, round: 0, message: Vec::new(), sent: 0, echoed: 0 });
-        io.connect(socket, address, index as u64, connected).unwrap();
-    }
-    // Bounded in passes, not time: every pass runs at least one callback.
-    for _ in 0..1_000_000 {
-        if net.failure.is_some() || net.servers_done == CONNECTIONS {
-            break;
-        }
-        io.run_once(&mut net).unwrap();
-    }
-    assert_eq!(net.failure, None);
-    assert_eq!(net.clients_done, CONNECTIONS);
-    assert_eq!(net.servers_done, CONNECTIONS);
-    assert!(net.clients.iter().all(|c| c.round == ROUNDS));
-    assert_eq!(io.in_flight(), 0);
-    // The listener's close is counted with the clients'.
-    io.close(listener, 0, client_closed).unwrap();
-    io.run_until_done(&mut net).unwrap();
-    assert_eq!((net.failure, net.clients_done), (None, CONNECTIONS + 1));
-}
-
-#[derive(Default)]
-struct Pair {
-    accepted: Option<Fd>,
-    connected: bool,
-    sent: Option<(Buffer, Result<usize, SendError>)>,
-}
-
-#[test]
-fn the_kernel_cuts_a_large_send_short_and_it_is_reported() {
-    let mut io: IO<Pair> = IO::init(8).unwrap();
-    let mut ctx = Pair::default();
-    let small =
-        SocketOptions { nodelay: true, recv_buffer_size: Some(4096), send_buffer_size: Some(4096) };
-    let listener = io.open_socket(AddressFamily::Ipv4, small).unwrap();
-    let address = io.listen(listener, "127.0.0.1:0".parse().unwrap(), 1).unwrap();
-    let client = io.open_socket(AddressFamily::Ipv4, small).unwrap();
-    io.accept(listener, 0, |ctx: &mut Pair, _: &mut IO<Pair>, done| {
-        ctx.accepted = Some(done.result.unwrap())
-    })
-    .unwrap();
-    io.connect(client, address, 0, |ctx: &mut Pair, _, done| {
-        done.result.unwrap();
-        ctx.connected = true;
-    })
-    .unwrap();
-    while ctx.accepted.is_none() || !ctx.connected {
-        io.run_once(&mut ctx).unwrap();
-    }
-    // Nobody reads: a 1 MiB send cannot fit the socket buffers and must
-    // complete with the count the kernel took, not block or fail.
-    let len = 1 << 20;
-    io.send(client, Buffer::new(len).unwrap(), .., 0, |ctx: &mut Pair, _, done| {
-        ctx.sent = Some((done.buffer, done.result));
-    })
-    .unwrap();
-    while ctx.sent.is_none() {
-        io.run_once(&mut ctx).unwrap();
-    }
-    let (buffer, result) = ctx.sent.take().unwrap();
-    assert_eq!(buffer.len(), len, "the buffer comes back whole");
-    let n = result.unwrap();
-    assert!(n > 0 && n < len, "sent {n} of {len}");
-    // The rest, resubmitted, parks (the peer reads nothing) until canceled.
-    let rest = io
-        .send(client, buffer, n.., 1, |ctx: &mut Pair, _, done| {
-            ctx.sent = Some((done.buffer, done.result));
-        })
-        .unwrap();
-    io.tick(&mut ctx).unwrap();
-    io.tick(&mut ctx).unwrap();
-    assert!(ctx.sent.is_none(), "a send to a full socket completed: {:?}", ctx.sent);
-    io.cancel(rest).unwrap();
-    io.run_until_done(&mut ctx).unwrap();
-    assert_eq!(ctx.sent.take().unwrap().1, Err(SendError::Canceled));
-    for fd in [client, ctx.accepted.unwrap(), listener] {
-        io.close(fd, 0, |_, _, done| done.result.unwrap()).unwrap();
-    }
-    io.run_until_done(&mut ctx).unwrap();
     assert_eq!(io.in_flight(), 0);
 }
 
-/// What the close race test records, in callback order.
-#[derive(Default)]
-struct Race {
-    server: Option<Fd>,
-    order: Vec<&'static str>,
-    recv: Option<Result<usize, RecvError>>,
+fn ping_pong_round_trips<B: Backend<Ctx>>() {
+    let _g = B::shared();
+    let mut io = B::io(16);
+    let mut ctx = Ctx::default();
+    let (client, server) = connected(&mut io, &mut ctx);
+    for round in 0..50u64 {
+        let len = 1 + (round as usize * 37) % 500;
+        let message = pattern(round, len);
+        let t = transfer(&mut io, &mut ctx, (client, server), &message, len, len);
+        assert!(t.sends >= 1 && t.recvs >= 1);
+        let reply = pattern(round + 1000, len);
+        transfer(&mut io, &mut ctx, (server, client), &reply, len, len);
+    }
+    close(&mut io, &mut ctx, client).unwrap();
+    close(&mut io, &mut ctx, server).unwrap();
+    assert_eq!(io.in_flight(), 0);
 }
 
-fn race_recv(ctx: &mut Race, _: &mut IO<Race>, done: RecvDone) {
-    ctx.order.push("recv");
-    ctx.recv = Some(done.result);
+fn large_transfers_resume_partial_sends<B: Backend<Ctx>>() {
+    let _g = B::shared();
+    let mut io = B::io(16);
+    let mut ctx = Ctx::default();
+    let (client, server) = connected(&mut io, &mut ctx);
+    // Far more than a socket buffer takes at once, so sends come back short
+    // and must be resumed from where they stopped.
+    let data = pattern(1, 4 << 20);
+    transfer(&mut io, &mut ctx, (client, server), &data, data.len(), 64 << 10);
+    let data = pattern(2, 1 << 20);
+    transfer(&mut io, &mut ctx, (server, client), &data, data.len(), 1000);
+    close(&mut io, &mut ctx, client).unwrap();
+    close(&mut io, &mut ctx, server).unwrap();
 }
 
-fn race_close(ctx: &mut Race, _: &mut IO<Race>, done: CloseDone) {
-    ctx.order.push("close");
-    done.result.expect("close");
+fn many_small_sends_and_small_receives<B: Backend<Ctx>>() {
+    let _g = B::shared();
+    let mut io = B::io(16);
+    let mut ctx = Ctx::default();
+    let (client, server) = connected(&mut io, &mut ctx);
+    let data = pattern(3, 7 * 2000);
+    let t = transfer(&mut io, &mut ctx, (client, server), &data, 7, 4096);
+    assert!(t.sends >= 2000, "every send offered 7 bytes: {t:?}");
+    let data = pattern(4, 30_000);
+    let t = transfer(&mut io, &mut ctx, (server, client), &data, 30_000, 3);
+    assert!(t.recvs >= 10_000, "every recv took at most 3 bytes: {t:?}");
+    close(&mut io, &mut ctx, client).unwrap();
+    close(&mut io, &mut ctx, server).unwrap();
 }
 
-/// The first of many zero timeouts closes the server socket.
-fn race_timeout(ctx: &mut Race, io: &mut IO<Race>, done: TimeoutDone) {
-    if done.tag == 0 {
-        let server = ctx.server.expect("accepted");
-        io.close(server, 0, race_close).expect("close");
+fn end_of_stream_after_the_peer_closes_or_shuts_down<B: Backend<Ctx>>() {
+    let _g = B::shared();
+    let mut io = B::io(16);
+    let mut ctx = Ctx::default();
+
+    // Close: the data sent before it arrives, then end of stream, repeatedly.
+    let (client, server) = connected(&mut io, &mut ctx);
+    assert_eq!(send(&mut io, &mut ctx, client, b"bye"), Ok(3));
+    close(&mut io, &mut ctx, client).unwrap();
+    assert_eq!(recv(&mut io, &mut ctx, server, 64).unwrap(), b"bye");
+    assert_eq!(recv(&mut io, &mut ctx, server, 64).unwrap(), b"");
+    assert_eq!(recv(&mut io, &mut ctx, server, 64).unwrap(), b"");
+    close(&mut io, &mut ctx, server).unwrap();
+
+    // A recv parked before the close is woken by it with end of stream.
+    let (client, server) = connected(&mut io, &mut ctx);
+    io.recv(server, buffer(16), .., 1, on_recv).unwrap();
+    io.tick(&mut ctx).unwrap();
+    close(&mut io, &mut ctx, client).unwrap();
+    assert_eq!(expect_done!(wait(&mut io, &mut ctx, 1), Recv, 2).1, Ok(0));
+    close(&mut io, &mut ctx, server).unwrap();
+
+    // Shutting down the write half: the peer sees end of stream, and the
+    // other direction still works.
+    let (client, server) = connected(&mut io, &mut ctx);
+    io.shutdown(server, Shutdown::Write).unwrap();
+    assert_eq!(recv(&mut io, &mut ctx, client, 64).unwrap(), b"");
+    assert_eq!(send(&mut io, &mut ctx, client, b"still open"), Ok(10));
+    assert_eq!(recv(&mut io, &mut ctx, server, 64).unwrap(), b"still open");
+    close(&mut io, &mut ctx, client).unwrap();
+    assert_eq!(recv(&mut io, &mut ctx, server, 64).unwrap(), b"");
+    close(&mut io, &mut ctx, server).unwrap();
+    assert_eq!(io.in_flight(), 0);
+}
+
+fn connect_refused<B: Backend<Ctx>>() {
+    let _g = B::shared();
+    let mut io = B::io(16);
+    let mut ctx = Ctx::default();
+    // An address that was listened on and no longer is.
+    let (listener, address) = listener(&mut io);
+    close(&mut io, &mut ctx, listener).unwrap();
+    let client = io.open_socket(AddressFamily::Ipv4, SocketOptions::default()).unwrap();
+    io.connect(client, address, 1, on_connect).unwrap();
+    let (socket, result) = expect_done!(wait(&mut io, &mut ctx, 1), Connect, 2);
+    assert_eq!(socket, client);
+    assert_eq!(result, Err(ConnectError::ConnectionRefused));
+    close(&mut io, &mut ctx, client).unwrap();
+    assert_eq!(io.in_flight(), 0);
+}
+
+fn recv_from_a_reset_peer<B: Backend<Ctx>>() {
+    let _g = B::shared();
+    let mut io = B::io(16);
+    let mut ctx = Ctx::default();
+    // Closing with unread data resets the connection (RFC 2525, 2.17).
+    let (client, server) = connected(&mut io, &mut ctx);
+    assert_eq!(send(&mut io, &mut ctx, client, b"unread"), Ok(6));
+    // The server must hold the bytes before it closes: wait for them to
+    // arrive by reading all but the last.
+    assert_eq!(recv(&mut io, &mut ctx, server, 5).unwrap(), b"unrea");
+    close(&mut io, &mut ctx, server).unwrap();
+    assert_eq!(recv(&mut io, &mut ctx, client, 64), Err(RecvError::ConnectionResetByPeer));
+    close(&mut io, &mut ctx, client).unwrap();
+
+    // A recv already parked when the reset arrives is woken with it.
+    let (client, server) = connected(&mut io, &mut ctx);
+    assert_eq!(send(&mut io, &mut ctx, client, b"unread"), Ok(6));
+    assert_eq!(recv(&mut io, &mut ctx, server, 5).unwrap(), b"unrea");
+    io.recv(client, buffer(64), .., 1, on_recv).unwrap();
+    pass(&mut io, &mut ctx);
+    assert!(!ctx.has(1), "nothing to receive yet");
+    close(&mut io, &mut ctx, server).unwrap();
+    let result = expect_done!(wait(&mut io, &mut ctx, 1), Recv, 2).1;
+    assert_eq!(result, Err(RecvError::ConnectionResetByPeer));
+    close(&mut io, &mut ctx, client).unwrap();
+    assert_eq!(io.in_flight(), 0);
+}
+
+fn several_recvs_parked_on_one_socket<B: Backend<Ctx>>() {
+    let _g = B::shared();
+    let mut io = B::io(16);
+    let mut ctx = Ctx::default();
+    let (client, server) = connected(&mut io, &mut ctx);
+    for tag in 1..=3 {
+        io.recv(server, buffer(16), .., tag, on_recv).unwrap();
+    }
+    pass(&mut io, &mut ctx);
+    assert!(ctx.log.is_empty(), "nothing to receive yet");
+    assert_eq!(send(&mut io, &mut ctx, client, b"abc"), Ok(3));
+    // The bytes arrive once, in order, across however many of the recvs
+    // take them; the first recv takes the first bytes.
+    let mut got = Vec::new();
+    run_until(&mut io, &mut ctx, |ctx| {
+        let n: usize = ctx
+            .log
+            .iter()
+            .map(|e| match &e.done {
+                Done::Recv(_, Ok(n)) => *n,
+                _ => 0,
+            })
+            .sum();
+        n == 3
+    });
+    let mut completed = Vec::new();
+    for entry in ctx.log.drain(..) {
+        completed.push(entry.tag);
+        let (buf, n) = expect_done!(entry, Recv, 2);
+        got.extend_from_slice(&buf[..n.expect("recv")]);
+    }
+    assert_eq!(got, b"abc");
+    assert_eq!(completed[0], 1, "the first parked recv is served first");
+    // Closing the socket completes the others, once each, with Canceled.
+    close(&mut io, &mut ctx, server).unwrap();
+    for tag in (1..=3).filter(|tag| !completed.contains(tag)) {
+        let result = expect_done!(ctx.take(tag).expect("completed before the close"), Recv, 2).1;
+        assert_eq!(result, Err(RecvError::Canceled));
+    }
+    assert!(ctx.log.is_empty(), "stray completions: {:?}", ctx.log);
+    close(&mut io, &mut ctx, client).unwrap();
+    assert_eq!(io.in_flight(), 0);
+}
+
+fn close_completes_pending_operations_first_with_canceled<B: Backend<Ctx>>() {
+    let _g = B::shared();
+    let mut io = B::io(16);
+    let mut ctx = Ctx::default();
+    let (listener, _) = listener(&mut io);
+    let (client, server) = connected(&mut io, &mut ctx);
+    io.accept(listener, 1, on_accept).unwrap();
+    io.recv(server, Buffer::from_slice(b"mine").unwrap(), .., 2, on_recv).unwrap();
+    pass(&mut io, &mut ctx); // both park: nothing to accept or receive
+    assert!(ctx.log.is_empty());
+    io.close(listener, 3, on_close).unwrap();
+    io.close(server, 4, on_close).unwrap();
+    run_until(&mut io, &mut ctx, |ctx| ctx.has(3) && ctx.has(4));
+    let order: Vec<u64> = ctx.log.iter().map(|e| e.tag).collect();
+    let at = |tag| order.iter().position(|&t| t == tag).unwrap();
+    assert!(at(1) < at(3) && at(2) < at(4), "pending ops complete before the close: {order:?}");
+    assert_eq!(expect_done!(ctx.take(1).unwrap(), Accept), Err(AcceptError::Canceled));
+    let (buf, result) = expect_done!(ctx.take(2).unwrap(), Recv, 2);
+    assert_eq!((result, &buf[..]), (Err(RecvError::Canceled), &b"mine"[..]));
+    assert_eq!(expect_done!(ctx.take(3).unwrap(), Close), Ok(()));
+    assert_eq!(expect_done!(ctx.take(4).unwrap(), Close), Ok(()));
+    // The peer sees the connection end.
+    assert_eq!(recv(&mut io, &mut ctx, client, 8).unwrap(), b"");
+    close(&mut io, &mut ctx, client).unwrap();
+    assert_eq!(io.in_flight(), 0);
+}
+
+/// The first of many zero timeouts closes `ctx.yield_socket`.
+fn on_close_probe<I: Io<Context = Ctx>>(ctx: &mut Ctx, io: &mut I, d: TimeoutDone) {
+    if d.tag == 0 {
+        let socket = ctx.yield_socket.expect("the test set the socket");
+        io.close(socket, CLOSE_PROBE, on_close).expect("a slot is free");
     }
 }
 
-/// A close queued behind more work than one pass drains, while a recv
-/// parked on its socket becomes ready: the recv must still complete before
-/// the close, with `Canceled` (or the data), never run its syscall on the
-/// closed (and possibly reused) descriptor number.
-#[test]
-fn a_close_queued_across_passes_still_completes_pending_ops_first() {
-    const TIMEOUTS: u64 = 5000; // more than one pass drains
-    let mut io: IO<Race> = IO::init(TIMEOUTS as u32 + 16).unwrap();
-    let mut ctx = Race::default();
-    let listener = io.open_socket(AddressFamily::Ipv4, SocketOptions::default()).unwrap();
-    let address = io.listen(listener, "127.0.0.1:0".parse().unwrap(), 1).unwrap();
-    let mut peer = std::net::TcpStream::connect(address).unwrap();
-    io.accept(listener, 0, |ctx: &mut Race, _: &mut IO<Race>, done| {
-        ctx.server = Some(done.result.unwrap());
-    })
-    .unwrap();
-    io.run_until_done(&mut ctx).unwrap();
-    let server = ctx.server.unwrap();
-    io.recv(server, Buffer::new(16).unwrap(), .., 0, race_recv).unwrap();
-    io.tick(&mut ctx).unwrap(); // parks: nothing to read yet
-    assert!(ctx.order.is_empty());
-    // The data is ready in the kernel before the loop runs again.
-    std::io::Write::write_all(&mut peer, b"x").unwrap();
+const CLOSE_PROBE: u64 = 1 << 40;
+
+fn close_queued_behind_much_work_still_completes_pending_operations_first<B: Backend<Ctx>>() {
+    let _g = B::shared();
+    // More ready work than one pass may drain (the real loop drains at most
+    // 4096 per pass, then polls before the rest): the close is queued
+    // behind the rest, and the recv parked on its socket becomes ready in
+    // between. It must still complete first, never after the close.
+    const TIMEOUTS: u64 = 5000;
+    let mut io = B::io(TIMEOUTS as u32 + 16);
+    let mut ctx = Ctx::default();
+    let (client, server) = connected(&mut io, &mut ctx);
+    io.recv(server, buffer(16), .., 1, on_recv).unwrap();
+    pass(&mut io, &mut ctx);
+    assert!(ctx.log.is_empty(), "nothing to receive yet");
+    io.send(client, Buffer::from_slice(b"x").unwrap(), .., 2, on_send).unwrap();
+    ctx.yield_socket = Some(server);
+    // The closing timeout fires first; the rest queue up after it.
+    io.timeout(0, 0, on_close_probe).unwrap();
     for tag in 0..TIMEOUTS {
-        io.timeout(0, tag, race_timeout).unwrap();
+        io.timeout(0, tag + 10, on_close_probe).unwrap();
     }
+    run_until(&mut io, &mut ctx, |ctx| ctx.has(1) && ctx.has(CLOSE_PROBE));
+    let at = |tag| ctx.position(tag).unwrap();
+    assert!(at(1) < at(CLOSE_PROBE), "the recv completed after its socket's close");
+    let (buf, result) = expect_done!(ctx.take(1).unwrap(), Recv, 2);
+    match result {
+        Ok(n) => assert_eq!(&buf[..n], b"x"),
+        Err(error) => assert_eq!(error, RecvError::Canceled),
+    }
+    assert_eq!(expect_done!(ctx.take(CLOSE_PROBE).unwrap(), Close), Ok(()));
+    run_until(&mut io, &mut ctx, |ctx| ctx.has(2));
+    assert_eq!(expect_done!(ctx.take(2).unwrap(), Send, 2).1, Ok(1));
     io.run_until_done(&mut ctx).unwrap();
-    assert_eq!(ctx.order, ["recv", "close"], "the pending recv completes first");
-    let recv = ctx.recv.unwrap();
-    assert!(matches!(recv, Err(RecvError::Canceled) | Ok(1)), "recv: {recv:?}");
-    io.close(listener, 0, race_close).unwrap();
-    io.run_until_done(&mut ctx).unwrap();
-}
-
-/// An integer socket option, read with `getsockopt`.
-fn socket_option(fd: Fd, level: i32, name: i32) -> i32 {
-    let mut value: i32 = 0;
-    let mut len = size_of::<i32>() as libc::socklen_t;
-    // SAFETY: `value` is writable for `len` bytes; the result is checked.
-    let rc = unsafe { libc::getsockopt(fd.raw(), level, name, (&raw mut value).cast(), &mut len) };
-    assert_eq!(rc, 0, "getsockopt: {}", std::io::Error::last_os_error());
-    value
-}
-
-/// (non-blocking, close-on-exec) of a descriptor.
-fn descriptor_flags(fd: Fd) -> (bool, bool) {
-    // SAFETY: fcntl with query commands only reads the descriptor's flags.
-    let (status, flags) =
-        unsafe { (libc::fcntl(fd.raw(), libc::F_GETFL), libc::fcntl(fd.raw(), libc::F_GETFD)) };
-    assert!(status >= 0 && flags >= 0, "fcntl: {}", std::io::Error::last_os_error());
-    (status & libc::O_NONBLOCK != 0, flags & libc::FD_CLOEXEC != 0)
-}
-
-/// Sockets opened and accepted by the IO are non-blocking and close-on-exec
-/// and carry the options asked for; an accepted socket gets its listener's.
-#[test]
-fn socket_options_are_applied_to_opened_and_accepted_sockets() {
-    for nodelay in [true, false] {
-        let options = SocketOptions {
-            nodelay,
-            recv_buffer_size: Some(64 << 10),
-            send_buffer_size: Some(32 << 10),
-        };
-        let mut io: IO<Pair> = IO::init(8).unwrap();
-        let mut ctx = Pair::default();
-        let listener = io.open_socket(AddressFamily::Ipv4, options).unwrap();
-        let address = io.listen(listener, "127.0.0.1:0".parse().unwrap(), 1).unwrap();
-        let client = io.open_socket(AddressFamily::Ipv4, options).unwrap();
-        io.accept(listener, 0, |ctx: &mut Pair, _: &mut IO<Pair>, done| {
-            ctx.accepted = Some(done.result.unwrap())
-        })
-        .unwrap();
-        io.connect(client, address, 0, |ctx: &mut Pair, _, done| {
-            done.result.unwrap();
-            ctx.connected = true;
-        })
-        .unwrap();
-        io.run_until_done(&mut ctx).unwrap();
-        let accepted = ctx.accepted.unwrap();
-        for (what, fd) in [("listener", listener), ("client", client), ("accepted", accepted)] {
-            assert_eq!(descriptor_flags(fd), (true, true), "{what}: non-blocking, cloexec");
-            let rcvbuf = socket_option(fd, libc::SOL_SOCKET, libc::SO_RCVBUF);
-            let sndbuf = socket_option(fd, libc::SOL_SOCKET, libc::SO_SNDBUF);
-            // Linux doubles the value set (for its bookkeeping); others keep it.
-            assert!(rcvbuf >= 64 << 10, "{what}: SO_RCVBUF {rcvbuf}");
-            assert!(sndbuf >= 32 << 10, "{what}: SO_SNDBUF {sndbuf}");
-        }
-        for (what, fd) in [("client", client), ("accepted", accepted)] {
-            let set = socket_option(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY) != 0;
-            assert_eq!(set, nodelay, "{what}: TCP_NODELAY");
-        }
-        for fd in [client, accepted, listener] {
-            io.close(fd, 0, |_, _, done| done.result.unwrap()).unwrap();
-        }
-        io.run_until_done(&mut ctx).unwrap();
-    }
-}
-
-/// A send parked on a full socket is woken by the peer's reset with a typed
-/// error (the peer closes with unread bytes), never a SIGPIPE or a hang.
-#[test]
-fn a_parked_send_is_woken_by_the_peers_reset() {
-    // SAFETY: SIG_DFL installs no handler code; it makes a SIGPIPE (were
-    // MSG_NOSIGNAL / SO_NOSIGPIPE missing) kill this test binary.
-    assert_ne!(unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) }, libc::SIG_ERR);
-    let mut io: IO<Pair> = IO::init(8).unwrap();
-    let mut ctx = Pair::default();
-    let small =
-        SocketOptions { nodelay: true, recv_buffer_size: Some(4096), send_buffer_size: Some(4096) };
-    let listener = io.open_socket(AddressFamily::Ipv4, small).unwrap();
-    let address = io.listen(listener, "127.0.0.1:0".parse().unwrap(), 1).unwrap();
-    let client = io.open_socket(AddressFamily::Ipv4, small).unwrap();
-    io.accept(listener, 0, |ctx: &mut Pair, _: &mut IO<Pair>, done| {
-        ctx.accepted = Some(done.result.unwrap())
-    })
-    .unwrap();
-    io.connect(client, address, 0, |ctx: &mut Pair, _, done| {
-        done.result.unwrap();
-        ctx.connected = true;
-    })
-    .unwrap();
-    io.run_until_done(&mut ctx).unwrap();
-    let server = ctx.accepted.unwrap();
-    let on_sent = |ctx: &mut Pair, _: &mut IO<Pair>, done: SendDone| {
-        ctx.sent = Some((done.buffer, done.result));
-    };
-    // Fill the socket until a send parks.
-    let mut buffer = Buffer::new(1 << 20).unwrap();
-    let mut offset = 0;
-    loop {
-        io.send(client, buffer, offset.., 0, on_sent).unwrap();
-        io.tick(&mut ctx).unwrap();
-        io.tick(&mut ctx).unwrap();
-        let Some((returned, result)) = ctx.sent.take() else { break };
-        offset += result.unwrap();
-        assert!(offset < 1 << 20, "1 MiB fit in 4 KiB socket buffers");
-        buffer = returned;
-    }
-    // The server closes with unread bytes: a reset.
-    io.close(server, 0, |_, _, done| done.result.unwrap()).unwrap();
-    while ctx.sent.is_none() {
-        io.run_once(&mut ctx).unwrap();
-    }
-    let result = ctx.sent.take().unwrap().1;
-    assert!(
-        matches!(result, Err(SendError::ConnectionResetByPeer | SendError::BrokenPipe)),
-        "{result:?}"
-    );
-    for fd in [client, listener] {
-        io.close(fd, 0, |_, _, done| done.result.unwrap()).unwrap();
-    }
-    io.run_until_done(&mut ctx).unwrap();
+    close(&mut io, &mut ctx, client).unwrap();
     assert_eq!(io.in_flight(), 0);
 }
+
+fn socket_misuse_is_a_typed_error<B: Backend<Ctx>>() {
+    let _g = B::shared();
+    let mut io = B::io(16);
+    let mut ctx = Ctx::default();
+    let open = |io: &mut B::Io| io.open_socket(AddressFamily::Ipv4, SocketOptions::default());
+    let (listener, address) = listener(&mut io);
+
+    // An address in use, and a socket bound twice.
+    let second = open(&mut io).unwrap();
+    assert_eq!(io.listen(second, address, 1), Err(ListenError::AddressInUse));
+    close(&mut io, &mut ctx, second).unwrap();
+    assert_eq!(io.listen(listener, loopback(), 1), Err(ListenError::AlreadyBound));
+
+    // A socket that is neither listening nor connected.
+    let idle = open(&mut io).unwrap();
+    io.accept(idle, 1, on_accept).unwrap();
+    assert_eq!(
+        expect_done!(wait(&mut io, &mut ctx, 1), Accept),
+        Err(AcceptError::SocketNotListening)
+    );
+    assert_eq!(recv(&mut io, &mut ctx, idle, 8), Err(RecvError::NotConnected));
+    assert_eq!(io.shutdown(idle, Shutdown::Both), Err(ShutdownError::NotConnected));
+    close(&mut io, &mut ctx, idle).unwrap();
+
+    // Connecting a connected socket.
+    let client = open(&mut io).unwrap();
+    io.accept(listener, 2, on_accept).unwrap();
+    io.connect(client, address, 3, on_connect).unwrap();
+    expect_done!(wait(&mut io, &mut ctx, 3), Connect, 2).1.unwrap();
+    let server = expect_done!(wait(&mut io, &mut ctx, 2), Accept).unwrap();
+    // Linux answers the first connect after an asynchronous one with
+    // success (it only then moves the socket to "connected"; the engine
+    // read the outcome from SO_ERROR instead of connecting again); the BSDs
+    // answer EISCONN. Either way the next one is AlreadyConnected and the
+    // connection is unharmed.
+    io.connect(client, address, 4, on_connect).unwrap();
+    let again = expect_done!(wait(&mut io, &mut ctx, 4), Connect, 2).1;
+    assert!(matches!(again, Ok(()) | Err(ConnectError::AlreadyConnected)), "{again:?}");
+    io.connect(client, address, 5, on_connect).unwrap();
+    assert_eq!(
+        expect_done!(wait(&mut io, &mut ctx, 5), Connect, 2).1,
+        Err(ConnectError::AlreadyConnected)
+    );
+    assert_eq!(send(&mut io, &mut ctx, client, b"ok"), Ok(2));
+    assert_eq!(recv(&mut io, &mut ctx, server, 8).unwrap(), b"ok");
+    for fd in [client, server, listener] {
+        close(&mut io, &mut ctx, fd).unwrap();
+    }
+    assert_eq!(io.in_flight(), 0);
+}
+
+fn send_to_a_closed_or_reset_peer_is_a_typed_error<B: Backend<Ctx>>() {
+    let _g = B::shared();
+    let mut io = B::io(16);
+    let mut ctx = Ctx::default();
+    for reset in [false, true] {
+        let (client, server) = connected(&mut io, &mut ctx);
+        if reset {
+            assert_eq!(send(&mut io, &mut ctx, client, b"xy"), Ok(2));
+            assert_eq!(recv(&mut io, &mut ctx, server, 1).unwrap(), b"x");
+        }
+        close(&mut io, &mut ctx, server).unwrap();
+        // Without a reset the first sends may still be accepted (the peer
+        // answers them with one, a network round trip later: let time pass
+        // between sends); the error must come, typed, and never as a SIGPIPE
+        // (which would kill this process).
+        let mut error = None;
+        for _ in 0..100 {
+            match send(&mut io, &mut ctx, client, b"data") {
+                Ok(n) => {
+                    assert_eq!(n, 4);
+                    io.timeout(1_000_000, 1, on_timeout).unwrap();
+                    wait(&mut io, &mut ctx, 1);
+                }
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
+            }
+        }
+        let error = error.unwrap_or_else(|| panic!("reset {reset}: no error in 100 sends"));
+        assert!(
+            matches!(error, SendError::BrokenPipe | SendError::ConnectionResetByPeer),
+            "reset {reset}: {error:?}"
+        );
+        close(&mut io, &mut ctx, client).unwrap();
+    }
+    assert_eq!(io.in_flight(), 0);
+}
+
+both_backends!(
+    accept_and_connect_hand_out_connected_sockets,
+    ping_pong_round_trips,
+    large_transfers_resume_partial_sends,
+    many_small_sends_and_small_receives,
+    end_of_stream_after_the_peer_closes_or_shuts_down,
+    connect_refused,
+    recv_from_a_reset_peer,
+    several_recvs_parked_on_one_socket,
+    close_completes_pending_operations_first_with_canceled,
+    close_queued_behind_much_work_still_completes_pending_operations_first,
+    socket_misuse_is_a_typed_error,
+    send_to_a_closed_or_reset_peer_is_a_typed_error
+);

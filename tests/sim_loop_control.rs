@@ -1,4 +1,4 @@
-//! Loop control on the twin, mirroring `tests/loop_control.rs` on the real
+//! Loop control on the twin, mirroring `tests/real_loop_control.rs` on the real
 //! IO: cancel before the first flush, after an operation waits, twice,
 //! racing its completion; timer reset earlier and later; run modes; timer
 //! order with ties; user events; and exactly one callback per operation

@@ -17,3 +17,20 @@ impl<C> fmt::Debug for IO<C> {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::real::IoOptions;
+
+    #[test]
+    fn shows_capacity_and_outstanding_work() {
+        let mut io: IO<()> = IO::with_options(IoOptions::new(8).file_workers(2)).expect("init");
+        crate::io::Io::timeout(&mut io, 1_000_000_000, 0, |_, _, _| {}).expect("timeout");
+        assert_eq!(
+            format!("{io:?}"),
+            "IO { entries: 8, in_flight: 1, timeouts_armed: 1, parked: 0, listeners_armed: 0, \
+             file_workers: 2, in_flush: false, .. }"
+        );
+    }
+}

@@ -7,12 +7,25 @@ use super::retry_eintr;
 use crate::error::Errno;
 use crate::options::{AddressFamily, Shutdown, SocketOptions};
 
-/// `send` flags: Linux suppresses `SIGPIPE` per call; Apple and the BSDs
-/// use `SO_NOSIGPIPE` set once on the socket.
-#[cfg(any(target_os = "linux", target_os = "android"))]
+/// `send` flags: Linux and OpenBSD (which has no `SO_NOSIGPIPE`) suppress
+/// `SIGPIPE` per call; Apple and the other BSDs use `SO_NOSIGPIPE`, set once
+/// on the socket by [`no_sigpipe`].
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "openbsd"))]
 const SEND_FLAGS: i32 = libc::MSG_NOSIGNAL;
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "openbsd")))]
 const SEND_FLAGS: i32 = 0;
+
+/// Makes a send on `fd` return `EPIPE` instead of raising `SIGPIPE`, where
+/// that is a socket option rather than a send flag (see [`SEND_FLAGS`]).
+#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "openbsd")))]
+fn no_sigpipe(fd: i32) -> Result<(), Errno> {
+    set_option(fd, libc::SOL_SOCKET, libc::SO_NOSIGPIPE, 1i32)
+}
+
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "openbsd"))]
+fn no_sigpipe(_fd: i32) -> Result<(), Errno> {
+    Ok(())
+}
 
 /// A socket address in the kernel's layout.
 pub(crate) struct RawAddr {
@@ -117,8 +130,7 @@ fn set_nonblocking_cloexec(fd: i32) -> Result<(), Errno> {
 
 /// Applies the per-socket settings every socket of this crate carries.
 fn configure(fd: i32, options: &SocketOptions) -> Result<(), Errno> {
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    set_option(fd, libc::SOL_SOCKET, libc::SO_NOSIGPIPE, 1i32)?;
+    no_sigpipe(fd)?;
     apply_options(fd, options)
 }
 
@@ -252,8 +264,7 @@ pub(crate) fn accept(fd: i32, options: &SocketOptions) -> Result<i32, Errno> {
             libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
         )
     })?;
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    if let Err(errno) = set_option(accepted, libc::SOL_SOCKET, libc::SO_NOSIGPIPE, 1i32) {
+    if let Err(errno) = no_sigpipe(accepted) {
         let _ = super::close(accepted);
         return Err(errno);
     }

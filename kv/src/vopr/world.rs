@@ -21,6 +21,7 @@ pub enum Phase {
 }
 
 /// Everything a callback can reach.
+#[derive(Debug)]
 pub struct World {
     /// The server process's store (replaced at each restart).
     pub store: Store,

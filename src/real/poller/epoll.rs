@@ -8,8 +8,27 @@
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
+use static_assertions::{assert_eq_size, assert_fields, assert_impl_all, const_assert};
+
 use super::{EVENTS_PER_WAIT, PollEvent, Token, USER_TOKEN_BIT};
 use crate::error::{Errno, EventError};
+
+// The kernel's `struct epoll_event` is packed on x86-64 and naturally
+// aligned elsewhere; a libc that disagreed would have the kernel's array
+// misread from the second event on.
+#[cfg(target_arch = "x86_64")]
+assert_eq_size!(libc::epoll_event, [u8; 12]);
+#[cfg(not(target_arch = "x86_64"))]
+assert_eq_size!(libc::epoll_event, [u8; 16]);
+// The two fields written at registration and read back per event.
+const _: () = {
+    use libc::epoll_event;
+    assert_fields!(epoll_event: events, u64);
+};
+// The event-list length is passed as an `int`.
+const_assert!(EVENTS_PER_WAIT <= i32::MAX as usize);
+// Trigger handles are used from any thread.
+assert_impl_all!(TriggerTarget: Send, Sync);
 
 pub(crate) struct Poller {
     epoll: OwnedFd,

@@ -9,9 +9,18 @@
 //! User events are `EVFILT_USER` knotes on the same kqueue; any thread
 //! triggers one with `NOTE_TRIGGER`, which is why the kqueue descriptor is
 //! shared (`Arc`) with the trigger handles.
+//!
+//! A knote's ident is an index into the poller's table of user events, and
+//! an index is handed out again only once no handle to its previous event
+//! is left: a late trigger from a stale handle can then only reach its own,
+//! deleted knote (`ENOENT`), never an event that reused the ident. The
+//! engine's key (which may be wider than `usize`) is kept in the table, not
+//! in the knote.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
+
+use static_assertions::{assert_fields, assert_impl_all, const_assert};
 
 use super::{EVENTS_PER_WAIT, PollEvent, Token};
 use crate::error::{Errno, EventError};
@@ -21,7 +30,20 @@ use crate::error::{Errno, EventError};
 /// a failed change there only if there is room (else it fails the whole
 /// call), so the queue must never outgrow the event list.
 const CHANGES_MAX: usize = EVENTS_PER_WAIT;
-const _: () = assert!(CHANGES_MAX <= EVENTS_PER_WAIT && CHANGES_MAX >= 2);
+const_assert!(CHANGES_MAX <= EVENTS_PER_WAIT && CHANGES_MAX >= 2);
+
+// Layout facts the code relies on. A descriptor rides in `ident` as a `u32`
+// and is read back from it, so `ident` (a `uintptr_t`) must hold 32 bits.
+const_assert!(size_of::<usize>() >= size_of::<u32>());
+// The fields `kevent` writes and `normalise` reads (`udata` stays zeroed).
+const _: () = {
+    use libc::kevent as KEvent;
+    assert_fields!(KEvent: ident, filter, flags, fflags, data, udata);
+};
+// List lengths are passed as an `int`.
+const_assert!(EVENTS_PER_WAIT <= i32::MAX as usize);
+// Trigger handles are used from any thread.
+assert_impl_all!(TriggerTarget: Send, Sync);
 
 // The field types of `struct kevent` differ on NetBSD.
 #[cfg(target_os = "netbsd")]
@@ -47,6 +69,17 @@ pub(crate) struct Poller {
     /// Reports the kernel returned outside a wait (when a full change queue
     /// was submitted early); the next wait reports them first.
     carried: Vec<PollEvent>,
+    /// User events by knote ident (see the module docs).
+    users: Vec<UserSlot>,
+}
+
+/// One ident of the user-event table.
+struct UserSlot {
+    /// Shared with the engine's `TriggerTarget` and every handle cloned from
+    /// it; the poller is the only owner once they are all dropped.
+    knote: Arc<Knote>,
+    /// Added to the kqueue and not yet deleted.
+    open: bool,
 }
 
 impl Poller {
@@ -64,13 +97,14 @@ impl Poller {
         if unsafe { libc::fcntl(kq.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) } < 0 {
             return Err(Errno::last());
         }
-        let blank = kevent(0, 0, 0, 0, 0);
+        let blank = kevent(0, 0, 0, 0);
         Ok(Poller {
             kq: Arc::new(kq),
             changes: Vec::with_capacity(CHANGES_MAX),
             raw: vec![blank; EVENTS_PER_WAIT].into_boxed_slice(),
             ready: Vec::with_capacity(EVENTS_PER_WAIT),
             carried: Vec::new(),
+            users: Vec::new(),
         })
     }
 
@@ -88,8 +122,8 @@ impl Poller {
         }
         let ident = fd as u32 as usize;
         let flags = libc::EV_ADD | libc::EV_CLEAR;
-        self.changes.push(kevent(ident, libc::EVFILT_READ, flags, 0, 0));
-        self.changes.push(kevent(ident, libc::EVFILT_WRITE, flags, 0, 0));
+        self.changes.push(kevent(ident, libc::EVFILT_READ, flags, 0));
+        self.changes.push(kevent(ident, libc::EVFILT_WRITE, flags, 0));
         Ok(())
     }
 
@@ -151,7 +185,7 @@ impl Poller {
             Ok(n) => {
                 self.changes.clear();
                 for raw in &self.raw[..n] {
-                    if let Some(event) = normalise(raw) {
+                    if let Some(event) = normalise(raw, &self.users) {
                         self.carried.push(event);
                     }
                 }
@@ -173,8 +207,8 @@ impl Poller {
         self.ready.clear();
         self.ready.append(&mut self.carried);
         let timeout_ns = if self.ready.is_empty() { timeout_ns } else { 0 };
-        // Capped at 2^31 s so it fits a 32-bit `time_t` and every kernel
-        // accepts it; the engine never waits that long anyway.
+        // Capped at `i32::MAX` s so it fits a 32-bit `time_t` and every
+        // kernel accepts it; the engine never waits that long anyway.
         let ts = libc::timespec {
             tv_sec: (timeout_ns / NS_PER_S).min(i32::MAX as u64) as _,
             tv_nsec: (timeout_ns % NS_PER_S) as _,
@@ -208,7 +242,7 @@ impl Poller {
         }
         self.changes.clear();
         for raw in &self.raw[..rc as usize] {
-            if let Some(event) = normalise(raw) {
+            if let Some(event) = normalise(raw, &self.users) {
                 self.ready.push(event);
             }
         }
@@ -221,21 +255,41 @@ impl Poller {
     }
 
     /// Adds an `EVFILT_USER` knote for `key`, applied at once so that a
-    /// trigger from another thread finds it.
+    /// trigger from another thread finds it. Allocates only when every ident
+    /// is open or still held by a handle.
     pub(crate) fn open_user_event(&mut self, key: u64) -> Result<TriggerTarget, EventError> {
-        let target = TriggerTarget {
-            kq: Arc::clone(&self.kq),
-            ident: key as usize,
-            udata: (key >> 32) as usize,
+        let free = self.users.iter_mut().position(|slot| {
+            // `get_mut` succeeds only when no handle shares the knote.
+            !slot.open && Arc::get_mut(&mut slot.knote).is_some()
+        });
+        let ident = match free {
+            Some(ident) => {
+                let knote = Arc::get_mut(&mut self.users[ident].knote).expect("checked unshared");
+                knote.key = key;
+                ident
+            }
+            None => {
+                let ident = self.users.len();
+                self.users.try_reserve(1).map_err(|_| EventError::from_errno(Errno::ENOMEM))?;
+                let knote = Arc::new(Knote { kq: Arc::clone(&self.kq), ident, key });
+                self.users.push(UserSlot { knote, open: false });
+                ident
+            }
         };
+        let target = TriggerTarget { knote: Arc::clone(&self.users[ident].knote) };
         target.apply(libc::EV_ADD | libc::EV_CLEAR, 0).map_err(EventError::from_errno)?;
+        self.users[ident].open = true;
         Ok(target)
     }
 
-    /// Deletes the knote; later triggers get `ENOENT` (`Closed`).
+    /// Deletes the knote; later triggers get `ENOENT` (`Closed`). The ident
+    /// is free again once the last handle to `target` is dropped.
     pub(crate) fn close_user_event(&mut self, target: &TriggerTarget) {
         // ENOENT means it is already gone: nothing to undo.
         let _ = target.apply(libc::EV_DELETE, 0);
+        if let Some(slot) = self.users.get_mut(target.knote.ident) {
+            slot.open = false;
+        }
     }
 
     /// `EV_CLEAR` reset the event when the kernel reported it: nothing to
@@ -245,16 +299,19 @@ impl Poller {
     }
 }
 
-/// What a thread needs to trigger a user event: the kqueue and the knote's
-/// identity. `ident` is the key's low bits (all of it where `usize` has 64
-/// bits) and `udata` its high 32 bits, so a 32-bit target keeps the whole
-/// key. The engine keeps at most one open event per low-32-bit index, so
-/// `ident` stays unique among open knotes either way.
+/// What a thread needs to trigger a user event: its knote.
 #[derive(Debug)]
 pub(crate) struct TriggerTarget {
+    knote: Arc<Knote>,
+}
+
+/// An `EVFILT_USER` knote: the kqueue it lives in, its ident there, and the
+/// engine's key for it (read by the loop thread only, when it reports).
+#[derive(Debug)]
+struct Knote {
     kq: Arc<OwnedFd>,
     ident: usize,
-    udata: usize,
+    key: u64,
 }
 
 impl TriggerTarget {
@@ -270,17 +327,17 @@ impl TriggerTarget {
         })
     }
 
-    /// Applies one change to this event's knote immediately. `udata` is
-    /// passed every time because the kernel overwrites it on each change.
+    /// Applies one change to this event's knote immediately.
     fn apply(&self, flags: Flags, fflags: u32) -> Result<(), Errno> {
-        let change = kevent(self.ident, libc::EVFILT_USER, flags, fflags, self.udata);
+        let knote = &*self.knote;
+        let change = kevent(knote.ident, libc::EVFILT_USER, flags, fflags);
         let zero = libc::timespec { tv_sec: 0, tv_nsec: 0 };
         loop {
             // SAFETY: one initialised change and an empty event list, so a
             // failure is returned as -1/errno; `change` and `zero` outlive
             // the call.
             let rc = unsafe {
-                libc::kevent(self.kq.as_raw_fd(), &change, 1, std::ptr::null_mut(), 0, &zero)
+                libc::kevent(knote.kq.as_raw_fd(), &change, 1, std::ptr::null_mut(), 0, &zero)
             };
             if rc >= 0 {
                 return Ok(());
@@ -294,16 +351,15 @@ impl TriggerTarget {
     }
 }
 
-fn kevent(ident: usize, filter: Filter, flags: Flags, fflags: u32, udata: usize) -> libc::kevent {
+fn kevent(ident: usize, filter: Filter, flags: Flags, fflags: u32) -> libc::kevent {
     // SAFETY: `struct kevent` is integers, an optional pointer and (on
-    // FreeBSD) an integer array; all-zero is a valid value of each.
+    // FreeBSD) an integer array; all-zero is a valid value of each, and
+    // `udata` stays null: nothing is looked up through it.
     let mut event: libc::kevent = unsafe { std::mem::zeroed() };
     event.ident = ident;
     event.filter = filter;
     event.flags = flags;
     event.fflags = fflags;
-    // A pointer on most systems, an integer on some: `as _` fits both.
-    event.udata = udata as _;
     event
 }
 
@@ -313,7 +369,8 @@ fn is_fd_filter(filter: Filter) -> bool {
 
 /// Turns one entry of the kernel's event list into a report, or `None` for
 /// a receipt (`EV_ERROR` with data 0) or anything this poller never asked for.
-fn normalise(raw: &libc::kevent) -> Option<PollEvent> {
+/// `users` maps a user event's ident to the engine's key.
+fn normalise(raw: &libc::kevent, users: &[UserSlot]) -> Option<PollEvent> {
     let quiet = PollEvent { token: Token::Fd(raw.ident as u32 as i32), ..NONE };
     if raw.flags & libc::EV_ERROR != 0 {
         // User-event changes are applied at once, never queued, so only a
@@ -329,8 +386,10 @@ fn normalise(raw: &libc::kevent) -> Option<PollEvent> {
         libc::EVFILT_READ => Some(PollEvent { readable: true, ..quiet }),
         libc::EVFILT_WRITE => Some(PollEvent { writable: true, ..quiet }),
         libc::EVFILT_USER => {
-            let key = raw.ident as u64 | ((raw.udata as usize as u64) << 32);
-            Some(PollEvent { token: Token::User(key), readable: true, ..NONE })
+            // A deleted knote reports nothing, so an open ident's key is
+            // the event's own.
+            let slot = users.get(raw.ident).filter(|slot| slot.open)?;
+            Some(PollEvent { token: Token::User(slot.knote.key), readable: true, ..NONE })
         }
         _ => None,
     }
@@ -405,6 +464,27 @@ mod tests {
 
         poller.close_user_event(&target);
         assert_eq!(target.trigger(), Err(EventError::Closed));
+    }
+
+    #[test]
+    fn a_stale_handle_never_reaches_an_event_that_reused_its_ident() {
+        let mut poller = Poller::new().unwrap();
+        let stale = poller.open_user_event(1).unwrap();
+        poller.close_user_event(&stale);
+        // The stale handle still lives: the next event gets another ident.
+        let fresh = poller.open_user_event(2).unwrap();
+        assert_ne!(fresh.knote.ident, stale.knote.ident);
+        assert_eq!(stale.trigger(), Err(EventError::Closed));
+        assert!(drain(&mut poller).is_empty());
+        fresh.trigger().unwrap();
+        assert!(wait_for(&mut poller, |e| e.token == Token::User(2)));
+        // Once the last handle is gone its ident is handed out again.
+        let ident = stale.knote.ident;
+        drop(stale);
+        let reused = poller.open_user_event(3).unwrap();
+        assert_eq!(reused.knote.ident, ident);
+        reused.trigger().unwrap();
+        assert!(wait_for(&mut poller, |e| e.token == Token::User(3)));
     }
 
     /// A number no test can have open, so the kernel must refuse it.

@@ -4,10 +4,13 @@
 //! one none, and the twin replays a seed exactly (same callbacks in the
 //! same order, same trace hash), also in a separate process.
 
+mod support;
+
 use std::fmt::Debug;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
+use support::{exclusive, temp_dir};
 use twinio::*;
 
 const LONG: u64 = 10_000_000_000;
@@ -253,29 +256,15 @@ fn seeds(default: u64) -> u64 {
     std::env::var("TWINIO_QA_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(default)
 }
 
-fn real_dir(seed: u64) -> PathBuf {
-    let path = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("qa-interleave-{}-{seed}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&path);
-    std::fs::create_dir_all(&path).unwrap();
-    path
-}
-
-/// The real tests run one at a time: a run keeps using descriptors it
-/// closed, whose numbers another test's thread could be handed meanwhile.
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 #[test]
 fn real_exactly_one_callback_per_op_under_random_interleavings() {
-    let _g = serial();
+    // A run keeps using descriptors it closed, whose numbers another
+    // test's thread could be handed meanwhile.
+    let _g = exclusive();
     for seed in 0..seeds(6) {
         let io: IO<Ctx> = IO::init(32).unwrap();
-        let dir = real_dir(seed);
+        let dir = temp_dir(&format!("interleave-{seed}"));
         interleave(io, seed, &dir, |_| {});
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
 
@@ -283,14 +272,13 @@ fn real_exactly_one_callback_per_op_under_random_interleavings() {
 /// refused with `Running`; they still complete exactly once).
 #[test]
 fn real_with_file_workers_exactly_one_callback_per_op() {
-    let _g = serial();
+    let _g = exclusive();
     for seed in 100..100 + seeds(4) {
         let mut options = IoOptions::new(32);
         options.file_workers = 2;
         let io: IO<Ctx> = IO::with_options(options).unwrap();
-        let dir = real_dir(seed);
+        let dir = temp_dir(&format!("interleave-{seed}"));
         interleave(io, seed, &dir, |_| {});
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
 

@@ -1,23 +1,25 @@
-//! QA: resource exhaustion and extreme values, on both backends: every
+//! Resource exhaustion and extreme values, on both backends: every
 //! submit refused with `NoFreeSlot` (buffers handed back) when the slots
 //! are full, then the loop carries on; no leak of descriptors or slots;
 //! no overflow at the end of time.
 
-mod qa;
+mod support;
 
 use std::path::Path;
 
-use qa::*;
+use support::scripted::*;
+use support::{Backend, both_backends, exclusive};
 use twinio::*;
 
 /// All slots taken: every kind of submit is refused with `NoFreeSlot`, the
 /// buffer comes back untouched, nothing is queued, and once the slots free
 /// up everything works again.
-fn every_submit_refused_when_full<I: Backend>() {
+fn every_submit_refused_when_full<B: Backend<Ctx>>() {
+    let _g = exclusive();
     const ENTRIES: u32 = 4;
-    let mut io = I::make(ENTRIES);
+    let mut io = B::io(ENTRIES);
     let mut ctx = Ctx::default();
-    let dir = I::dir("full");
+    let dir = B::dir("full");
     let d = io.open_dir(&dir).unwrap();
     let f = io
         .open_data_file(d, Path::new("f"), 4096, FilePurpose::Format, DirectIo::Disabled)
@@ -84,8 +86,9 @@ const LONG: u64 = 10_000_000_000;
 
 /// A callback that fills the slots its own completion freed: the
 /// completion's slot is free while its callback runs.
-fn callback_can_reuse_its_own_slot<I: Backend>() {
-    let mut io = I::make(1);
+fn callback_can_reuse_its_own_slot<B: Backend<Ctx>>() {
+    let _g = exclusive();
+    let mut io = B::io(1);
     let mut ctx = Ctx::default();
     io.timeout(0, 1, on_timeout).unwrap();
     ctx.on(1, Action::Submit(2));
@@ -97,12 +100,13 @@ fn callback_can_reuse_its_own_slot<I: Backend>() {
 
 /// Many sockets, events and files opened and closed: the real backend ends
 /// with the descriptors it started with; both end with no op in flight.
-fn no_leak_after_churn<I: Backend>() {
+fn no_leak_after_churn<B: Backend<Ctx>>() {
+    let _g = exclusive();
     let before = open_fds();
     {
-        let mut io = I::make(64);
+        let mut io = B::io(64);
         let mut ctx = Ctx::default();
-        let dir = I::dir("churn");
+        let dir = B::dir("churn");
         let d = io.open_dir(&dir).unwrap();
         for round in 0..20u64 {
             let (client, server) = connected(&mut io, &mut ctx);
@@ -150,7 +154,7 @@ fn no_leak_after_churn<I: Backend>() {
 /// Virtual time run to its very end, then used: no overflow anywhere.
 #[test]
 fn sim_survives_the_end_of_time() {
-    let _g = serial();
+    let _g = exclusive();
     let mut io: SimIO<Ctx> = SimIO::new(3, 64, FaultConfig::swarm(3));
     let mut ctx = Ctx::default();
     let (client, server) = connected(&mut io, &mut ctx);
@@ -184,7 +188,7 @@ fn sim_survives_the_end_of_time() {
 /// fails with a typed error instead of growing a table to that size.
 #[test]
 fn file_workers_with_a_huge_descriptor_number() {
-    let _g = serial();
+    let _g = exclusive();
     let mut options = IoOptions::new(8);
     options.file_workers = 1;
     let mut io: IO<Ctx> = IO::with_options(options).unwrap();
@@ -201,12 +205,16 @@ fn file_workers_with_a_huge_descriptor_number() {
     assert_eq!(ctx.get(4), Some("Err(BadFileDescriptor)"));
 }
 
-both!(every_submit_refused_when_full, callback_can_reuse_its_own_slot, no_leak_after_churn);
+both_backends!(
+    every_submit_refused_when_full,
+    callback_can_reuse_its_own_slot,
+    no_leak_after_churn
+);
 
 /// Slot counts too large for memory are a typed error, never an abort.
 #[test]
 fn init_with_more_entries_than_memory_is_an_error() {
-    let _g = serial();
+    let _g = exclusive();
     for entries in [0, 1 << 31, u32::MAX] {
         let result = IO::<Ctx>::init(entries).map(drop);
         assert!(result.is_err(), "{entries}: {result:?}");

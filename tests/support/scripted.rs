@@ -1,16 +1,12 @@
-//! Support for the QA programs (`tests/qa_*.rs`): written as an outside
-//! user would, against the public API only, and run on both backends.
-//!
-//! Every QA test holds [`serial`] for its whole run: a test that uses a
-//! descriptor number after closing it must not see another test of the same
-//! process be handed that number meanwhile.
-
-#![allow(dead_code)] // Each test binary uses part of the support.
+//! The scripted context: every completion is logged as its tag and its
+//! printed result, and a test can script what a callback does besides
+//! logging (an [`Action`]: cancel, re-enter the run modes, stop, submit,
+//! reset, listen, trigger). Written as an outside user would, against the
+//! public API only; the printed form lets a test compare the two backends
+//! line by line.
 
 use std::fmt::Debug;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
 
 use twinio::*;
 
@@ -146,51 +142,6 @@ pub fn on_event<I: Io<Context = Ctx>>(ctx: &mut Ctx, io: &mut I, d: EventDone) {
     log(ctx, io, d.tag, d.result);
 }
 
-/// A backend the QA programs run on.
-pub trait Backend: Io<Context = Ctx> + Sized {
-    const NAME: &'static str;
-    fn make(entries: u32) -> Self;
-    /// A fresh directory for data files (real: created on disk; sim: a name).
-    fn dir(name: &str) -> PathBuf;
-    /// Creates an empty subdirectory (the twin's directories exist
-    /// implicitly: nothing to do).
-    fn mkdir(path: &Path);
-}
-
-impl Backend for IO<Ctx> {
-    const NAME: &'static str = "real";
-    fn make(entries: u32) -> Self {
-        IO::init(entries).expect("IO::init")
-    }
-    fn dir(name: &str) -> PathBuf {
-        let path = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("qa-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create test directory");
-        path
-    }
-    fn mkdir(path: &Path) {
-        std::fs::create_dir_all(path).expect("create directory");
-    }
-}
-
-impl Backend for SimIO<Ctx> {
-    const NAME: &'static str = "sim";
-    fn make(entries: u32) -> Self {
-        SimIO::new(7, entries, FaultConfig::none())
-    }
-    fn dir(name: &str) -> PathBuf {
-        PathBuf::from("/qa").join(name)
-    }
-    fn mkdir(_: &Path) {}
-}
-
-/// Serialises the QA tests of one process (see the module docs).
-pub fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 /// Runs passes until `cond` holds; bounded (a hang fails instead).
 pub fn run_until<I: Io<Context = Ctx>>(io: &mut I, ctx: &mut Ctx, cond: impl Fn(&Ctx) -> bool) {
     for _ in 0..10_000 {
@@ -248,17 +199,18 @@ pub fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)
 }
 
-/// Expands `$body::<IO<Ctx>>` and `$body::<SimIO<Ctx>>` into two tests.
-#[allow(unused_macros)]
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {
-        mod real {
-            $( #[test] fn $name() { let _g = $crate::qa::serial(); super::$name::<twinio::IO<$crate::qa::Ctx>>(); } )*
-        }
-        mod sim {
-            $( #[test] fn $name() { let _g = $crate::qa::serial(); super::$name::<twinio::SimIO<$crate::qa::Ctx>>(); } )*
-        }
-    };
+/// Asserts two backends answered the same lines; `QA_PRINT=1` prints the
+/// real answers.
+pub fn compare_lines(real: Vec<String>, sim: Vec<String>) {
+    if std::env::var_os("QA_PRINT").is_some() {
+        println!("{}", real.join("\n"));
+    }
+    let differ: Vec<String> = real
+        .iter()
+        .zip(&sim)
+        .filter(|(r, s)| r != s)
+        .map(|(r, s)| format!("real {r}\n   sim {s}"))
+        .collect();
+    assert!(differ.is_empty(), "{} differences:\n{}", differ.len(), differ.join("\n"));
+    assert_eq!(real.len(), sim.len(), "real {real:#?}\nsim {sim:#?}");
 }
-#[allow(unused_imports)]
-pub(crate) use both;

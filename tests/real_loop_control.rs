@@ -1,0 +1,295 @@
+//! Cancellation, timer reset, run modes and the file worker pool on the real
+//! IO, including the libxev failure cases: cancel before the first tick,
+//! cancel racing readiness, cancel twice, lost re-arms.
+
+use std::io::Write as _;
+use std::os::fd::IntoRawFd;
+use std::os::unix::net::UnixStream;
+
+use proptest::prelude::*;
+use twinio::*;
+
+#[derive(Default)]
+struct Log {
+    /// (tag, outcome) for every callback, in order.
+    events: Vec<(u64, String)>,
+    stop_at: Option<u64>,
+}
+
+fn on_recv(log: &mut Log, _: &mut IO<Log>, done: RecvDone) {
+    let outcome = match done.result {
+        Ok(n) => format!("recv {:?}", &done.buffer[..n]),
+        Err(error) => format!("recv {error:?}"),
+    };
+    log.events.push((done.tag, outcome));
+}
+
+fn on_timeout(log: &mut Log, io: &mut IO<Log>, done: TimeoutDone) {
+    log.events.push((done.tag, format!("timeout {:?}", done.result)));
+    if log.stop_at == Some(done.tag) {
+        io.stop();
+    }
+}
+
+/// A connected, non-blocking stream pair: one end for the IO, one for the test.
+fn pair() -> (Fd, UnixStream) {
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    ours.set_nonblocking(true).unwrap();
+    (Fd::from_raw(ours.into_raw_fd()), theirs)
+}
+
+fn count(log: &Log, tag: u64) -> usize {
+    log.events.iter().filter(|(t, _)| *t == tag).count()
+}
+
+#[test]
+fn cancel_before_the_first_flush() {
+    let mut io: IO<Log> = IO::init(8).unwrap();
+    let (fd, _peer) = pair();
+    let id = io.recv(fd, Buffer::new(16).unwrap(), .., 1, on_recv).unwrap();
+    io.cancel(id).unwrap();
+    let mut log = Log::default();
+    io.run_until_done(&mut log).unwrap();
+    assert_eq!(log.events, [(1, "recv Canceled".to_string())]);
+    assert_eq!(io.cancel(id), Err(CancelError::NotRunning));
+}
+
+#[test]
+fn cancel_after_registration_then_data_goes_to_the_next_recv() {
+    let mut io: IO<Log> = IO::init(8).unwrap();
+    let (fd, mut peer) = pair();
+    let mut log = Log::default();
+    let id = io.recv(fd, Buffer::new(16).unwrap(), .., 1, on_recv).unwrap();
+    io.tick(&mut log).unwrap(); // tried, EAGAIN, parked and registered
+    assert!(log.events.is_empty());
+    io.cancel(id).unwrap();
+    io.tick(&mut log).unwrap();
+    assert_eq!(log.events, [(1, "recv Canceled".to_string())]);
+    peer.write_all(b"hi").unwrap();
+    io.recv(fd, Buffer::new(16).unwrap(), .., 2, on_recv).unwrap();
+    io.run_until_done(&mut log).unwrap();
+    assert_eq!(log.events[1], (2, "recv [104, 105]".to_string()));
+    assert_eq!(count(&log, 1), 1);
+}
+
+#[test]
+fn cancel_racing_readiness_in_the_same_pass() {
+    let mut io: IO<Log> = IO::init(8).unwrap();
+    let (fd, mut peer) = pair();
+    let mut log = Log::default();
+    let id = io.recv(fd, Buffer::new(16).unwrap(), .., 1, on_recv).unwrap();
+    io.tick(&mut log).unwrap();
+    // The data is ready in the kernel before the cancel: the cancel still wins
+    // and the bytes stay for the next reader.
+    peer.write_all(b"x").unwrap();
+    io.cancel(id).unwrap();
+    io.tick(&mut log).unwrap();
+    io.tick(&mut log).unwrap();
+    assert_eq!(log.events, [(1, "recv Canceled".to_string())]);
+    io.recv(fd, Buffer::new(16).unwrap(), .., 2, on_recv).unwrap();
+    io.run_until_done(&mut log).unwrap();
+    assert_eq!(log.events[1], (2, "recv [120]".to_string()));
+}
+
+#[test]
+fn cancel_twice_and_after_completion() {
+    let mut io: IO<Log> = IO::init(8).unwrap();
+    let id = io.timeout(1_000_000_000, 7, on_timeout).unwrap();
+    io.cancel(id).unwrap();
+    assert_eq!(io.cancel(id), Err(CancelError::AlreadyCanceled));
+    assert_eq!(io.timeouts_armed(), 0);
+    let mut log = Log::default();
+    io.run_until_done(&mut log).unwrap();
+    assert_eq!(log.events, [(7, "timeout Err(Canceled)".to_string())]);
+    assert_eq!(io.cancel(id), Err(CancelError::NotRunning));
+    // A new op in the same slot is not reachable through the old id.
+    let fresh = io.timeout(1_000_000_000, 8, on_timeout).unwrap();
+    assert_eq!(fresh.slot(), id.slot());
+    assert_eq!(io.cancel(id), Err(CancelError::NotRunning));
+    assert_eq!(io.cancel_all(), 1);
+    io.run_until_done(&mut log).unwrap();
+    assert_eq!(count(&log, 8), 1);
+}
+
+#[test]
+fn reset_moves_a_timer_earlier_or_later_without_a_callback_for_the_old_deadline() {
+    let mut io: IO<Log> = IO::init(8).unwrap();
+    let late = io.timeout(5_000_000_000, 1, on_timeout).unwrap();
+    let early = io.timeout(1_000_000, 2, on_timeout).unwrap();
+    io.timeout(2_000_000, 3, on_timeout).unwrap();
+    io.reset_timeout(late, 500_000).unwrap(); // now first
+    io.reset_timeout(early, 3_000_000).unwrap(); // now last
+    let mut log = Log::default();
+    io.run_until_done(&mut log).unwrap();
+    let tags: Vec<u64> = log.events.iter().map(|(tag, _)| *tag).collect();
+    assert_eq!(tags, [1, 3, 2]);
+    assert_eq!(io.reset_timeout(late, 1), Err(CancelError::NotRunning));
+    let (fd, _peer) = pair();
+    let recv = io.recv(fd, Buffer::new(4).unwrap(), .., 9, on_recv).unwrap();
+    assert_eq!(io.reset_timeout(recv, 1), Err(CancelError::NotATimeout));
+    io.cancel(recv).unwrap();
+    io.run_until_done(&mut log).unwrap();
+}
+
+#[test]
+fn run_once_runs_at_least_one_callback_and_stop_ends_a_run() {
+    let mut io: IO<Log> = IO::init(8).unwrap();
+    let mut log = Log::default();
+    io.run_once(&mut log).unwrap(); // nothing in flight: returns at once
+    io.timeout(1_000_000, 1, on_timeout).unwrap();
+    io.timeout(60_000_000_000, 2, on_timeout).unwrap();
+    io.run_once(&mut log).unwrap();
+    assert_eq!(log.events.len(), 1);
+    assert_eq!(io.in_flight(), 1);
+
+    // `stop` from a callback ends a 60-second run after a millisecond.
+    log.stop_at = Some(3);
+    io.timeout(1_000_000, 3, on_timeout).unwrap();
+    let start = io.now_ns();
+    io.run_for_ns(&mut log, 60_000_000_000).unwrap();
+    assert!(io.now_ns() - start < 60_000_000_000);
+    assert_eq!(log.events.last().unwrap().0, 3);
+    io.cancel_all();
+    io.run_until_done(&mut log).unwrap();
+    assert_eq!(io.in_flight(), 0);
+    assert_eq!(count(&log, 2), 1);
+}
+
+mod pool {
+    use super::*;
+    use std::os::fd::AsRawFd;
+
+    #[derive(Default)]
+    struct Files {
+        written: usize,
+        read: Vec<(u64, Vec<u8>)>,
+        synced: usize,
+        closed: usize,
+    }
+
+    fn on_write(files: &mut Files, _: &mut IO<Files>, done: WriteDone) {
+        assert_eq!(done.result.unwrap(), 4096);
+        files.written += 1;
+    }
+
+    fn on_read(files: &mut Files, _: &mut IO<Files>, done: ReadDone) {
+        let n = done.result.unwrap();
+        files.read.push((done.tag, done.buffer[..n].to_vec()));
+    }
+
+    fn on_fsync(files: &mut Files, _: &mut IO<Files>, done: FsyncDone) {
+        done.result.unwrap();
+        files.synced += 1;
+    }
+
+    fn on_close(files: &mut Files, _: &mut IO<Files>, done: CloseDone) {
+        done.result.unwrap();
+        files.closed += 1;
+    }
+
+    #[test]
+    fn sixty_four_concurrent_file_ops_on_worker_threads() {
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("pool");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("data-{}", std::process::id()));
+        let file = std::fs::File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        let fd = Fd::from_raw(file.as_raw_fd());
+        let options = IoOptions::new(128).file_workers(4);
+        let mut io: IO<Files> = IO::with_options(options).unwrap();
+        let mut files = Files::default();
+        for i in 0..64u64 {
+            let buffer = Buffer::from_slice(&[i as u8; 4096]).unwrap();
+            io.write(fd, buffer, .., i * 4096, i, on_write).unwrap();
+        }
+        io.run_until_done(&mut files).unwrap();
+        assert_eq!(files.written, 64);
+        io.fsync(fd, FsyncMode::Data, 0, on_fsync).unwrap();
+        for i in 0..64u64 {
+            io.read(fd, Buffer::new(4096).unwrap(), .., i * 4096, i, on_read).unwrap();
+        }
+        io.run_until_done(&mut files).unwrap();
+        assert_eq!(files.synced, 1);
+        assert_eq!(files.read.len(), 64);
+        for (tag, bytes) in &files.read {
+            assert!(bytes.len() == 4096 && bytes.iter().all(|&b| b == *tag as u8), "block {tag}");
+        }
+        // A close submitted behind in-pool reads waits for them.
+        let raw = file.into_raw_fd();
+        for i in 0..8u64 {
+            io.read(fd, Buffer::new(4096).unwrap(), .., i * 4096, 100 + i, on_read).unwrap();
+        }
+        io.close(Fd::from_raw(raw), 0, on_close).unwrap();
+        io.run_until_done(&mut files).unwrap();
+        assert_eq!(files.closed, 1);
+        assert_eq!(files.read.len(), 72);
+        assert!(files.read[64..].iter().all(|(_, bytes)| bytes.len() == 4096));
+        std::fs::remove_file(path).unwrap();
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Step {
+    Timeout(u64),
+    Recv,
+    Cancel(prop::sample::Index),
+    Reset(prop::sample::Index, u64),
+    PeerSends,
+    Tick,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        (0u64..3_000_000).prop_map(Step::Timeout),
+        Just(Step::Recv),
+        any::<prop::sample::Index>().prop_map(Step::Cancel),
+        (any::<prop::sample::Index>(), 0u64..2_000_000).prop_map(|(i, ns)| Step::Reset(i, ns)),
+        Just(Step::PeerSends),
+        Just(Step::Tick),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Whatever the interleaving of submits, cancels, resets, readiness and
+    /// passes, every accepted op gets exactly one callback.
+    #[test]
+    fn every_op_gets_exactly_one_callback(steps in proptest::collection::vec(step(), 1..60)) {
+        let mut io: IO<Log> = IO::init(64).unwrap();
+        let (fd, mut peer) = pair();
+        let mut log = Log::default();
+        let mut ids = Vec::new();
+        for step in steps {
+            match step {
+                Step::Timeout(ns) => {
+                    let tag = ids.len() as u64;
+                    ids.push(io.timeout(ns, tag, on_timeout).unwrap());
+                }
+                Step::Recv => {
+                    let tag = ids.len() as u64;
+                    ids.push(io.recv(fd, Buffer::new(1).unwrap(), .., tag, on_recv).unwrap());
+                }
+                Step::Cancel(i) if !ids.is_empty() => {
+                    let _ = io.cancel(ids[i.index(ids.len())]);
+                }
+                Step::Reset(i, ns) if !ids.is_empty() => {
+                    let _ = io.reset_timeout(ids[i.index(ids.len())], ns);
+                }
+                Step::PeerSends => peer.write_all(b"z").unwrap(),
+                Step::Tick => io.tick(&mut log).unwrap(),
+                _ => {}
+            }
+        }
+        io.cancel_all();
+        io.run_until_done(&mut log).unwrap();
+        for tag in 0..ids.len() as u64 {
+            prop_assert_eq!(count(&log, tag), 1, "op {} in {:?}", tag, log.events);
+        }
+    }
+}
