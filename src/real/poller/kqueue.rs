@@ -135,8 +135,8 @@ impl Poller {
             return; // The kqueue refused the call: the knotes die with the descriptor.
         }
         let ident = fd as u32 as usize;
-        self.changes.push(kevent(ident, libc::EVFILT_READ, libc::EV_DELETE, 0, 0));
-        self.changes.push(kevent(ident, libc::EVFILT_WRITE, libc::EV_DELETE, 0, 0));
+        self.changes.push(kevent(ident, libc::EVFILT_READ, libc::EV_DELETE, 0));
+        self.changes.push(kevent(ident, libc::EVFILT_WRITE, libc::EV_DELETE, 0));
     }
 
     /// Drops what is queued for `fd`, which is about to be closed: a change
