@@ -115,9 +115,35 @@ fn refused_open_arguments<B: Backend<Ctx>>() {
     f.close(f.dir).unwrap();
 }
 
+/// A data file keeps the size it was formatted with: a write reaching past
+/// it is refused whole, `FileTooBig`, and the file does not grow (it still
+/// opens with its size).
+fn data_file_writes_past_the_end_are_refused<B: Backend<Ctx>>() {
+    let _g = B::shared();
+    let tmp = B::dir("fixed-size");
+    let mut f = Files::new(B::io(16), tmp.as_ref());
+    let size = 2 * SECTOR as u64;
+    let fd = f.open("data", size, FilePurpose::Format).unwrap();
+    let cases: [(u64, usize); 4] =
+        [(SECTOR as u64, 2 * SECTOR), (size, SECTOR), (size - 1, 2), (1 << 40, SECTOR)];
+    for (tag, &(offset, len)) in (10..).zip(&cases) {
+        f.io.write(fd, buffer(len), .., offset, tag, on_write).unwrap();
+        let (_, result) = expect_done!(wait(&mut f.io, &mut f.ctx, tag), Write, 2);
+        assert_eq!(result, Err(WriteError::FileTooBig), "write of {len} at {offset}");
+    }
+    // Up to the last byte is fine.
+    f.write_all(fd, &pattern(1, SECTOR), size - SECTOR as u64);
+    f.close(fd).unwrap();
+    let fd = f.open("data", size, FilePurpose::Open).expect("the file kept its size");
+    assert_eq!(f.read(fd, 2 * SECTOR, SECTOR as u64).unwrap(), pattern(1, SECTOR));
+    f.close(fd).unwrap();
+    f.close(f.dir).unwrap();
+}
+
 both_backends!(
     data_file_round_trips_at_offsets,
     data_file_reads_at_end_of_file,
+    data_file_writes_past_the_end_are_refused,
     second_open_of_a_data_file_is_locked,
     refused_open_arguments
 );

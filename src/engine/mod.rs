@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 pub(crate) use events::Events;
 pub(crate) use io_impl::impl_io;
 use op::{Attempt, Slot};
-pub(crate) use submit::check_fd;
+pub(crate) use submit::{check_fd, check_within_data_file};
 
 use crate::error::{CancelError, EventError, RunError, SubmitError};
 use crate::io::Io;

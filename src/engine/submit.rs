@@ -8,7 +8,7 @@ use super::Backend;
 use super::op::{Op, Place, Span};
 use crate::buffer::{Buffer, resolve_range};
 use crate::done::TimeoutDone;
-use crate::error::{Rejected, SubmitError};
+use crate::error::{Errno, Rejected, SubmitError};
 use crate::fd::{Fd, OpId};
 use crate::io::Callback;
 
@@ -39,6 +39,18 @@ pub(crate) fn check_span(
         }
     }
     Ok((range.start, range.end))
+}
+
+/// A data file has the fixed size it was formatted with: a write that
+/// would reach past it is refused whole (`EFBIG`, as with a file size
+/// limit) and never grows the file, on both backends. Checked when the
+/// write is attempted, against the size its descriptor was opened with.
+#[inline]
+pub(crate) fn check_within_data_file(offset: u64, len: usize, size: u64) -> Result<(), Errno> {
+    match offset.checked_add(len as u64) {
+        Some(end) if end <= size => Ok(()),
+        _ => Err(Errno::EFBIG),
+    }
 }
 
 /// Whether a submit may be accepted, and the free slot it takes.

@@ -5,6 +5,7 @@
 use super::IO;
 use super::fds::{Direction, Wait};
 use super::pool::{BufferPtr, Job, JobKind};
+use crate::engine::check_within_data_file;
 use crate::engine::op::{Attempt, Op, Place, Span};
 use crate::error::Errno;
 use crate::options::SocketOptions;
@@ -97,6 +98,11 @@ impl<C> IO<C> {
                 let (fd, offset) = (*fd, *offset);
                 if fds.owned(fd) {
                     return Attempt::Done(Err(Errno::EBADF));
+                }
+                if let Some(size) = fds.data_size(fd)
+                    && let Err(errno) = check_within_data_file(offset, span.len(), size)
+                {
+                    return Attempt::Done(Err(errno));
                 }
                 if self.pool.is_none() || !fds.seen(fd) {
                     return Attempt::Done(sys::file::pwrite(fd, span.bytes(), offset));

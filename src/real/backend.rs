@@ -257,7 +257,7 @@ impl<C> IO<C> {
             return Err(OpenError::BadFileDescriptor);
         }
         let fd = sys::file::open_data_file(dir.raw(), relative_path, size, purpose, direct_io)?;
-        self.fds.adopt(fd, SocketOptions::default());
+        self.fds.adopt_data_file(fd, size);
         Ok(Fd::from_raw(fd))
     }
 }

@@ -45,6 +45,8 @@ pub(crate) struct FdState {
     pub owned: bool,
     /// Options given at `open_socket`; a listener passes them to accepted sockets.
     pub options: SocketOptions,
+    /// A data file's fixed size (0: not a data file, no limit).
+    pub data_size: u64,
 }
 
 impl FdState {
@@ -58,6 +60,7 @@ impl FdState {
         in_pool: 0,
         owned: false,
         options: SocketOptions { nodelay: false, recv_buffer_size: None, send_buffer_size: None },
+        data_size: 0,
     };
 }
 
@@ -100,6 +103,18 @@ impl FdTable {
         let state = self.entry(fd);
         debug_assert!(state.readers.is_empty() && state.writers.is_empty());
         *state = FdState { options, ..FdState::FRESH };
+    }
+
+    /// A data file of `size` bytes was just opened as `fd`.
+    pub(crate) fn adopt_data_file(&mut self, fd: i32, size: u64) {
+        self.adopt(fd, SocketOptions::default());
+        self.entry(fd).data_size = size;
+    }
+
+    /// The data-file size limit of `fd`, if it is a data file.
+    #[inline]
+    pub(crate) fn data_size(&self, fd: i32) -> Option<u64> {
+        self.get(fd).map(|state| state.data_size).filter(|&size| size > 0)
     }
 
     /// The descriptor was closed: nothing is known of its number.

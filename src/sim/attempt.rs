@@ -7,6 +7,7 @@ use super::network::SocketKey;
 use super::node::NodeId;
 use super::storage::Chaos;
 use crate::buffer::SECTOR_SIZE;
+use crate::engine::check_within_data_file;
 use crate::engine::op::{Attempt, Op, Place, Span};
 use crate::error::Errno;
 use crate::options::{AddressFamily, SocketOptions};
@@ -150,6 +151,12 @@ impl<C> SimIO<C> {
             (FdKind::Socket { .. }, Some(_), _) => return Attempt::Done(Err(Errno::ESPIPE)),
             (FdKind::Socket { .. }, None, _) => return Attempt::Done(Err(Errno::EINVAL)),
         };
+        if let Op::Write { span, offset, .. } = &slot.op
+            && let Err(errno) =
+                check_within_data_file(*offset, span.len(), self.storage.file(file).size)
+        {
+            return Attempt::Done(Err(errno));
+        }
         let faults = &self.faults.storage;
         let latency = match &slot.op {
             Op::Read { .. } => faults.read_latency,
