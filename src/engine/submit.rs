@@ -61,12 +61,19 @@ fn take_slot<B: Backend>(io: &mut B) -> Result<(u32, B::SlotData), SubmitError> 
     Ok((index, data))
 }
 
-/// Fills free slot `index` with `op`, placed at `place` by the caller.
+/// Fills free slot `index` with `op`, at `place` (the caller links it
+/// there).
 ///
 /// Always inlined (profiled): out of line, the op was built on the
 /// caller's stack and copied into the slot, behind a full prologue.
 #[inline(always)]
-fn occupy<B: Backend>(io: &mut B, index: u32, data: B::SlotData, op: Op<B>) -> OpId {
+fn occupy<B: Backend>(
+    io: &mut B,
+    index: u32,
+    data: B::SlotData,
+    op: Op<B>,
+    place: Place<B::Wait>,
+) -> OpId {
     let core = io.core_mut();
     let slot = &mut core.slots[index as usize];
     debug_assert!(matches!(slot.op, Op::Free) && slot.place == Place::Free);
@@ -75,14 +82,16 @@ fn occupy<B: Backend>(io: &mut B, index: u32, data: B::SlotData, op: Op<B>) -> O
     // skips the drop glue an assignment would branch through.
     std::mem::forget(std::mem::replace(&mut slot.op, op));
     slot.data = data;
+    slot.place = place;
     OpId { slot: index, generation: slot.generation, io: core.id }
 }
 
 /// Queues `op` on `completed`: it is tried first, when the FIFO drains.
 #[inline(always)]
 fn queue<B: Backend>(io: &mut B, index: u32, data: B::SlotData, op: Op<B>) -> OpId {
-    let id = occupy(io, index, data, op);
-    io.core_mut().make_ready(index);
+    let id = occupy(io, index, data, op, Place::Completed);
+    let core = io.core_mut();
+    core.completed.push_back(&mut core.links, index);
     io.submitted(index);
     id
 }
@@ -131,10 +140,8 @@ pub(crate) fn timeout<B: Backend>(
 ) -> Result<OpId, SubmitError> {
     let (index, data) = take_slot(io)?;
     let deadline = io.clock_ns().saturating_add(ns);
-    let id = occupy(io, index, data, Op::Timeout { tag, callback });
-    let core = io.core_mut();
-    core.slots[index as usize].place = Place::Timer;
-    core.timers.push(index, deadline);
+    let id = occupy(io, index, data, Op::Timeout { tag, callback }, Place::Timer);
+    io.core_mut().timers.push(index, deadline);
     io.submitted(index);
     Ok(id)
 }
@@ -143,6 +150,7 @@ pub(crate) fn timeout<B: Backend>(
 #[inline]
 pub(crate) fn listener_slot<B: Backend>(io: &mut B, op: Op<B>) -> Result<(u32, OpId), SubmitError> {
     let (index, data) = take_slot(io)?;
-    let id = occupy(io, index, data, op);
+    // Placed by the caller: on `completed` or as the event's listener.
+    let id = occupy(io, index, data, op, Place::Completed);
     Ok((index, id))
 }
