@@ -177,7 +177,8 @@ fn foreign_ids_never_act<B: Backend<Ctx>>() {
 }
 
 fn addresses_are_typed<B: Backend<Ctx>>() {
-    let _g = B::shared();
+    // Exclusive: it asks about a number after closing it.
+    let _g = B::exclusive();
     let mut io = B::io(16);
     let mut ctx = Ctx::default();
     let unbound = io.open_socket(AddressFamily::Ipv4, SocketOptions::default()).unwrap();
