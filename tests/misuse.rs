@@ -282,6 +282,7 @@ fn adopt_and_hand_back_descriptors() {
 
 #[test]
 fn both_backends_debug_print() {
+    let _g = support::shared();
     let io: IO<Ctx> = IO::init(4).unwrap();
     let sim: SimIO<Ctx> = SimIO::new(1, 4, FaultConfig::none());
     assert!(format!("{io:?}").starts_with("IO"));
