@@ -83,30 +83,39 @@ impl Poller {
         if rc < 0 { Err(Errno::last()) } else { Ok(()) }
     }
 
-    /// Waits up to `timeout_ns` (0 polls) and returns the number of events.
+    /// Waits up to `timeout_ns` (0 polls; [`super::UNBOUNDED`] waits until
+    /// an event) and returns the number of events.
     #[inline]
     pub(crate) fn wait(&mut self, timeout_ns: u64) -> Result<usize, Errno> {
         self.ready = 0;
+        let unbounded = timeout_ns == super::UNBOUNDED;
         let n = loop {
             let rc = if self.has_pwait2 {
                 let ts = libc::timespec {
                     tv_sec: (timeout_ns / 1_000_000_000) as libc::time_t,
                     tv_nsec: (timeout_ns % 1_000_000_000) as libc::c_long,
                 };
+                // No timespec, no timer: the kernel arms none for the wait.
+                let ts: *const libc::timespec = if unbounded { std::ptr::null() } else { &ts };
                 // SAFETY: the events array is valid for EVENTS_PER_WAIT
-                // entries and `ts` outlives the call; a null sigmask is allowed.
+                // entries; `ts` is null (wait forever) or points to a
+                // timespec that outlives the call; a null sigmask is allowed.
                 unsafe {
                     libc::epoll_pwait2(
                         self.epoll.as_raw_fd(),
                         self.events.as_mut_ptr(),
                         EVENTS_PER_WAIT as i32,
-                        &ts,
+                        ts,
                         std::ptr::null(),
                     )
                 }
             } else {
                 // Round up: waking early would spin until the deadline.
-                let ms = timeout_ns.div_ceil(1_000_000).min(i32::MAX as u64) as i32;
+                let ms = if unbounded {
+                    -1
+                } else {
+                    timeout_ns.div_ceil(1_000_000).min(i32::MAX as u64) as i32
+                };
                 // SAFETY: the events array is valid for EVENTS_PER_WAIT entries.
                 unsafe {
                     libc::epoll_wait(

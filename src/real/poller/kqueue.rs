@@ -213,10 +213,13 @@ impl Poller {
             tv_sec: (timeout_ns / NS_PER_S).min(i32::MAX as u64) as _,
             tv_nsec: (timeout_ns % NS_PER_S) as _,
         };
+        // No timespec, no timer: the kernel waits until an event.
+        let ts: *const libc::timespec =
+            if timeout_ns == super::UNBOUNDED { std::ptr::null() } else { &ts };
         debug_assert!(self.changes.len() <= self.raw.len());
         // SAFETY: the change list is `changes.len()` initialised entries and
-        // the event list `raw.len()` writable ones, distinct buffers; `ts`
-        // outlives the call. The event list is at least as long as the change
+        // the event list `raw.len()` writable ones, distinct buffers; `ts` is
+        // null (wait forever) or points to a timespec that outlives the call. The event list is at least as long as the change
         // list, so every failed change has room to be reported.
         let rc = unsafe {
             libc::kevent(
@@ -225,7 +228,7 @@ impl Poller {
                 self.changes.len() as _,
                 self.raw.as_mut_ptr(),
                 self.raw.len() as _,
-                &ts,
+                ts,
             )
         };
         if rc < 0 {

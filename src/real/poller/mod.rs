@@ -68,6 +68,9 @@ pub(crate) struct PollEvent {
     pub error: Option<Errno>,
 }
 
+/// The timeout of a wait that only an event ends: no timer is armed for it.
+pub(crate) const UNBOUNDED: u64 = u64::MAX;
+
 /// The most events one wait returns; more are picked up by the next wait.
 pub(crate) const EVENTS_PER_WAIT: usize = 256;
 
