@@ -155,7 +155,7 @@ fn write_read_round_trips_at_offsets_and_survive_reopen() {
 }
 
 #[test]
-fn end_of_file_reads_are_short_then_zero_and_writes_do_not_grow_the_file() {
+fn end_of_file_reads_are_short_then_zero_and_writes_past_it_are_refused() {
     let mut s = Sim::new(2, FaultConfig::none());
     let dir = s.dir("d");
     let size = 2 * SECTOR as u64;
@@ -165,7 +165,10 @@ fn end_of_file_reads_are_short_then_zero_and_writes_do_not_grow_the_file() {
     assert_eq!(s.read(fd, SECTOR, size - 2048).unwrap(), tail);
     assert_eq!(s.read(fd, SECTOR, size).unwrap(), Vec::<u8>::new());
     assert_eq!(s.read(fd, SECTOR, size + 1_000_000).unwrap(), Vec::<u8>::new());
-    assert_eq!(s.write(fd, &[1; 100], size - 10), Ok(10), "short at the end");
+    // A write reaching past the end is refused whole, as on the kernel
+    // backend (data files keep their size).
+    assert_eq!(s.write(fd, &[1; 100], size - 10), Err(WriteError::FileTooBig));
+    assert_eq!(s.read(fd, 10, size - 10).unwrap(), tail[2038..], "nothing landed");
     assert_eq!(s.write(fd, &[1; 100], size), Err(WriteError::FileTooBig));
 }
 
@@ -557,10 +560,14 @@ proptest! {
         for step in steps {
             match step {
                 Step::Write { offset, len, byte } => {
-                    let n = s.write(fd, &vec![byte; len], offset).unwrap();
-                    let expected = len.min((MODEL_SIZE - offset) as usize);
-                    prop_assert_eq!(n, expected);
-                    model[offset as usize..offset as usize + n].fill(byte);
+                    let written = s.write(fd, &vec![byte; len], offset);
+                    if offset + len as u64 > MODEL_SIZE {
+                        // Past the end: refused whole, the file untouched.
+                        prop_assert_eq!(written, Err(WriteError::FileTooBig));
+                    } else {
+                        prop_assert_eq!(written, Ok(len));
+                        model[offset as usize..offset as usize + len].fill(byte);
+                    }
                 }
                 Step::Read { offset, len } => {
                     let got = s.read(fd, len, offset).unwrap();
