@@ -837,7 +837,9 @@ impl Harness {
         let submitted = match action {
             Action::WriteWild { offset, len, fill } => {
                 let (offset, len) = Self::wild_span(offset, len);
-                expected = Some(Self::wild_len(offset, len));
+                // Data files keep their size: a write reaching past the end
+                // is refused whole (`FileTooBig`), never short.
+                expected = Some(if offset + len as u64 > FILE_SIZE { 0 } else { len });
                 let buffer = Buffer::from_slice(&vec![fill; len]).expect("buffer");
                 self.io.write(self.wild, buffer, .., offset, tag, on_write).map_err(|r| r.error)
             }
@@ -858,7 +860,7 @@ impl Harness {
         }
     }
 
-    /// The bytes a transfer at `offset` moves: none at or past the end.
+    /// The bytes a read at `offset` moves: none at or past the end.
     fn wild_len(offset: u64, len: usize) -> usize {
         if offset >= FILE_SIZE { 0 } else { len.min((FILE_SIZE - offset) as usize) }
     }
