@@ -179,3 +179,28 @@ fn a_waiting_pass_with_only_a_listener_returns() {
     assert_eq!(trigger.join().unwrap(), Ok(()));
     assert_eq!((fired, io.in_flight()), (1, 0));
 }
+
+fn mark_fired(fired: &mut bool, _: &mut IO<bool>, done: EventDone) {
+    *fired = done.result.is_ok();
+}
+
+/// With no bound on the wait (no timer armed for it), a trigger from
+/// another thread still ends the wait, and a waiting pass with nothing in
+/// flight still returns at once.
+#[test]
+fn an_unbounded_wait_ends_on_a_cross_thread_trigger() {
+    let mut io: IO<bool> = IO::with_options(IoOptions::new(4).max_wait_ns(UNBOUNDED_WAIT)).unwrap();
+    let mut fired = false;
+    io.flush(&mut fired, true).unwrap();
+    let event = io.open_event().unwrap();
+    io.event_listen(event, 0, mark_fired).unwrap();
+    let handle = io.event_trigger_handle(event).unwrap();
+    let triggering = thread::spawn(move || {
+        thread::sleep(std::time::Duration::from_millis(20));
+        handle.trigger()
+    });
+    io.run_once(&mut fired).unwrap();
+    assert!(fired);
+    triggering.join().unwrap().unwrap();
+    io.close_event(event).unwrap();
+}

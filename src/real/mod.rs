@@ -31,7 +31,7 @@ use std::sync::atomic::Ordering;
 use event::EventShared;
 pub use event::EventTrigger;
 use fds::FdTable;
-pub use options::{DEFAULT_MAX_WAIT_NS, InitError, IoOptions};
+pub use options::{DEFAULT_MAX_WAIT_NS, InitError, IoOptions, UNBOUNDED_WAIT};
 use poller::Poller;
 use pool::Pool;
 

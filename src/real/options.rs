@@ -6,6 +6,9 @@ use crate::error::Errno;
 /// waits forever.
 pub const DEFAULT_MAX_WAIT_NS: u64 = 1_000_000_000;
 
+/// The `max_wait_ns` that waits without a bound (see [`IoOptions::max_wait_ns`]).
+pub const UNBOUNDED_WAIT: u64 = u64::MAX;
+
 /// Construction options for [`crate::IO`], built from [`IoOptions::new`]
 /// and its setters (fields may be added, so it is not built literally).
 ///
@@ -41,6 +44,10 @@ impl IoOptions {
     }
 
     /// Sets the longest a waiting `flush` blocks when no timeout is armed.
+    /// [`UNBOUNDED_WAIT`] lets it block until an event, arming no timer
+    /// (as mio and `darwin.zig` do); a `flush(true)` with nothing in flight
+    /// still returns at once, and `run_once_within` / `run_until_done_within`
+    /// still bound a run.
     pub fn max_wait_ns(mut self, ns: u64) -> IoOptions {
         self.max_wait_ns = ns;
         self

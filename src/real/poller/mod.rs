@@ -69,7 +69,7 @@ pub(crate) struct PollEvent {
 }
 
 /// The timeout of a wait that only an event ends: no timer is armed for it.
-pub(crate) const UNBOUNDED: u64 = u64::MAX;
+pub(crate) const UNBOUNDED: u64 = super::options::UNBOUNDED_WAIT;
 
 /// The most events one wait returns; more are picked up by the next wait.
 pub(crate) const EVENTS_PER_WAIT: usize = 256;
