@@ -13,6 +13,7 @@
 //! cargo bench --bench compare -- pingpong        # only workloads whose name contains "pingpong"
 //! cargo bench --bench compare -- --syscalls      # syscalls per round trip, under strace -f -c
 //! cargo bench --bench compare -- --instructions  # user-space instructions per round trip, callgrind
+//! cargo bench --bench compare -- --write-charts  # also rewrite the charts in docs/bench/
 //! ```
 //!
 //! A ratio "IO x" is `peer time per op / IO time per op`, which is the same
@@ -498,6 +499,8 @@ fn main() {
     let quick = take(&mut args, "--quick");
     let syscall_mode = take(&mut args, "--syscalls");
     let instruction_mode = take(&mut args, "--instructions");
+    // The charts are tracked files: a run rewrites them only when asked.
+    let charts = take(&mut args, "--write-charts");
     let settings = Settings { quick, reps: if quick { 3 } else { 9 }, filters: args };
     if syscall_mode || instruction_mode {
         if syscall_mode {
@@ -519,7 +522,9 @@ fn main() {
     let allocs = allocations(&settings);
     let growth = timer_workloads(&settings, &mut rows);
     file_workloads(&settings, &mut rows);
-    write_charts(&settings, &rows);
+    if charts {
+        write_charts(&settings, &rows);
+    }
     print_markdown(&rows, &allocs, growth);
     println!("\ntotal wall time {:.1} s", start.elapsed().as_secs_f64());
 }
