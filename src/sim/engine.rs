@@ -13,7 +13,7 @@ use super::SimIO;
 use super::fds::FdKind;
 use super::network::SocketKey;
 use super::op::{Op, Place, Span};
-use super::storage::Chaos;
+use super::storage::{Access, Chaos, IoKind};
 use super::trace::Record;
 use crate::buffer::{Buffer, SECTOR_SIZE, resolve_range};
 use crate::done::{
@@ -332,18 +332,19 @@ impl<C> SimIO<C> {
             (FdKind::Socket { .. }, Some(_), _) => return Attempt::Done(Err(Errno::ESPIPE)),
             (FdKind::Socket { .. }, None, _) => return Attempt::Done(Err(Errno::EINVAL)),
         };
-        let faults = &self.faults.storage;
-        let latency = match &slot.op {
-            Op::Read { .. } => faults.read_latency,
-            Op::Write { .. } => faults.write_latency,
-            _ => faults.fsync_latency,
+        let (kind, bytes) = match &slot.op {
+            Op::Read { span, .. } => (IoKind::Read, span.end - span.start),
+            Op::Write { span, .. } => (IoKind::Write, span.end - span.start),
+            _ => (IoKind::Fsync, 0),
         };
-        let ns = latency.draw(&mut self.streams.latency);
+        let now = self.clock.now();
+        let faults = &self.faults.storage;
+        let at =
+            self.storage.ready_at(slot.node, kind, bytes, now, faults, &mut self.streams.latency);
         self.slots[index as usize].file = file;
-        if ns == 0 {
+        if at == now {
             return Attempt::Done(self.execute_storage(index));
         }
-        let at = self.clock.now().saturating_add(ns);
         self.slots[index as usize].place = Place::Queued;
         self.queue.push(index, at);
         Attempt::Requeued
@@ -353,20 +354,20 @@ impl<C> SimIO<C> {
     fn execute_storage(&mut self, index: u32) -> Result<usize, Errno> {
         let slot = &mut self.slots[index as usize];
         slot.due = false;
-        let (file, spare) = self.storage.file_and_spare(slot.file);
-        let mut chaos = Chaos {
-            faults: &self.faults.storage,
-            prng: &mut self.streams.storage,
-            exempt: file.exempt,
-        };
+        let file = slot.file;
+        let mut chaos = Chaos { faults: &self.faults.storage, prng: &mut self.streams.storage };
+        let storage = &mut self.storage;
+        let access = |fd: &i32| Access { node: slot.node, fd: *fd };
         match &mut slot.op {
-            Op::Read { span, offset, .. } => {
-                file.read(&mut span.buffer[span.start..span.end], *offset, &mut chaos, spare)
+            Op::Read { fd, span, offset, .. } => {
+                let buffer = &mut span.buffer[span.start..span.end];
+                storage.read(file, access(fd), buffer, *offset, &mut chaos)
             }
-            Op::Write { span, offset, .. } => {
-                file.write(&span.buffer[span.start..span.end], *offset, &mut chaos, spare)
+            Op::Write { fd, span, offset, .. } => {
+                let data = &span.buffer[span.start..span.end];
+                storage.write(file, access(fd), data, *offset, &mut chaos)
             }
-            Op::Fsync { .. } => file.fsync(&mut chaos, spare).map(|()| 0),
+            Op::Fsync { fd, .. } => storage.fsync(file, access(fd), &mut chaos).map(|()| 0),
             _ => unreachable!("not a storage operation"),
         }
     }

@@ -31,7 +31,7 @@ use fds::FdTable;
 use network::Network;
 use node::NodeId;
 use op::{Place, Slot};
-use prng::{Prng, Ratio};
+use prng::Prng;
 use storage::Storage;
 use trace::{Record, Trace};
 
@@ -261,6 +261,15 @@ impl<C> SimIO<C> {
             return Ok(());
         }
         self.nodes[at] = false;
+        let policy = match self.faults.crash {
+            CrashPolicy::Any => match self.streams.crash.below(3) {
+                0 => CrashPolicy::LoseUnsynced,
+                1 => CrashPolicy::KeepUnsynced,
+                _ => CrashPolicy::TearUnsynced,
+            },
+            policy => policy,
+        };
+        self.stage_in_flight_writes(node, policy);
         self.drop_node_ops(node);
         self.fds.close_node(node);
         for event in &mut self.events {
@@ -272,22 +281,8 @@ impl<C> SimIO<C> {
                 event.fired = false;
             }
         }
-        let policy = match self.faults.crash {
-            CrashPolicy::Any => match self.streams.crash.below(3) {
-                0 => CrashPolicy::LoseUnsynced,
-                1 => CrashPolicy::KeepUnsynced,
-                _ => CrashPolicy::TearUnsynced,
-            },
-            policy => policy,
-        };
-        let prng = &mut self.streams.crash;
-        let half = Ratio::new(1, 2).expect("valid ratio");
         self.network.crash_node(node);
-        self.storage.crash(node, || match policy {
-            CrashPolicy::KeepUnsynced => true,
-            CrashPolicy::TearUnsynced => prng.chance(half),
-            _ => false,
-        });
+        self.storage.crash(node, policy, &self.faults.storage, &mut self.streams.crash);
         let policy_code = policy as u64;
         self.trace.record(Record::Crash, [self.clock.now(), u64::from(node.0), policy_code, 0, 0]);
         Ok(())

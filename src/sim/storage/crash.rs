@@ -1,0 +1,114 @@
+//! What a power loss leaves of each unsynced sector.
+//!
+//! Per overlay entry (a sector changed since it was durable), the
+//! candidates are, oldest first: the durable copy, the intermediate
+//! versions, and the newest (the base). The crash policy picks one; under
+//! `TearUnsynced` and `AnyVersion` a picked version newer than the durable
+//! one may be torn against the candidate before it in 512-byte pieces (the
+//! pieces that did not land optionally garbage). An orphan (a sector a
+//! failed sync marked clean without writing) always falls back to its
+//! durable copy.
+
+use std::path::PathBuf;
+
+use super::Storage;
+use super::fill::garbage;
+use super::sectors::{Entry, Settle, Verdict};
+use crate::buffer::SECTOR_SIZE;
+use crate::sim::config::{CrashPolicy, StorageFaults};
+use crate::sim::node::NodeId;
+use crate::sim::prng::{Prng, Ratio};
+
+/// The unit a drive writes atomically at the least (a 512-byte logical
+/// block, or an NVMe drive with AWUPF = 0).
+const PIECE: usize = 512;
+const PIECES: usize = SECTOR_SIZE / PIECE;
+
+/// Which candidate of an entry: `0` is the durable copy, `1..=count` the
+/// intermediates, `count + 1` the base.
+type Candidate = usize;
+
+impl Storage {
+    /// Power loss on `node`: each of its files keeps what `policy` (one of
+    /// the concrete ones) allows of its unsynced sectors, its errseq and
+    /// locks are reset, its descriptors forgotten, and what failed formats
+    /// left behind may come back.
+    pub(crate) fn crash(
+        &mut self,
+        node: NodeId,
+        policy: CrashPolicy,
+        faults: &StorageFaults,
+        prng: &mut Prng,
+    ) {
+        let files = &mut self.files;
+        let own = self.index.range((node, PathBuf::new())..).take_while(|((n, _), _)| *n == node);
+        for (_, &id) in own {
+            let file = &mut files[id as usize];
+            file.sectors.settle(|settle, entry| resolve(settle, entry, policy, faults, prng));
+            file.locked = false;
+            file.errseq = 0;
+            file.unseen = false;
+        }
+        self.handles.retain(|h| h.node != node);
+        if let Some(device) = self.devices.get_mut(node.0 as usize) {
+            *device = Default::default();
+        }
+        self.revive_ghosts(node, prng);
+    }
+}
+
+fn resolve(
+    settle: &mut Settle<'_>,
+    entry: &Entry,
+    policy: CrashPolicy,
+    faults: &StorageFaults,
+    prng: &mut Prng,
+) -> Verdict {
+    let newest = entry.count as usize + 1;
+    let half = Ratio::new(1, 2).expect("valid ratio");
+    let chosen: Candidate = match policy {
+        _ if entry.orphan => 0,
+        CrashPolicy::KeepUnsynced => newest,
+        CrashPolicy::TearUnsynced => {
+            if prng.chance(half) {
+                newest
+            } else {
+                0
+            }
+        }
+        CrashPolicy::AnyVersion => prng.below(newest as u64 + 1) as usize,
+        CrashPolicy::LoseUnsynced | CrashPolicy::Any => 0,
+    };
+    let tearable = matches!(policy, CrashPolicy::TearUnsynced | CrashPolicy::AnyVersion);
+    let torn = tearable && chosen > 0 && prng.chance(faults.crash_torn_sector);
+    let (base, pool, _) = settle.base_and_pool(entry.sector);
+    let slot = |candidate: Candidate| match candidate {
+        0 => Some(entry.durable),
+        c if c == newest => None,
+        c => Some(entry.versions()[c - 1]),
+    };
+    if torn {
+        // Pieces of the chosen version land (at least one, not all); the
+        // others keep the version before it, or are garbage.
+        let landed = prng.range_inclusive(1, (1 << PIECES) - 2);
+        let junk = prng.chance(faults.crash_torn_garbage);
+        if let Some(chosen) = slot(chosen) {
+            base.copy_from_slice(pool.block(chosen));
+        }
+        let before = slot(chosen - 1).expect("an older candidate is in the pool");
+        for piece in 0..PIECES {
+            if landed & (1 << piece) != 0 {
+                continue;
+            }
+            let range = piece * PIECE..(piece + 1) * PIECE;
+            if junk {
+                garbage(&mut base[range], prng);
+            } else {
+                base[range.clone()].copy_from_slice(&pool.block(before)[range]);
+            }
+        }
+    } else if let Some(chosen) = slot(chosen) {
+        base.copy_from_slice(pool.block(chosen));
+    }
+    Verdict::Forget
+}
