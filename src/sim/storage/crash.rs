@@ -81,34 +81,31 @@ fn resolve(
     };
     let tearable = matches!(policy, CrashPolicy::TearUnsynced | CrashPolicy::AnyVersion);
     let torn = tearable && chosen > 0 && prng.chance(faults.crash_torn_sector);
-    let (base, pool, _) = settle.base_and_pool(entry.sector);
-    let slot = |candidate: Candidate| match candidate {
-        0 => Some(entry.durable),
-        c if c == newest => None,
-        c => Some(entry.versions()[c - 1]),
+    // The block of an older candidate (never asked for the newest).
+    let block = |candidate: Candidate| match candidate {
+        0 => entry.durable,
+        c => entry.versions().get(c - 1).copied().unwrap_or(entry.durable),
     };
+    if chosen != newest {
+        settle.restore(block(chosen));
+    }
     if torn {
         // Pieces of the chosen version land (at least one, not all); the
         // others keep the version before it, or are garbage.
         let landed = prng.range_inclusive(1, (1 << PIECES) - 2);
         let junk = prng.chance(faults.crash_torn_garbage);
-        if let Some(chosen) = slot(chosen) {
-            base.copy_from_slice(pool.block(chosen));
-        }
-        let before = slot(chosen - 1).expect("an older candidate is in the pool");
+        let before = block(chosen - 1);
         for piece in 0..PIECES {
             if landed & (1 << piece) != 0 {
                 continue;
             }
             let range = piece * PIECE..(piece + 1) * PIECE;
             if junk {
-                garbage(&mut base[range], prng);
+                garbage(&mut settle.visible_mut()[range], prng);
             } else {
-                base[range.clone()].copy_from_slice(&pool.block(before)[range]);
+                settle.patch(before, range);
             }
         }
-    } else if let Some(chosen) = slot(chosen) {
-        base.copy_from_slice(pool.block(chosen));
     }
     Verdict::Forget
 }

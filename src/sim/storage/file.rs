@@ -57,8 +57,7 @@ impl SimFile {
             } else if prng.chance(half) {
                 Verdict::Forget
             } else if revert {
-                let (base, pool, _) = settle.base_and_pool(entry.sector);
-                base.copy_from_slice(pool.block(entry.durable));
+                settle.restore(entry.durable);
                 Verdict::Forget
             } else {
                 Verdict::Orphan
@@ -71,7 +70,7 @@ impl SimFile {
 
     /// Flips `bits` random bits of sector `index` in the stored data.
     pub(crate) fn flip_bits(&mut self, index: u64, bits: u64, prng: &mut Prng) {
-        let block = self.sectors.base_mut(index);
+        let block = self.sectors.stored_mut(index);
         for _ in 0..bits {
             let bit = prng.below(SECTOR_SIZE as u64 * 8);
             block[(bit / 8) as usize] ^= 1 << (bit % 8);
@@ -80,7 +79,7 @@ impl SimFile {
 
     /// Replaces sector `index`'s stored data with garbage.
     pub(crate) fn scramble(&mut self, index: u64, prng: &mut Prng) {
-        garbage(self.sectors.base_mut(index), prng);
+        garbage(self.sectors.stored_mut(index), prng);
     }
 }
 

@@ -55,7 +55,7 @@ impl Storage {
         if chaos.corrupt(exempt, faults.bit_rot) {
             let byte = chaos.prng.range_inclusive(offset, end - 1);
             let bit = chaos.prng.below(8) as u32;
-            file.sectors.base_mut(byte / SECTOR)[(byte % SECTOR) as usize] ^= 1 << bit;
+            file.sectors.stored_mut(byte / SECTOR)[(byte % SECTOR) as usize] ^= 1 << bit;
         }
         if chaos.corrupt(exempt, faults.multi_bit_rot) {
             let sector = chaos.prng.range_inclusive(offset, end - 1) / SECTOR;
@@ -89,9 +89,7 @@ impl Storage {
             if let Some(entry) = file.sectors.entry(victim).filter(|e| !e.orphan) {
                 let older = entry.versions().last().copied().unwrap_or(entry.durable);
                 let (from, to) = within(victim, offset, len);
-                let at = ((from as u64 + offset) % SECTOR) as usize;
-                let block = file.sectors.overlay.pool.block(older);
-                buffer[from..to].copy_from_slice(&block[at..at + (to - from)]);
+                file.sectors.read_block(older, &mut buffer[from..to], offset + from as u64);
             }
         }
         Ok(len)

@@ -1,14 +1,17 @@
 //! How one file's sectors are stored: laid out for speed.
 //!
-//! The **base** holds what reads see (the newest version of every
-//! sector), contiguously, in chunks of [`CHUNK_SECTORS`] sectors allocated
-//! on first touch. The **overlay** holds, for each sector changed since it
-//! was last made durable, what a crash may fall back to: the durable copy
-//! and the intermediate versions written since. So a read is one copy out
-//! of the base, a write one copy in (plus one of the replaced version when
-//! a crash could still return it), a successful fsync copies nothing (it
-//! forgets overlay entries), and memory is reused through free lists: in
-//! steady state nothing is allocated.
+//! Sector contents live in a **pool**: 4 KiB blocks in contiguous
+//! segments, reused through a free list, so steady-state writes allocate
+//! nothing. Each file maps a sector to the block reads see (its newest
+//! version) through chunk tables of [`CHUNK_SECTORS`] entries; a sector
+//! never written maps to no block and reads as the file's `Fill`. The
+//! **overlay** keeps, for each sector changed since it was last durable,
+//! the blocks a crash may still return: its durable copy and the
+//! intermediate versions written since. Versions change owners rather
+//! than bytes: a write copies its data once (into a fresh block; the old
+//! block becomes a candidate), a successful fsync copies nothing (it frees
+//! the candidates), and a crash picks a candidate block without copying
+//! (unless it tears it).
 
 use std::collections::BTreeMap;
 
@@ -16,34 +19,38 @@ use super::fill::Fill;
 use crate::buffer::SECTOR_SIZE;
 
 pub(crate) const SECTOR: u64 = SECTOR_SIZE as u64;
-/// Sectors per base chunk (64 KiB).
-const CHUNK_SECTORS: usize = 16;
-const CHUNK_BYTES: usize = CHUNK_SECTORS * SECTOR_SIZE;
+/// Sectors per chunk table.
+const CHUNK_SECTORS: usize = 64;
+/// Blocks per pool segment (64 KiB: below the allocator's mmap threshold, so
+/// a new simulation reuses the heap a finished one freed).
+const SEGMENT_BLOCKS: usize = 16;
 /// Intermediate versions an overlay entry keeps: a sector rewritten more
 /// often between syncs forgets its oldest intermediates (the durable copy
 /// and the newest are always kept).
 pub(crate) const MAX_VERSIONS: usize = 6;
-const NONE: u32 = u32::MAX;
+/// No block: the sector was never written (or no entry).
+pub(crate) const NONE: u32 = u32::MAX;
 
 struct Chunk {
-    data: Box<[u8]>,
+    /// Per sector: the block reads see, or `NONE` (never written).
+    block: [u32; CHUNK_SECTORS],
     /// Per sector: its overlay entry, or `NONE`.
     entry: [u32; CHUNK_SECTORS],
     /// Per sector: a latent sector error (reads fail until rewritten).
-    bad: u16,
+    bad: u64,
 }
 
 /// What a crash may fall back to for one sector.
 #[derive(Clone, Copy)]
 pub(crate) struct Entry {
     pub sector: u64,
-    /// Pool slot of the durable copy.
+    /// The durable copy's block (`NONE`: never written).
     pub durable: u32,
-    /// Pool slots of the versions written after `durable` and before the
-    /// base's, oldest first.
+    /// Blocks of the versions written after `durable` and before the
+    /// newest, oldest first.
     pub versions: [u32; MAX_VERSIONS],
     pub count: u8,
-    /// Orphaned by a failed sync: the base is readable but not dirty any
+    /// Orphaned by a failed sync: the newest is readable but not dirty any
     /// more, so no later sync writes it and a crash falls back to `durable`.
     pub orphan: bool,
 }
@@ -54,138 +61,123 @@ impl Entry {
     }
 }
 
-/// The sector blocks of the overlay: one buffer, with a free list.
+/// Sector blocks in segments, with a free list.
 #[derive(Default)]
-pub(crate) struct Pool {
-    bytes: Vec<u8>,
+struct Pool {
+    segments: Vec<Box<[u8]>>,
     free: Vec<u32>,
 }
 
 impl Pool {
     fn take(&mut self) -> u32 {
-        if let Some(slot) = self.free.pop() {
-            return slot;
+        if let Some(block) = self.free.pop() {
+            return block;
         }
-        let slot = (self.bytes.len() / SECTOR_SIZE) as u32;
-        self.bytes.resize(self.bytes.len() + SECTOR_SIZE, 0);
-        slot
+        let first = (self.segments.len() * SEGMENT_BLOCKS) as u32;
+        self.segments.push(vec![0; SEGMENT_BLOCKS * SECTOR_SIZE].into_boxed_slice());
+        // Hand out the new segment lowest block first.
+        self.free.extend((first + 1..first + SEGMENT_BLOCKS as u32).rev());
+        first
     }
 
-    fn give(&mut self, slot: u32) {
-        self.free.push(slot);
+    fn give(&mut self, block: u32) {
+        if block != NONE {
+            self.free.push(block);
+        }
     }
 
-    pub(crate) fn block(&self, slot: u32) -> &[u8] {
-        let at = slot as usize * SECTOR_SIZE;
-        &self.bytes[at..at + SECTOR_SIZE]
+    fn block(&self, block: u32) -> &[u8] {
+        let at = (block as usize % SEGMENT_BLOCKS) * SECTOR_SIZE;
+        &self.segments[block as usize / SEGMENT_BLOCKS][at..at + SECTOR_SIZE]
     }
 
-    fn block_mut(&mut self, slot: u32) -> &mut [u8] {
-        let at = slot as usize * SECTOR_SIZE;
-        &mut self.bytes[at..at + SECTOR_SIZE]
+    fn block_mut(&mut self, block: u32) -> &mut [u8] {
+        let at = (block as usize % SEGMENT_BLOCKS) * SECTOR_SIZE;
+        &mut self.segments[block as usize / SEGMENT_BLOCKS][at..at + SECTOR_SIZE]
+    }
+
+    /// Copies block `from` (`NONE`: never written, at sector `sector`) into
+    /// block `to`, bytes `range` only.
+    fn copy(
+        &mut self,
+        from: u32,
+        to: u32,
+        range: std::ops::Range<usize>,
+        sector: u64,
+        fill: &Fill,
+    ) {
+        if from == NONE {
+            let at = sector * SECTOR + range.start as u64;
+            fill.unwritten(&mut self.block_mut(to)[range], at);
+            return;
+        }
+        let (f, t) = (from as usize, to as usize);
+        let (fs, ts) = (f / SEGMENT_BLOCKS, t / SEGMENT_BLOCKS);
+        let (fo, to_) = ((f % SEGMENT_BLOCKS) * SECTOR_SIZE, (t % SEGMENT_BLOCKS) * SECTOR_SIZE);
+        let (src, dst) = (fo + range.start..fo + range.end, to_ + range.start..to_ + range.end);
+        if fs == ts {
+            self.segments[fs].copy_within(src, dst.start);
+        } else {
+            let (low, high) = self.segments.split_at_mut(fs.max(ts));
+            let (a, b) = (&mut low[fs.min(ts)], &mut high[0]);
+            let (from_seg, to_seg) = if fs < ts { (&**a, &mut **b) } else { (&**b, &mut **a) };
+            to_seg[dst].copy_from_slice(&from_seg[src]);
+        }
     }
 }
 
 pub(crate) struct Sectors {
     chunks: BTreeMap<u64, Chunk>,
-    pub overlay: Overlay,
-    pub fill: Fill,
-}
-
-/// The overlay: entries for the sectors changed since they were durable.
-#[derive(Default)]
-pub(crate) struct Overlay {
     entries: Vec<Entry>,
-    free: Vec<u32>,
+    free_entries: Vec<u32>,
     /// Entries in use, in the order they were opened.
     live: Vec<u32>,
-    pub pool: Pool,
-}
-
-impl Overlay {
-    /// A new entry for sector `index`, whose current (durable) content is
-    /// `block`.
-    fn open(&mut self, index: u64, block: &[u8]) -> u32 {
-        let durable = self.pool.take();
-        self.pool.block_mut(durable).copy_from_slice(block);
-        let entry = Entry {
-            sector: index,
-            durable,
-            versions: [NONE; MAX_VERSIONS],
-            count: 0,
-            orphan: false,
-        };
-        let id = match self.free.pop() {
-            Some(id) => {
-                self.entries[id as usize] = entry;
-                id
-            }
-            None => {
-                self.entries.push(entry);
-                self.entries.len() as u32 - 1
-            }
-        };
-        self.live.push(id);
-        id
-    }
-
-    /// Entry `id`'s sector is about to be rewritten: its current version
-    /// `block` becomes a crash candidate, unless it is an orphan (whose base
-    /// no crash can return: the sector becomes dirty again instead).
-    fn push_version(&mut self, id: u32, block: &[u8]) {
-        let e = &mut self.entries[id as usize];
-        if e.orphan {
-            e.orphan = false;
-            return;
-        }
-        let slot = if e.count as usize == MAX_VERSIONS {
-            let oldest = e.versions[0];
-            e.versions.copy_within(1.., 0);
-            e.count -= 1;
-            oldest
-        } else {
-            self.pool.take()
-        };
-        let e = &mut self.entries[id as usize];
-        e.versions[e.count as usize] = slot;
-        e.count += 1;
-        self.pool.block_mut(slot).copy_from_slice(block);
-    }
-
-    /// Releases entry `id`'s pool slots; `forget` frees the entry too.
-    fn release(&mut self, id: u32, forget: bool) {
-        let e = &mut self.entries[id as usize];
-        let (durable, versions, count) = (e.durable, e.versions, e.count as usize);
-        e.count = 0;
-        for &slot in &versions[..count] {
-            self.pool.give(slot);
-        }
-        if forget {
-            self.pool.give(durable);
-            self.free.push(id);
-        } else {
-            self.entries[id as usize].orphan = true;
-        }
-    }
-}
-
-/// The chunk holding `key`, allocated (and filled as never written) on
-/// first touch.
-fn chunk_in<'a>(chunks: &'a mut BTreeMap<u64, Chunk>, fill: &Fill, key: u64) -> &'a mut Chunk {
-    chunks.entry(key).or_insert_with(|| {
-        let mut data = vec![0; CHUNK_BYTES].into_boxed_slice();
-        fill.unwritten(&mut data, key * CHUNK_BYTES as u64);
-        Chunk { data, entry: [NONE; CHUNK_SECTORS], bad: 0 }
-    })
+    pool: Pool,
+    pub fill: Fill,
 }
 
 fn split(index: u64) -> (u64, usize) {
     (index / CHUNK_SECTORS as u64, (index % CHUNK_SECTORS as u64) as usize)
 }
 
+fn chunk_in(chunks: &mut BTreeMap<u64, Chunk>, key: u64) -> &mut Chunk {
+    chunks.entry(key).or_insert_with(|| Chunk {
+        block: [NONE; CHUNK_SECTORS],
+        entry: [NONE; CHUNK_SECTORS],
+        bad: 0,
+    })
+}
+
+/// A new overlay entry for `sector`, whose durable copy is `durable`.
+fn open_entry(entries: &mut Vec<Entry>, free: &mut Vec<u32>, sector: u64, durable: u32) -> u32 {
+    let entry = Entry { sector, durable, versions: [NONE; MAX_VERSIONS], count: 0, orphan: false };
+    match free.pop() {
+        Some(id) => {
+            entries[id as usize] = entry;
+            id
+        }
+        None => {
+            entries.push(entry);
+            entries.len() as u32 - 1
+        }
+    }
+}
+
 impl Sectors {
     pub(crate) fn new(fill: Fill) -> Sectors {
-        Sectors { chunks: BTreeMap::new(), overlay: Overlay::default(), fill }
+        Sectors {
+            chunks: BTreeMap::new(),
+            entries: Vec::new(),
+            free_entries: Vec::new(),
+            live: Vec::new(),
+            pool: Pool::default(),
+            fill,
+        }
+    }
+
+    fn visible(&self, index: u64) -> u32 {
+        let (key, slot) = split(index);
+        self.chunks.get(&key).map_or(NONE, |chunk| chunk.block[slot])
     }
 
     /// Copies bytes `offset..offset + out.len()` as reads see them.
@@ -193,27 +185,39 @@ impl Sectors {
         let mut done = 0;
         while done < out.len() {
             let at = offset + done as u64;
-            let key = at / CHUNK_BYTES as u64;
-            let within = (at % CHUNK_BYTES as u64) as usize;
-            let n = (CHUNK_BYTES - within).min(out.len() - done);
-            let piece = &mut out[done..done + n];
-            match self.chunks.get(&key) {
-                Some(c) => piece.copy_from_slice(&c.data[within..within + n]),
-                None => self.fill.unwritten(piece, at),
-            }
+            let within = (at % SECTOR) as usize;
+            let n = (SECTOR_SIZE - within).min(out.len() - done);
+            self.read_block(self.visible(at / SECTOR), &mut out[done..done + n], at);
             done += n;
         }
     }
 
-    /// The base copy of sector `index`, allocating its chunk.
-    pub(crate) fn base_mut(&mut self, index: u64) -> &mut [u8] {
-        let (key, slot) = split(index);
-        let chunk = chunk_in(&mut self.chunks, &self.fill, key);
-        &mut chunk.data[slot * SECTOR_SIZE..(slot + 1) * SECTOR_SIZE]
+    /// Copies the bytes of `block` (`NONE`: never written) that stand for
+    /// `at..at + out.len()` (within one sector).
+    pub(crate) fn read_block(&self, block: u32, out: &mut [u8], at: u64) {
+        let within = (at % SECTOR) as usize;
+        match block {
+            NONE => self.fill.unwritten(out, at),
+            block => out.copy_from_slice(&self.pool.block(block)[within..within + out.len()]),
+        }
     }
 
-    /// Writes `data` at `offset` into the base, first saving what a crash
-    /// may still return of each sector it changes.
+    /// The block reads see of sector `index`, made real if never written
+    /// (for the faults that change stored data in place).
+    pub(crate) fn stored_mut(&mut self, index: u64) -> &mut [u8] {
+        let (key, slot) = split(index);
+        let chunk = chunk_in(&mut self.chunks, key);
+        if chunk.block[slot] == NONE {
+            let block = self.pool.take();
+            self.fill.unwritten(self.pool.block_mut(block), index * SECTOR);
+            chunk.block[slot] = block;
+        }
+        let block = chunk.block[slot];
+        self.pool.block_mut(block)
+    }
+
+    /// Writes `data` at `offset`: each sector it changes gets a fresh
+    /// block, its old one kept as a crash candidate.
     pub(crate) fn write(&mut self, data: &[u8], offset: u64) {
         let mut done = 0;
         while done < data.len() {
@@ -221,53 +225,99 @@ impl Sectors {
             let index = at / SECTOR;
             let within = (at % SECTOR) as usize;
             let n = (SECTOR_SIZE - within).min(data.len() - done);
-            let (key, slot) = split(index);
-            let chunk = chunk_in(&mut self.chunks, &self.fill, key);
-            let block = &mut chunk.data[slot * SECTOR_SIZE..(slot + 1) * SECTOR_SIZE];
-            match chunk.entry[slot] {
-                NONE => chunk.entry[slot] = self.overlay.open(index, block),
-                id => self.overlay.push_version(id, block),
-            }
-            chunk.bad &= !(1 << slot);
-            block[within..within + n].copy_from_slice(&data[done..done + n]);
+            let block = self.fresh_block(index, n < SECTOR_SIZE);
+            self.pool.block_mut(block)[within..within + n].copy_from_slice(&data[done..done + n]);
             done += n;
         }
+    }
+
+    /// The block a write to sector `index` goes into, the sector's overlay
+    /// updated: a new block (holding the old content if `partial`) whose
+    /// predecessor becomes a candidate, or, for an orphan (whose newest no
+    /// crash returns), the same block, the sector dirty again.
+    fn fresh_block(&mut self, index: u64, partial: bool) -> u32 {
+        let (key, slot) = split(index);
+        let chunk = chunk_in(&mut self.chunks, key);
+        chunk.bad &= !(1 << slot);
+        let old = chunk.block[slot];
+        let id = chunk.entry[slot];
+        if id != NONE && self.entries[id as usize].orphan {
+            self.entries[id as usize].orphan = false;
+            return old;
+        }
+        let block = self.pool.take();
+        chunk.block[slot] = block;
+        if id == NONE {
+            let id = open_entry(&mut self.entries, &mut self.free_entries, index, old);
+            self.live.push(id);
+            chunk.entry[slot] = id;
+        } else {
+            let e = &mut self.entries[id as usize];
+            if e.count as usize == MAX_VERSIONS {
+                self.pool.give(e.versions[0]);
+                e.versions.copy_within(1.., 0);
+                e.count -= 1;
+            }
+            e.versions[e.count as usize] = old;
+            e.count += 1;
+        }
+        if partial {
+            self.pool.copy(old, block, 0..SECTOR_SIZE, index, &self.fill);
+        }
+        block
     }
 
     /// The overlay entry of sector `index`, if it has one.
     pub(crate) fn entry(&self, index: u64) -> Option<&Entry> {
         let (key, slot) = split(index);
         let id = self.chunks.get(&key)?.entry[slot];
-        (id != NONE).then(|| &self.overlay.entries[id as usize])
+        (id != NONE).then(|| &self.entries[id as usize])
     }
 
     /// Settles every live entry, oldest first: `decide` says what becomes
-    /// of it (and may rewrite the base through [`Settle`]).
+    /// of it, after choosing through [`Settle`] which block reads see.
     pub(crate) fn settle(&mut self, mut decide: impl FnMut(&mut Settle<'_>, &Entry) -> Verdict) {
         let mut kept = 0;
-        for at in 0..self.overlay.live.len() {
-            let id = self.overlay.live[at];
-            let entry = self.overlay.entries[id as usize];
-            match decide(&mut Settle { sectors: self }, &entry) {
+        for at in 0..self.live.len() {
+            let id = self.live[at];
+            let entry = self.entries[id as usize];
+            let newest = self.visible(entry.sector);
+            let verdict = decide(&mut Settle { sectors: self, sector: entry.sector }, &entry);
+            let (key, slot) = split(entry.sector);
+            let chunk = chunk_in(&mut self.chunks, key);
+            let visible = chunk.block[slot];
+            match verdict {
                 Verdict::Keep => {}
-                Verdict::Orphan => self.overlay.release(id, false),
+                Verdict::Orphan => {
+                    let e = &mut self.entries[id as usize];
+                    e.orphan = true;
+                    let count = std::mem::take(&mut e.count) as usize;
+                    for &block in &e.versions[..count] {
+                        self.pool.give(block);
+                    }
+                }
                 Verdict::Forget => {
-                    self.overlay.release(id, true);
-                    let (key, slot) = split(entry.sector);
-                    chunk_in(&mut self.chunks, &self.fill, key).entry[slot] = NONE;
+                    chunk.entry[slot] = NONE;
+                    let candidates = entry.versions().iter().chain([&entry.durable, &newest]);
+                    for &block in candidates {
+                        if block != visible {
+                            self.pool.give(block);
+                        }
+                    }
+                    self.free_entries.push(id);
                     continue;
                 }
             }
-            self.overlay.live[kept] = id;
+            self.live[kept] = id;
             kept += 1;
         }
-        self.overlay.live.truncate(kept);
+        self.live.truncate(kept);
     }
 
     /// Marks sector `index` bad (a latent sector error).
     pub(crate) fn set_bad(&mut self, index: u64) {
         let (key, slot) = split(index);
-        chunk_in(&mut self.chunks, &self.fill, key).bad |= 1 << slot;
+        chunk_in(&mut self.chunks, key).bad |= 1 << slot;
     }
 
     /// True if a sector of `first..=last` is bad.
@@ -287,24 +337,36 @@ impl Sectors {
 pub(crate) enum Verdict {
     /// Stays as it is.
     Keep,
-    /// The base stays readable but is no longer dirty.
+    /// The newest stays readable but is no longer dirty.
     Orphan,
-    /// The base is what the sector now durably holds: forget the entry.
+    /// What reads see now is what the sector durably holds: forget the
+    /// entry and free every other candidate.
     Forget,
 }
 
-/// Access to the base and the pool while entries are settled.
+/// Changes to one sector while its entry is settled.
 pub(crate) struct Settle<'a> {
     sectors: &'a mut Sectors,
+    sector: u64,
 }
 
 impl Settle<'_> {
-    /// The base of `sector` and the pool, to rewrite the base from pool
-    /// blocks.
-    pub(crate) fn base_and_pool(&mut self, sector: u64) -> (&mut [u8], &Pool, &Fill) {
+    /// Makes candidate `block` (`NONE`: never written) what reads see.
+    pub(crate) fn restore(&mut self, block: u32) {
+        let (key, slot) = split(self.sector);
+        chunk_in(&mut self.sectors.chunks, key).block[slot] = block;
+    }
+
+    /// Copies bytes `range` of candidate `from` over what reads see (a
+    /// tear). What reads see must not be a block another candidate shares.
+    pub(crate) fn patch(&mut self, from: u32, range: std::ops::Range<usize>) {
+        let to = self.sectors.visible(self.sector);
         let s = &mut *self.sectors;
-        let (key, slot) = split(sector);
-        let chunk = chunk_in(&mut s.chunks, &s.fill, key);
-        (&mut chunk.data[slot * SECTOR_SIZE..(slot + 1) * SECTOR_SIZE], &s.overlay.pool, &s.fill)
+        s.pool.copy(from, to, range, self.sector, &s.fill);
+    }
+
+    /// The bytes reads see, to scramble in place.
+    pub(crate) fn visible_mut(&mut self) -> &mut [u8] {
+        self.sectors.stored_mut(self.sector)
     }
 }
