@@ -68,11 +68,12 @@ impl SimFile {
         self.unseen = true;
     }
 
-    /// Flips `bits` random bits of sector `index` in the stored data.
+    /// Flips a burst of `bits` consecutive bits of sector `index` in the
+    /// stored data (media errors come in bursts).
     pub(crate) fn flip_bits(&mut self, index: u64, bits: u64, prng: &mut Prng) {
         let block = self.sectors.stored_mut(index);
-        for _ in 0..bits {
-            let bit = prng.below(SECTOR_SIZE as u64 * 8);
+        let first = prng.below(SECTOR_SIZE as u64 * 8 - bits + 1);
+        for bit in first..first + bits {
             block[(bit / 8) as usize] ^= 1 << (bit % 8);
         }
     }

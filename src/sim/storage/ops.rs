@@ -78,7 +78,11 @@ impl Storage {
         if chaos.corrupt(exempt, faults.misdirected_read) {
             // One sector's worth of the buffer comes from another sector.
             let victim = chaos.prng.range_inclusive(first, last);
-            let source = chaos.prng.below(file.size / SECTOR);
+            let others = file.size / SECTOR - 1;
+            let source = match chaos.prng.below(others) {
+                s if s >= victim && others > 0 => s + 1,
+                s => s,
+            };
             let (from, to) = within(victim, offset, len);
             let source_at = source * SECTOR + (from as u64 + offset) % SECTOR;
             file.sectors.read(&mut buffer[from..to], source_at);
