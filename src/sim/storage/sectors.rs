@@ -281,11 +281,18 @@ impl Sectors {
         for at in 0..self.live.len() {
             let id = self.live[at];
             let entry = self.entries[id as usize];
-            let newest = self.visible(entry.sector);
-            let verdict = decide(&mut Settle { sectors: self, sector: entry.sector }, &entry);
             let (key, slot) = split(entry.sector);
             let chunk = chunk_in(&mut self.chunks, key);
-            let visible = chunk.block[slot];
+            let newest = chunk.block[slot];
+            let mut settle = Settle {
+                chunk,
+                slot,
+                sector: entry.sector,
+                pool: &mut self.pool,
+                fill: &self.fill,
+            };
+            let verdict = decide(&mut settle, &entry);
+            let visible = settle.chunk.block[slot];
             match verdict {
                 Verdict::Keep => {}
                 Verdict::Orphan => {
@@ -297,7 +304,7 @@ impl Sectors {
                     }
                 }
                 Verdict::Forget => {
-                    chunk.entry[slot] = NONE;
+                    settle.chunk.entry[slot] = NONE;
                     let candidates = entry.versions().iter().chain([&entry.durable, &newest]);
                     for &block in candidates {
                         if block != visible {
@@ -346,27 +353,39 @@ pub(crate) enum Verdict {
 
 /// Changes to one sector while its entry is settled.
 pub(crate) struct Settle<'a> {
-    sectors: &'a mut Sectors,
+    chunk: &'a mut Chunk,
+    slot: usize,
     sector: u64,
+    pool: &'a mut Pool,
+    fill: &'a Fill,
 }
 
 impl Settle<'_> {
     /// Makes candidate `block` (`NONE`: never written) what reads see.
     pub(crate) fn restore(&mut self, block: u32) {
-        let (key, slot) = split(self.sector);
-        chunk_in(&mut self.sectors.chunks, key).block[slot] = block;
+        self.chunk.block[self.slot] = block;
     }
 
     /// Copies bytes `range` of candidate `from` over what reads see (a
-    /// tear). What reads see must not be a block another candidate shares.
+    /// tear). What reads see must be a block no other candidate shares.
     pub(crate) fn patch(&mut self, from: u32, range: std::ops::Range<usize>) {
-        let to = self.sectors.visible(self.sector);
-        let s = &mut *self.sectors;
-        s.pool.copy(from, to, range, self.sector, &s.fill);
+        let to = self.visible();
+        self.pool.copy(from, to, range, self.sector, self.fill);
     }
 
     /// The bytes reads see, to scramble in place.
     pub(crate) fn visible_mut(&mut self) -> &mut [u8] {
-        self.sectors.stored_mut(self.sector)
+        let block = self.visible();
+        self.pool.block_mut(block)
+    }
+
+    /// What reads see, made a real block if it was never written.
+    fn visible(&mut self) -> u32 {
+        if self.chunk.block[self.slot] == NONE {
+            let block = self.pool.take();
+            self.fill.unwritten(self.pool.block_mut(block), self.sector * SECTOR);
+            self.chunk.block[self.slot] = block;
+        }
+        self.chunk.block[self.slot]
     }
 }
