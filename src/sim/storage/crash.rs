@@ -49,7 +49,7 @@ impl Storage {
             file.errseq = 0;
             file.unseen = false;
         }
-        self.handles.retain(|h| h.node != node);
+        self.handles.retain(|&(n, _), _| n != node);
         if let Some(device) = self.devices.get_mut(node.0 as usize) {
             *device = Default::default();
         }

@@ -59,8 +59,6 @@ pub(crate) struct Access {
 
 /// An open descriptor of a data file, as the storage tracks it.
 struct Handle {
-    node: NodeId,
-    fd: i32,
     direct: bool,
     /// The file's errseq when this descriptor last saw (or sampled) it.
     seen: u32,
@@ -72,7 +70,8 @@ pub(crate) struct Storage {
     index: BTreeMap<(NodeId, PathBuf), FileId>,
     /// Paths marked exempt from corruption faults (files may not exist yet).
     exempt: Vec<(NodeId, PathBuf)>,
-    handles: Vec<Handle>,
+    /// By (node, descriptor number).
+    handles: BTreeMap<(NodeId, i32), Handle>,
     /// What failed formats left behind, until their node crashes.
     ghosts: Vec<open::Ghost>,
     devices: Vec<device::Device>,
@@ -155,18 +154,15 @@ impl Storage {
     pub(crate) fn opened(&mut self, node: NodeId, fd: i32, id: FileId, direct: bool) {
         let file = &self.files[id as usize];
         let seen = if file.unseen { file.errseq.wrapping_sub(1) } else { file.errseq };
-        let handle = Handle { node, fd, direct, seen };
-        match self.handles.iter_mut().find(|h| h.node == node && h.fd == fd) {
-            Some(old) => *old = handle,
-            None => self.handles.push(handle),
-        }
+        self.handles.insert((node, fd), Handle { direct, seen });
     }
 
     fn handle_mut(&mut self, access: Access) -> Option<&mut Handle> {
-        self.handles.iter_mut().find(|h| h.node == access.node && h.fd == access.fd)
+        self.handles.get_mut(&(access.node, access.fd))
     }
+}
 
-    fn is_direct(&self, access: Access) -> bool {
-        self.handles.iter().any(|h| h.node == access.node && h.fd == access.fd && h.direct)
-    }
+/// True if the descriptor of `access` was opened with direct IO.
+fn is_direct(handles: &BTreeMap<(NodeId, i32), Handle>, access: Access) -> bool {
+    handles.get(&(access.node, access.fd)).is_some_and(|h| h.direct)
 }

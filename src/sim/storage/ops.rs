@@ -5,7 +5,7 @@
 
 use super::file::{clamp, shorten, span};
 use super::sectors::SECTOR;
-use super::{Access, FileId, Storage};
+use super::{Access, FileId, Storage, is_direct};
 use crate::buffer::SECTOR_SIZE;
 use crate::error::Errno;
 use crate::sim::config::StorageFaults;
@@ -39,7 +39,6 @@ impl Storage {
         offset: u64,
         chaos: &mut Chaos<'_>,
     ) -> Result<usize, Errno> {
-        let direct = self.is_direct(access);
         let file = &mut self.files[id as usize];
         if offset >= file.size {
             return Ok(0);
@@ -67,7 +66,7 @@ impl Storage {
             file.scramble(sector, chaos.prng);
         }
         if chaos.chance(faults.short_read) {
-            len = shorten(len, direct, chaos.prng);
+            len = shorten(len, is_direct(&self.handles, access), chaos.prng);
         }
         let (first, last) = span(offset, len);
         if file.sectors.any_bad(first, last) {
@@ -110,7 +109,6 @@ impl Storage {
         offset: u64,
         chaos: &mut Chaos<'_>,
     ) -> Result<usize, Errno> {
-        let direct = self.is_direct(access);
         let faults = chaos.faults;
         let file = &mut self.files[id as usize];
         if offset >= file.size {
@@ -129,7 +127,7 @@ impl Storage {
             return Err(Errno::EIO);
         }
         if chaos.chance(faults.short_write) {
-            len = shorten(len, direct, chaos.prng);
+            len = shorten(len, is_direct(&self.handles, access), chaos.prng);
         }
         let mut landed = len;
         if chaos.corrupt(exempt, faults.torn_write) {
