@@ -313,13 +313,15 @@ impl FaultConfig {
     }
 }
 
-/// Draws the fault model v2 fields of a swarm configuration.
+/// Draws the fault model v2 fields of a swarm configuration. The error
+/// rates are lower than the older faults': a store that stops on an IO
+/// error (a fair choice) restarts on each, and a run must still progress.
 fn v2_swarm(s: &mut StorageFaults, prng: &mut Prng, fault: impl Fn(&mut Prng, u32) -> Ratio) {
-    s.short_read = fault(prng, 20);
-    s.short_write = fault(prng, 20);
-    s.write_io_error = fault(prng, 10);
-    s.writeback_error = fault(prng, 5);
-    s.fsync_no_space = fault(prng, 10);
+    s.short_read = fault(prng, 10);
+    s.short_write = fault(prng, 10);
+    s.write_io_error = fault(prng, 5);
+    s.writeback_error = fault(prng, 2);
+    s.fsync_no_space = fault(prng, 5);
     s.fsync_revert = fault(prng, 1000);
     s.misdirected_read = fault(prng, 10);
     s.stale_read = fault(prng, 10);
