@@ -414,6 +414,9 @@ mod tests {
         assert_eq!(live.storage.read_latency, swarm.storage.read_latency);
         assert!(live.storage.torn_write.is_zero() && live.storage.fsync_error.is_zero());
         assert!(live.network.reset.is_zero() && live.network.refuse.is_zero());
+        let v2 = FaultConfig::swarm(3).liveness().storage;
+        assert!(v2.short_write.is_zero() && v2.open_error.is_zero() && v2.stale_read.is_zero());
+        assert_eq!(v2.stall, FaultConfig::swarm(3).storage.stall, "stalls are latency: kept");
         assert_eq!(live.network.delay_min_ns, swarm.network.delay_min_ns);
         let text = swarm.to_string();
         for field in
