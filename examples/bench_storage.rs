@@ -17,6 +17,13 @@
 //! ```text
 //! cargo run --release --example bench_storage -- [--writes N] [--reps N]
 //! ```
+//!
+//! Each repetition is a fresh simulation, so its first writes touch fresh
+//! memory. Whether a repetition reuses the heap its predecessor freed
+//! depends on the allocator (glibc returns a large free region at the top
+//! of the heap to the kernel, see `MALLOC_TRIM_THRESHOLD_`), so compare
+//! layouts with `--reps 1` in fresh processes, alternating, as well as
+//! with the in-process median.
 
 use std::path::Path;
 use std::time::Instant;
