@@ -282,9 +282,11 @@ impl<C> SimIO<C> {
             }
         }
         self.network.crash_node(node);
-        self.storage.crash(node, policy, &self.faults.storage, &mut self.streams.crash);
+        let outcome =
+            self.storage.crash(node, policy, &self.faults.storage, &mut self.streams.crash);
         let policy_code = policy as u64;
-        self.trace.record(Record::Crash, [self.clock.now(), u64::from(node.0), policy_code, 0, 0]);
+        let words = [self.clock.now(), u64::from(node.0), policy_code, outcome, 0];
+        self.trace.record(Record::Crash, words);
         Ok(())
     }
 

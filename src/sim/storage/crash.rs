@@ -32,19 +32,27 @@ impl Storage {
     /// Power loss on `node`: each of its files keeps what `policy` (one of
     /// the concrete ones) allows of its unsynced sectors, its errseq and
     /// locks are reset, its descriptors forgotten, and what failed formats
-    /// left behind may come back.
+    /// left behind may come back. Returns a digest of what it chose, for
+    /// the trace.
     pub(crate) fn crash(
         &mut self,
         node: NodeId,
         policy: CrashPolicy,
         faults: &StorageFaults,
         prng: &mut Prng,
-    ) {
+    ) -> u64 {
+        let mut digest = 0u64;
         let files = &mut self.files;
         let own = self.index.range((node, PathBuf::new())..).take_while(|((n, _), _)| *n == node);
         for (_, &id) in own {
             let file = &mut files[id as usize];
-            file.sectors.settle(|settle, entry| resolve(settle, entry, policy, faults, prng));
+            file.sectors.settle(|settle, entry| {
+                let (chosen, landed) = resolve(settle, entry, policy, faults, prng);
+                let word =
+                    entry.sector ^ (chosen as u64) << 48 ^ landed << 56 ^ u64::from(id) << 32;
+                digest = (digest ^ word).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
+                Verdict::Forget
+            });
             file.locked = false;
             file.errseq = 0;
             file.unseen = false;
@@ -54,6 +62,7 @@ impl Storage {
             *device = Default::default();
         }
         self.revive_ghosts(node, prng);
+        digest
     }
 }
 
@@ -63,7 +72,7 @@ fn resolve(
     policy: CrashPolicy,
     faults: &StorageFaults,
     prng: &mut Prng,
-) -> Verdict {
+) -> (Candidate, u64) {
     let newest = entry.count as usize + 1;
     let half = Ratio::new(1, 2).expect("valid ratio");
     let chosen: Candidate = match policy {
@@ -89,10 +98,11 @@ fn resolve(
     if chosen != newest {
         settle.restore(block(chosen));
     }
+    let mut landed = 0;
     if torn {
         // Pieces of the chosen version land (at least one, not all); the
         // others keep the version before it, or are garbage.
-        let landed = prng.range_inclusive(1, (1 << PIECES) - 2);
+        landed = prng.range_inclusive(1, (1 << PIECES) - 2);
         let junk = prng.chance(faults.crash_torn_garbage);
         let before = block(chosen - 1);
         for piece in 0..PIECES {
@@ -107,5 +117,5 @@ fn resolve(
             }
         }
     }
-    Verdict::Forget
+    (chosen, landed)
 }
