@@ -58,9 +58,12 @@ impl fmt::Display for Latency {
 /// Faults and latencies of simulated storage. Rates are per operation.
 ///
 /// The corruption faults (`latent_sector_error`, `bit_rot`,
+/// `multi_bit_rot`, `sector_garbage`, `misdirected_read`, `stale_read`,
 /// `misdirected_write`, `torn_write`) spare files marked exempt with
-/// `SimIO::set_fault_exempt`; the others (`no_space`, `fsync_error`,
-/// latencies) apply to every file.
+/// `SimIO::set_fault_exempt` (and a misdirected write never lands in one);
+/// the others (short transfers, `ENOSPC`, `EIO`, fsync and open errors,
+/// crash tears, latencies) apply to every file. Every fault is off by
+/// default; `docs/simulation.md` says what real system behaves each way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct StorageFaults {
     /// Latency of a read.

@@ -302,12 +302,14 @@ impl<C> SimIO<C> {
     }
 
     /// Marks the data file at `path` on `node` as exempt (or not) from the
-    /// corruption faults: no latent sector errors, no bit rot, no
-    /// misdirected or torn writes. `path` is the relative path given to
+    /// corruption faults (the list is on [`StorageFaults`](config::StorageFaults)):
+    /// no latent sector errors, rot or garbage, no misdirected or stale
+    /// reads, no misdirected or torn writes, and no other file's
+    /// misdirected write lands in it. `path` is the relative path given to
     /// `open_data_file`, or the directory's path joined with it; it
     /// matches every file of the node whose path ends with it, whether it
-    /// exists yet or not. `no_space`, `fsync_error`, latencies and crashes
-    /// still apply to an exempt file.
+    /// exists yet or not. Errors (`ENOSPC`, `EIO`, fsync and open errors),
+    /// short transfers, latencies and crashes still apply to an exempt file.
     pub fn set_fault_exempt(&mut self, node: NodeId, path: &Path, exempt: bool) {
         self.storage.set_exempt(node, path, exempt);
     }
