@@ -260,3 +260,33 @@ fn new_faults_are_off_in_none_and_drawn_in_swarm() {
         assert!(text.contains(field), "{field} missing from\n{text}");
     }
 }
+
+#[test]
+fn each_node_has_its_own_device_queue() {
+    fn done(times: &mut Vec<(u32, u64)>, io: &mut SimIO<Vec<(u32, u64)>>, d: WriteDone) {
+        d.result.unwrap();
+        times.push((io.current_node().0, io.now_ns()));
+    }
+    let storage = StorageFaults { iops: 1000, ..StorageFaults::default() };
+    let mut io: SimIO<Vec<(u32, u64)>> =
+        SimIO::new(1, 64, FaultConfig { storage, ..FaultConfig::none() });
+    let other = io.add_node();
+    let start = io.now_ns();
+    for (node, writes) in [(io.current_node(), 4), (other, 1)] {
+        io.set_current_node(node).unwrap();
+        let dir = io.open_dir(std::path::Path::new("/d")).unwrap();
+        let name = std::path::Path::new("f");
+        let fd = io.open_data_file(dir, name, SIZE, FilePurpose::Format, DirectIo::Disabled);
+        let fd = fd.unwrap();
+        for i in 0..writes {
+            io.write(fd, Buffer::new(SECTOR).unwrap(), .., i * SECTOR as u64, 0, done).unwrap();
+        }
+    }
+    let mut times = Vec::new();
+    io.run_until_done(&mut times).unwrap();
+    let of = |node: u32| -> Vec<u64> {
+        times.iter().filter(|t| t.0 == node).map(|t| t.1 - start).collect()
+    };
+    assert_eq!(of(0), [1_000_000, 2_000_000, 3_000_000, 4_000_000], "node 0's writes queue");
+    assert_eq!(of(other.0), [1_000_000], "node 1 does not wait behind node 0");
+}
