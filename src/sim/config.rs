@@ -125,8 +125,9 @@ pub struct StorageFaults {
     /// Per read: one sector of the range is read from another sector of
     /// the file; the stored data is unharmed, so a retry may heal.
     pub misdirected_read: Ratio,
-    /// Per read: one sector of the range rewritten since it was last
-    /// durable returns an older version (transient).
+    /// Per read: one sector of the range (drawn) returns the version
+    /// before its newest, if it was rewritten since it was last durable
+    /// (otherwise nothing happens); transient.
     pub stale_read: Ratio,
     /// Per misdirected write: it lands in another (non-exempt) file of the
     /// same node instead of elsewhere in its own.
