@@ -86,7 +86,7 @@ pub struct ReadmeDoctest;
 pub struct SimulationDoctest;
 
 pub use real::{DEFAULT_MAX_WAIT_NS, EventTrigger, IO, InitError, IoOptions, UNBOUNDED_WAIT};
-pub use sim::config::{CrashPolicy, FaultConfig, Latency, StorageFaults};
+pub use sim::config::{CrashPolicy, FaultConfig, Latency, StorageFaults, Unwritten};
 pub use sim::network::NetworkFaults;
 pub use sim::node::NodeId;
 pub use sim::prng::{Prng, Ratio};

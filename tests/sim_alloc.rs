@@ -84,15 +84,44 @@ thread_local! {
     static PARKED: Cell<Option<Buffer>> = const { Cell::new(None) };
 }
 
-#[test]
-fn steady_state_allocates_nothing_per_operation() {
+fn latencies() -> StorageFaults {
     let latency = Latency { floor_ns: 2_000, spread_ns: 3_000, ..Latency::ZERO };
-    let storage = StorageFaults {
+    StorageFaults {
         read_latency: latency,
         write_latency: latency,
         fsync_latency: latency,
         ..StorageFaults::default()
-    };
+    }
+}
+
+#[test]
+fn steady_state_allocates_nothing_per_operation() {
+    assert_steady_state_allocates_nothing(latencies());
+}
+
+/// The storage faults that leave every result a success, on at once, and
+/// the device model: their draws and effects allocate nothing either.
+#[test]
+fn storage_faults_allocate_nothing_per_operation() {
+    let some = Ratio::new(1, 10).unwrap();
+    assert_steady_state_allocates_nothing(StorageFaults {
+        misdirected_read: some,
+        stale_read: some,
+        multi_bit_rot: some,
+        sector_garbage: some,
+        torn_write: some,
+        misdirected_write: some,
+        unwritten: Unwritten::Garbage,
+        stall: some,
+        stall_min_ns: 1_000,
+        stall_max_ns: 1_000_000,
+        iops: 100_000,
+        bandwidth: 1 << 30,
+        ..latencies()
+    });
+}
+
+fn assert_steady_state_allocates_nothing(storage: StorageFaults) {
     let mut io: SimIO<Cycle> = SimIO::new(1, 16, FaultConfig { storage, ..FaultConfig::none() });
     let dir = io.open_dir(Path::new("alloc")).unwrap();
     let size = SECTORS * SECTOR_SIZE as u64;

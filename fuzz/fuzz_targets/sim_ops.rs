@@ -192,6 +192,7 @@ impl Faults {
                 torn_write: ratio(self.torn_write),
                 no_space: ratio(self.no_space),
                 fsync_error: ratio(self.fsync_error),
+                ..StorageFaults::default()
             },
             network: NetworkFaults {
                 delay_min_ns: (u64::from(self.net_delay_us) + 1) * 1000,

@@ -5,7 +5,7 @@ use super::SimIO;
 use super::fds::FdKind;
 use super::network::SocketKey;
 use super::node::NodeId;
-use super::storage::Chaos;
+use super::storage::{Access, Chaos, IoKind};
 use crate::buffer::SECTOR_SIZE;
 use crate::engine::check_within_data_file;
 use crate::engine::op::{Attempt, Op, Place, Span};
@@ -157,35 +157,38 @@ impl<C> SimIO<C> {
         {
             return Attempt::Done(Err(errno));
         }
-        let faults = &self.faults.storage;
-        let latency = match &slot.op {
-            Op::Read { .. } => faults.read_latency,
-            Op::Write { .. } => faults.write_latency,
-            _ => faults.fsync_latency,
+        let (kind, bytes) = match &slot.op {
+            Op::Read { span, .. } => (IoKind::Read, span.len()),
+            Op::Write { span, .. } => (IoKind::Write, span.len()),
+            _ => (IoKind::Fsync, 0),
         };
-        let ns = latency.draw(&mut self.streams.latency);
+        let node = slot.data.node;
+        let now = self.clock.now();
+        let faults = &self.faults.storage;
+        let at = self.storage.ready_at(node, kind, bytes, now, faults, &mut self.streams.latency);
         self.core.slots[index as usize].data.file = file;
-        if ns == 0 {
+        if at == now {
             return Attempt::Done(self.execute_storage(index));
         }
-        Attempt::Defer(self.clock.now().saturating_add(ns))
+        Attempt::Defer(at)
     }
 
     /// Applies a storage operation to its file, drawing its faults.
     fn execute_storage(&mut self, index: u32) -> Result<usize, Errno> {
         let slot = &mut self.core.slots[index as usize];
-        let (file, spare) = self.storage.file_and_spare(slot.data.file);
-        let mut chaos = Chaos {
-            faults: &self.faults.storage,
-            prng: &mut self.streams.storage,
-            exempt: file.exempt,
-        };
+        let file = slot.data.file;
+        let node = slot.data.node;
+        let mut chaos = Chaos { faults: &self.faults.storage, prng: &mut self.streams.storage };
+        let storage = &mut self.storage;
+        let access = |fd: &i32| Access { node, fd: *fd };
         match &mut slot.op {
-            Op::Read { span, offset, .. } => {
-                file.read(span.bytes_mut(), *offset, &mut chaos, spare)
+            Op::Read { fd, span, offset, .. } => {
+                storage.read(file, access(fd), span.bytes_mut(), *offset, &mut chaos)
             }
-            Op::Write { span, offset, .. } => file.write(span.bytes(), *offset, &mut chaos, spare),
-            Op::Fsync { .. } => file.fsync(&mut chaos, spare).map(|()| 0),
+            Op::Write { fd, span, offset, .. } => {
+                storage.write(file, access(fd), span.bytes(), *offset, &mut chaos)
+            }
+            Op::Fsync { fd, .. } => storage.fsync(file, access(fd), &mut chaos).map(|()| 0),
             _ => unreachable!("not a storage operation"),
         }
     }

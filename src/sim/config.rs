@@ -58,9 +58,12 @@ impl fmt::Display for Latency {
 /// Faults and latencies of simulated storage. Rates are per operation.
 ///
 /// The corruption faults (`latent_sector_error`, `bit_rot`,
+/// `multi_bit_rot`, `sector_garbage`, `misdirected_read`, `stale_read`,
 /// `misdirected_write`, `torn_write`) spare files marked exempt with
-/// `SimIO::set_fault_exempt`; the others (`no_space`, `fsync_error`,
-/// latencies) apply to every file.
+/// `SimIO::set_fault_exempt` (and a misdirected write never lands in one);
+/// the others (short transfers, `ENOSPC`, `EIO`, fsync and open errors,
+/// crash tears, latencies) apply to every file. Every fault is off by
+/// default; `docs/simulation.md` says what real system behaves each way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct StorageFaults {
     /// Latency of a read.
@@ -88,8 +91,105 @@ pub struct StorageFaults {
     /// either made durable or not (drawn per sector); those that were not
     /// stay readable from the cache but are no longer dirty, so a later
     /// successful fsync does not write them and a crash loses them: the
-    /// Linux behaviour after a writeback error.
+    /// Linux behaviour after a writeback error. Every descriptor of the
+    /// file open at the time sees the error once on its next fsync
+    /// (errseq), the failing one now.
     pub fsync_error: Ratio,
+
+    // ---- fault model v2 (all off by default) ----
+    /// Per read: fewer bytes than asked for and than the file holds (whole
+    /// sectors under direct IO, any count otherwise), as a signal or a
+    /// device error part way does.
+    pub short_read: Ratio,
+    /// Per write: only a prefix lands and the count says so (whole sectors
+    /// under direct IO, any count otherwise): ENOSPC or RLIMIT_FSIZE part
+    /// way, or a signal after part of the data (the real IO retries
+    /// `EINTR` itself, so an interrupted write is seen as a short count).
+    pub short_write: Ratio,
+    /// Per write: `WriteError::InputOutput`; a prefix of whole sectors
+    /// (possibly none) may have landed, unsynced.
+    pub write_io_error: Ratio,
+    /// Per write: background writeback of the file fails: its dirty
+    /// sectors are treated as by a failed fsync, and every descriptor of
+    /// the file open now sees `FsyncError::InputOutput` once, on its next
+    /// fsync (errseq).
+    pub writeback_error: Ratio,
+    /// Per fsync: `FsyncError::NoSpaceLeft` or `FsyncError::DiskQuota`
+    /// (one half each), with the dirty sectors treated as by
+    /// `fsync_error`.
+    pub fsync_no_space: Ratio,
+    /// Per failed sync (fsync, writeback): the sectors not made durable
+    /// are dropped from the cache, so reads return their durable data
+    /// (instead of keeping the unpersisted data readable).
+    pub fsync_revert: Ratio,
+    /// Per read: one sector of the range is read from another sector of
+    /// the file; the stored data is unharmed, so a retry may heal.
+    pub misdirected_read: Ratio,
+    /// Per read: one sector of the range (drawn) returns the version
+    /// before its newest, if it was rewritten since it was last durable
+    /// (otherwise nothing happens); transient.
+    pub stale_read: Ratio,
+    /// Per misdirected write: it lands in another (non-exempt) file of the
+    /// same node instead of elsewhere in its own.
+    pub misdirected_write_other_file: Ratio,
+    /// Per read: 2 to 16 bits of one sector in the range flip in the
+    /// stored data (persistent, as `bit_rot`).
+    pub multi_bit_rot: Ratio,
+    /// Per read: one sector in the range is replaced by garbage in the
+    /// stored data (persistent).
+    pub sector_garbage: Ratio,
+    /// Per unsynced sector a crash resolves to a newer version than its
+    /// durable one (under `TearUnsynced` and `AnyVersion`): the version is
+    /// torn in 512-byte pieces, each landed or not.
+    pub crash_torn_sector: Ratio,
+    /// Per torn sector: the pieces that did not land hold garbage instead
+    /// of the older version.
+    pub crash_torn_garbage: Ratio,
+    /// Per `open_data_file` with `Format` (or `Open`, which syncs the file
+    /// and its directory): `OpenError::NoSpaceLeft` (preallocation) or
+    /// `OpenError::InputOutput` (the syncs), one half each. A failed
+    /// `Format` removes its file, but not durably: a crash may bring it
+    /// back, short (`NoSpaceLeft`) or whole but never synced (`InputOutput`).
+    pub open_error: Ratio,
+    /// What never-written sectors read as.
+    pub unwritten: Unwritten,
+    /// Per operation: a stall of the node's device, heavy-tailed: at
+    /// least `stall_min_ns`, doubling with probability one half each time,
+    /// at most `stall_max_ns`. Every operation of the node queued behind
+    /// it waits too (correlated).
+    pub stall: Ratio,
+    /// The shortest stall.
+    pub stall_min_ns: u64,
+    /// The longest stall.
+    pub stall_max_ns: u64,
+    /// The node's device completes at most this many operations per second
+    /// (0: unlimited); operations queue behind each other.
+    pub iops: u64,
+    /// The node's device moves at most this many bytes per second (0:
+    /// unlimited).
+    pub bandwidth: u64,
+}
+
+/// What never-written sectors of a data file read as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Unwritten {
+    /// Zeros: what ext4 and XFS return for preallocated, unwritten extents.
+    #[default]
+    Zeros,
+    /// One byte repeated (an NVMe namespace deallocated to 0xFF, say).
+    Pattern(u8),
+    /// Garbage that stays the same from read to read (a raw device, or a
+    /// drive that returns stale blocks).
+    Garbage,
+}
+
+impl fmt::Display for Unwritten {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unwritten::Pattern(byte) => write!(f, "Pattern(0x{byte:02x})"),
+            other => fmt::Debug::fmt(other, f),
+        }
+    }
 }
 
 /// What a crash (power loss) does to data written but not yet synced.
@@ -105,6 +205,11 @@ pub enum CrashPolicy {
     TearUnsynced,
     /// One of the three above, drawn afresh at each crash.
     Any,
+    /// Each unsynced sector comes back as its durable copy or as any
+    /// version written since (uniformly), so a sector rewritten several
+    /// times can return an intermediate state; writes in flight at the
+    /// crash are candidates too.
+    AnyVersion,
 }
 
 impl fmt::Display for CrashPolicy {
@@ -163,14 +268,22 @@ impl FaultConfig {
             torn_write: fault(&mut prng, 20),
             no_space: fault(&mut prng, 20),
             fsync_error: fault(&mut prng, 20),
+            ..StorageFaults::default()
         };
-        let crash = match prng.below(4) {
+        let mut crash = match prng.below(4) {
             0 => CrashPolicy::LoseUnsynced,
             1 => CrashPolicy::KeepUnsynced,
             2 => CrashPolicy::TearUnsynced,
             _ => CrashPolicy::Any,
         };
         let network = NetworkFaults::swarm(&mut prng);
+        // Fault model v2, drawn after everything older so the older
+        // fields of a seed's configuration stay as they were.
+        let mut storage = storage;
+        v2_swarm(&mut storage, &mut prng, fault);
+        if prng.chance(Ratio::new(1, 3).expect("valid ratio")) {
+            crash = CrashPolicy::AnyVersion;
+        }
         FaultConfig { storage, crash, network }
     }
 
@@ -184,6 +297,12 @@ impl FaultConfig {
                 read_latency: s.read_latency,
                 write_latency: s.write_latency,
                 fsync_latency: s.fsync_latency,
+                unwritten: s.unwritten,
+                stall: s.stall,
+                stall_min_ns: s.stall_min_ns,
+                stall_max_ns: s.stall_max_ns,
+                iops: s.iops,
+                bandwidth: s.bandwidth,
                 ..StorageFaults::default()
             },
             crash: self.crash,
@@ -196,6 +315,38 @@ impl FaultConfig {
             },
         }
     }
+}
+
+/// Draws the fault model v2 fields of a swarm configuration. The error
+/// rates are lower than the older faults': a store that stops on an IO
+/// error (a fair choice) restarts on each, and a run must still progress.
+fn v2_swarm(s: &mut StorageFaults, prng: &mut Prng, fault: impl Fn(&mut Prng, u32) -> Ratio) {
+    s.short_read = fault(prng, 10);
+    s.short_write = fault(prng, 10);
+    s.write_io_error = fault(prng, 5);
+    s.writeback_error = fault(prng, 2);
+    s.fsync_no_space = fault(prng, 5);
+    s.fsync_revert = fault(prng, 1000);
+    s.misdirected_read = fault(prng, 10);
+    s.stale_read = fault(prng, 10);
+    s.misdirected_write_other_file = fault(prng, 1000);
+    s.multi_bit_rot = fault(prng, 10);
+    s.sector_garbage = fault(prng, 5);
+    s.crash_torn_sector = fault(prng, 500);
+    s.crash_torn_garbage = fault(prng, 1000);
+    s.open_error = fault(prng, 100);
+    s.unwritten = match prng.below(4) {
+        0 | 1 => Unwritten::Zeros,
+        2 => Unwritten::Pattern(prng.below(256) as u8),
+        _ => Unwritten::Garbage,
+    };
+    s.stall = fault(prng, 5);
+    s.stall_min_ns = prng.range_inclusive(100_000, 5_000_000);
+    s.stall_max_ns = prng.range_inclusive(200_000_000, 2_000_000_000);
+    let half = Ratio::new(1, 2).expect("valid ratio");
+    s.iops = if prng.chance(half) { prng.range_inclusive(2_000, 500_000) } else { 0 };
+    s.bandwidth =
+        if prng.chance(half) { prng.range_inclusive(50_000_000, 4_000_000_000) } else { 0 };
 }
 
 /// A rate in `1..=max` per thousand.
@@ -216,6 +367,32 @@ impl fmt::Display for FaultConfig {
         writeln!(f, "storage.torn_write: {}", s.torn_write)?;
         writeln!(f, "storage.no_space: {}", s.no_space)?;
         writeln!(f, "storage.fsync_error: {}", s.fsync_error)?;
+        let ratios = [
+            ("short_read", s.short_read),
+            ("short_write", s.short_write),
+            ("write_io_error", s.write_io_error),
+            ("writeback_error", s.writeback_error),
+            ("fsync_no_space", s.fsync_no_space),
+            ("fsync_revert", s.fsync_revert),
+            ("misdirected_read", s.misdirected_read),
+            ("stale_read", s.stale_read),
+            ("misdirected_write_other_file", s.misdirected_write_other_file),
+            ("multi_bit_rot", s.multi_bit_rot),
+            ("sector_garbage", s.sector_garbage),
+            ("crash_torn_sector", s.crash_torn_sector),
+            ("crash_torn_garbage", s.crash_torn_garbage),
+            ("open_error", s.open_error),
+        ];
+        for (name, ratio) in ratios {
+            writeln!(f, "storage.{name}: {ratio}")?;
+        }
+        writeln!(f, "storage.unwritten: {}", s.unwritten)?;
+        writeln!(
+            f,
+            "storage.stall: {} {}..={}ns (doubling)",
+            s.stall, s.stall_min_ns, s.stall_max_ns
+        )?;
+        writeln!(f, "storage.device: {} IOPS, {} B/s (0: unlimited)", s.iops, s.bandwidth)?;
         writeln!(f, "crash: {}", self.crash)?;
         write!(f, "network: {}", self.network)
     }
@@ -241,6 +418,9 @@ mod tests {
         assert_eq!(live.storage.read_latency, swarm.storage.read_latency);
         assert!(live.storage.torn_write.is_zero() && live.storage.fsync_error.is_zero());
         assert!(live.network.reset.is_zero() && live.network.refuse.is_zero());
+        let v2 = FaultConfig::swarm(3).liveness().storage;
+        assert!(v2.short_write.is_zero() && v2.open_error.is_zero() && v2.stale_read.is_zero());
+        assert_eq!(v2.stall, FaultConfig::swarm(3).storage.stall, "stalls are latency: kept");
         assert_eq!(live.network.delay_min_ns, swarm.network.delay_min_ns);
         let text = swarm.to_string();
         for field in

@@ -29,7 +29,7 @@ use config::{CrashPolicy, FaultConfig};
 use fds::FdTable;
 use network::Network;
 use node::NodeId;
-use prng::{Prng, Ratio};
+use prng::Prng;
 use storage::Storage;
 use trace::{Record, Trace};
 
@@ -273,14 +273,6 @@ impl<C> SimIO<C> {
             return Ok(());
         }
         self.nodes[at] = false;
-        self.drop_node_ops(node);
-        self.fds.close_node(node);
-        let events = &mut self.core.events;
-        for index in 0..events.slots.len() {
-            if events.slots[index].data == Some(node) {
-                events.close_silently(index);
-            }
-        }
         let policy = match self.faults.crash {
             CrashPolicy::Any => match self.streams.crash.below(3) {
                 0 => CrashPolicy::LoseUnsynced,
@@ -289,16 +281,21 @@ impl<C> SimIO<C> {
             },
             policy => policy,
         };
-        let prng = &mut self.streams.crash;
-        let half = Ratio::new(1, 2).expect("valid ratio");
+        self.stage_in_flight_writes(node, policy);
+        self.drop_node_ops(node);
+        self.fds.close_node(node);
+        let events = &mut self.core.events;
+        for index in 0..events.slots.len() {
+            if events.slots[index].data == Some(node) {
+                events.close_silently(index);
+            }
+        }
         self.network.crash_node(node);
-        self.storage.crash(node, || match policy {
-            CrashPolicy::KeepUnsynced => true,
-            CrashPolicy::TearUnsynced => prng.chance(half),
-            _ => false,
-        });
+        let outcome =
+            self.storage.crash(node, policy, &self.faults.storage, &mut self.streams.crash);
         let policy_code = policy as u64;
-        self.trace.record(Record::Crash, [self.clock.now(), u64::from(node.0), policy_code, 0, 0]);
+        let words = [self.clock.now(), u64::from(node.0), policy_code, outcome, 0];
+        self.trace.record(Record::Crash, words);
         Ok(())
     }
 
@@ -314,12 +311,14 @@ impl<C> SimIO<C> {
     }
 
     /// Marks the data file at `path` on `node` as exempt (or not) from the
-    /// corruption faults: no latent sector errors, no bit rot, no
-    /// misdirected or torn writes. `path` is the relative path given to
+    /// corruption faults (the list is on [`StorageFaults`](config::StorageFaults)):
+    /// no latent sector errors, rot or garbage, no misdirected or stale
+    /// reads, no misdirected or torn writes, and no other file's
+    /// misdirected write lands in it. `path` is the relative path given to
     /// `open_data_file`, or the directory's path joined with it; it
     /// matches every file of the node whose path ends with it, whether it
-    /// exists yet or not. `no_space`, `fsync_error`, latencies and crashes
-    /// still apply to an exempt file.
+    /// exists yet or not. Errors (`ENOSPC`, `EIO`, fsync and open errors),
+    /// short transfers, latencies and crashes still apply to an exempt file.
     pub fn set_fault_exempt(&mut self, node: NodeId, path: &Path, exempt: bool) {
         self.storage.set_exempt(node, path, exempt);
     }

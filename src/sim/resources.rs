@@ -150,7 +150,12 @@ impl<C> SimIO<C> {
         let file = match (purpose, found) {
             (_, Lookup::UnderFile) => return Err(OpenError::NotADirectory),
             (FilePurpose::Format, Lookup::Missing) => {
-                let id = self.storage.create(node, path, size);
+                let faults = &self.faults.storage;
+                let prng = &mut self.streams.storage;
+                let id = self
+                    .storage
+                    .format(node, path, size, faults, prng)
+                    .map_err(OpenError::from_errno)?;
                 self.storage.file(id).locked = true;
                 id
             }
@@ -166,7 +171,9 @@ impl<C> SimIO<C> {
                     return Err(OpenError::SizeMismatch);
                 }
                 if purpose == FilePurpose::Open {
-                    file.locked = true;
+                    storage::Storage::sync_at_open(&self.faults.storage, &mut self.streams.storage)
+                        .map_err(OpenError::from_errno)?;
+                    self.storage.file(id).locked = true;
                 }
                 id
             }
@@ -177,6 +184,7 @@ impl<C> SimIO<C> {
             self.storage.file(file).locked = false;
         }
         let fd = opened?;
+        self.storage.opened(node, fd.raw(), file, direct);
         let now = self.clock.now();
         self.trace.record(
             Record::Open,

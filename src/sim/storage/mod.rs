@@ -6,15 +6,36 @@
 //! same file, as on a real file system. Directories exist implicitly: any directory path opens, and
 //! a path is a directory if a file lies under it. Files survive crashes and
 //! restarts of their node (with what the durability model keeps).
+//!
+//! | file | concern |
+//! |---|---|
+//! | `sectors.rs` | one file's sector layout: contiguous base, overlay of unsynced versions |
+//! | `file.rs` | one file: lock, errseq, sync outcomes |
+//! | `ops.rs` | read, write, fsync and their faults |
+//! | `crash.rs` | what a power loss leaves of each unsynced sector |
+//! | `open.rs` | `open_data_file`'s faults, and what a failed format leaves |
+//! | `device.rs` | latency, stalls, the per-node device queue |
+//! | `in_flight.rs` | writes in flight at a crash |
+//! | `fill.rs` | never-written bytes, garbage |
 
+mod crash;
+mod device;
 mod file;
+mod fill;
+mod in_flight;
+mod open;
+mod ops;
+mod sectors;
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
-pub(crate) use file::{Chaos, SimFile, Spare};
+pub(crate) use device::IoKind;
+pub(crate) use file::SimFile;
+pub(crate) use ops::Chaos;
 
 use crate::sim::node::NodeId;
+use fill::Fill;
 
 /// Index of a file in [`Storage::files`]; files are never removed.
 pub(crate) type FileId = u32;
@@ -29,13 +50,31 @@ pub(crate) enum Lookup {
     UnderFile,
 }
 
+/// Who runs a storage operation: the node and the descriptor it used.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Access {
+    pub node: NodeId,
+    pub fd: i32,
+}
+
+/// An open descriptor of a data file, as the storage tracks it.
+struct Handle {
+    direct: bool,
+    /// The file's errseq when this descriptor last saw (or sampled) it.
+    seen: u32,
+}
+
 #[derive(Default)]
 pub(crate) struct Storage {
     files: Vec<SimFile>,
     index: BTreeMap<(NodeId, PathBuf), FileId>,
     /// Paths marked exempt from corruption faults (files may not exist yet).
     exempt: Vec<(NodeId, PathBuf)>,
-    pub spare: Spare,
+    /// By (node, descriptor number).
+    handles: BTreeMap<(NodeId, i32), Handle>,
+    /// What failed formats left behind, until their node crashes.
+    ghosts: Vec<open::Ghost>,
+    devices: Vec<device::Device>,
 }
 
 /// Joins and normalises a directory path and a path under it.
@@ -65,9 +104,11 @@ impl Storage {
         }
     }
 
-    pub(crate) fn create(&mut self, node: NodeId, path: PathBuf, size: u64) -> FileId {
+    /// A new, empty file at `path`: durable as it is (the create,
+    /// preallocation and syncs all succeeded).
+    fn create(&mut self, node: NodeId, path: PathBuf, size: u64, fill: Fill) -> FileId {
         let id = self.files.len() as FileId;
-        let mut file = SimFile::new(size);
+        let mut file = SimFile::new(size, fill);
         file.exempt = self.is_exempt(node, &path);
         self.files.push(file);
         self.index.insert((node, path), id);
@@ -78,9 +119,12 @@ impl Storage {
         &mut self.files[id as usize]
     }
 
-    /// Splits the borrow: the file and the spare blocks.
-    pub(crate) fn file_and_spare(&mut self, id: FileId) -> (&mut SimFile, &mut Spare) {
-        (&mut self.files[id as usize], &mut self.spare)
+    /// The files of `node`, in path order.
+    fn node_files(&self, node: NodeId) -> impl Iterator<Item = FileId> + '_ {
+        self.index
+            .range((node, PathBuf::new())..)
+            .take_while(move |((n, _), _)| *n == node)
+            .map(|(_, &id)| id)
     }
 
     fn is_exempt(&self, node: NodeId, path: &Path) -> bool {
@@ -104,14 +148,21 @@ impl Storage {
         }
     }
 
-    /// Power loss on `node`: each file keeps what `keep` decides of its
-    /// unsynced sectors, and every lock is released.
-    pub(crate) fn crash(&mut self, node: NodeId, mut keep: impl FnMut() -> bool) {
-        let ids: Vec<FileId> =
-            self.index.iter().filter(|((n, _), _)| *n == node).map(|(_, &id)| id).collect();
-        for id in ids {
-            let (file, spare) = self.file_and_spare(id);
-            file.crash(&mut keep, spare);
-        }
+    /// Records a descriptor `fd` of `node` opened on file `id` (with direct
+    /// IO or not); it samples the file's errseq now. A number reused after
+    /// a close replaces the old record.
+    pub(crate) fn opened(&mut self, node: NodeId, fd: i32, id: FileId, direct: bool) {
+        let file = &self.files[id as usize];
+        let seen = if file.unseen { file.errseq.wrapping_sub(1) } else { file.errseq };
+        self.handles.insert((node, fd), Handle { direct, seen });
     }
+
+    fn handle_mut(&mut self, access: Access) -> Option<&mut Handle> {
+        self.handles.get_mut(&(access.node, access.fd))
+    }
+}
+
+/// True if the descriptor of `access` was opened with direct IO.
+fn is_direct(handles: &BTreeMap<(NodeId, i32), Handle>, access: Access) -> bool {
+    handles.get(&(access.node, access.fd)).is_some_and(|h| h.direct)
 }
