@@ -1,5 +1,6 @@
 //! The user-event semantics both IO targets check listeners against (the
-//! `Io` trait's: one listener per event, triggers coalesce):
+//! `Io` trait's: one listener per event — an armed one, or a fired one
+//! whose callback has not started — and triggers coalesce):
 //! - a trigger fires the armed listener; with none armed it is remembered
 //!   for the next listen, unless a fired listener's callback has not started
 //!   yet (that callback announces this trigger too);
@@ -39,10 +40,12 @@ impl Events {
         self.events.push(Event { id, open: true, listener: None, pending: false, fired: None });
     }
 
-    /// The event's id, whether it is open, and whether a listener is armed.
+    /// The event's id, whether it is open, and whether it has its one
+    /// listener (armed, or fired with its callback still to start): a
+    /// second listen is then refused.
     pub fn state(&self, index: usize) -> (EventId, bool, bool) {
         let event = &self.events[index];
-        (event.id, event.open, event.listener.is_some())
+        (event.id, event.open, event.listener.is_some() || event.fired.is_some())
     }
 
     /// Ids of the events still open.
