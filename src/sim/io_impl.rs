@@ -67,6 +67,27 @@ fn check_path(path: &Path, relative: bool) -> Result<(), OpenError> {
     Ok(())
 }
 
+/// The kernel's limits on a path string (with its NUL) and on one name in
+/// it (Linux's `PATH_MAX` and `NAME_MAX`; the BSDs' are no larger).
+const PATH_MAX: usize = 4096;
+const NAME_MAX: usize = 255;
+
+/// `NameTooLong` for a path the kernel refuses before looking at it.
+fn check_path_length(path: &Path) -> Result<(), OpenError> {
+    if path.as_os_str().len() >= PATH_MAX {
+        return Err(OpenError::NameTooLong);
+    }
+    Ok(())
+}
+
+/// `NameTooLong` for a name the kernel refuses while walking the path.
+fn check_name_lengths(path: &Path) -> Result<(), OpenError> {
+    if path.components().any(|c| c.as_os_str().len() > NAME_MAX) {
+        return Err(OpenError::NameTooLong);
+    }
+    Ok(())
+}
+
 fn check_size(size: u64) -> Result<(), OpenError> {
     if size == 0 || !size.is_multiple_of(SECTOR_SIZE as u64) {
         return Err(OpenError::SizeNotSectorMultiple);
@@ -307,6 +328,8 @@ impl<C> Io for SimIO<C> {
     fn open_dir(&mut self, path: &Path) -> Result<Fd, OpenError> {
         let node = self.alive_or(DEAD).map_err(OpenError::Unexpected)?;
         check_path(path, false)?;
+        check_path_length(path)?;
+        check_name_lengths(path)?;
         let path = storage::key(path, Path::new(""));
         match self.storage.lookup(node, &path) {
             Lookup::File(_) | Lookup::UnderFile => Err(OpenError::NotADirectory),
@@ -328,11 +351,13 @@ impl<C> Io for SimIO<C> {
         let node = self.alive_or(DEAD).map_err(OpenError::Unexpected)?;
         check_path(relative_path, true)?;
         check_size(size)?;
+        check_path_length(relative_path)?;
         let dir_path = match self.fds.get(node, dir.raw()).map(|e| &e.kind) {
             None => return Err(OpenError::BadFileDescriptor),
             Some(FdKind::Dir { path }) => path.clone(),
             Some(_) => return Err(OpenError::NotADirectory),
         };
+        check_name_lengths(relative_path)?;
         let path = storage::key(&dir_path, relative_path);
         let direct = direct_io != DirectIo::Disabled;
         // "." (or "./.") names the directory itself, which is one even when

@@ -328,7 +328,10 @@ impl Network {
         let endpoint = match &mut socket.state {
             State::Connected(endpoint) => endpoint,
             State::Connecting { .. } => return None,
-            _ => return Some(Err(RecvError::NotConnected)),
+            // A refused connect leaves the socket shut in both directions
+            // (Linux's `tcp_done`): end of stream, as the kernel answers.
+            State::Failed(_) => return Some(Ok(0)),
+            State::Open | State::Listening(_) => return Some(Err(RecvError::NotConnected)),
         };
         if buf.is_empty() {
             return Some(Ok(0));
@@ -377,7 +380,12 @@ impl Network {
         let endpoint = match &mut socket.state {
             State::Connected(endpoint) => endpoint,
             State::Connecting { .. } => return None,
-            _ => return Some(Err(SendError::NotConnected)),
+            // Linux's `sk_stream_wait_connect`: a socket that is neither
+            // connected nor connecting (never connected, listening, or
+            // refused) answers EPIPE.
+            State::Open | State::Listening(_) | State::Failed(_) => {
+                return Some(Err(SendError::BrokenPipe));
+            }
         };
         if endpoint.reset {
             if endpoint.reset_reported {
@@ -431,6 +439,15 @@ impl Network {
         let node = socket.node;
         let endpoint = match &mut socket.state {
             State::Connected(endpoint) if !endpoint.reset => endpoint,
+            // Linux: shutting a listener's write half does nothing; its read
+            // half stops the listener (its backlog is reset) and leaves an
+            // unconnected socket.
+            State::Listening(_) => {
+                if how != Shutdown::Write {
+                    self.stop_listening(key);
+                }
+                return Ok(());
+            }
             _ => return Err(ShutdownError::NotConnected),
         };
         // Both sides have sent FIN: the connection is over (TIME_WAIT or
@@ -447,6 +464,15 @@ impl Network {
             self.send_segment(key.index, node, Some(peer_node), delay, Kind::Fin { to: peer });
         }
         Ok(())
+    }
+
+    /// Turns a listener back into an unconnected socket, resetting the
+    /// connections waiting in its backlog.
+    fn stop_listening(&mut self, key: SocketKey) {
+        let Some(socket) = self.socket_mut(key) else { return };
+        let state = std::mem::replace(&mut socket.state, State::Open);
+        let node = socket.node;
+        self.release(key, Socket { node, state }, false);
     }
 
     /// Closes a socket; its key goes stale at once. A connection sends FIN
@@ -730,7 +756,16 @@ impl Network {
             Kind::Rst { to } => {
                 if let Some(socket) = self.socket_mut(to) {
                     match &mut socket.state {
-                        State::Connected(endpoint) => endpoint.reset = true,
+                        State::Connected(endpoint) => {
+                            endpoint.reset = true;
+                            // After the peer's FIN (CLOSE_WAIT), Linux
+                            // records a reset as EPIPE, not ECONNRESET, and
+                            // recv keeps answering end of stream: there is
+                            // no reset left to report.
+                            if endpoint.fin_received {
+                                endpoint.reset_reported = true;
+                            }
+                        }
                         // RST in SYN-SENT: the connect is refused.
                         State::Connecting { .. } => {
                             socket.state = State::Failed(ConnectError::ConnectionRefused);

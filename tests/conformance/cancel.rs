@@ -1,0 +1,289 @@
+//! Cancel and stop in every state of an operation, re-entrancy, and slot
+//! exhaustion.
+
+use std::path::Path;
+
+use twinio::*;
+
+use crate::harness::*;
+
+pub fn table() -> Vec<Scenario> {
+    vec![
+        scenario!(cancel_pending_timeout),
+        scenario!(cancel_twice),
+        scenario!(cancel_completed),
+        scenario!(cancel_parked_recv_keeps_data),
+        scenario!(cancel_parked_accept),
+        scenario!(cancel_queued_write_writes_nothing),
+        scenario!(cancel_queued_fsync),
+        scenario!(cancel_queued_close),
+        scenario!(cancel_from_another_callback),
+        scenario!(cancel_own_op_in_callback),
+        scenario!(cancel_all_mixed),
+        scenario!(cancel_all_nothing),
+        scenario!(stop_in_callback),
+        scenario!(stop_before_run),
+        scenario!(stop_ignored_by_tick),
+        scenario!(reentry_refused),
+        scenario!(slots_exhausted_timeouts),
+        scenario!(slots_exhausted_buffer_returned),
+        scenario!(slots_freed_in_callback_reused),
+        scenario!(run_until_done_with_nothing),
+        scenario!(run_once_with_nothing),
+    ]
+}
+
+const MS: u64 = 1_000_000;
+
+fn cancel<I: Io<Context = Ctx>>(io: &mut I, c: &mut Ctx, tag: u64) {
+    let result = match c.id(tag) {
+        Some(id) => io.cancel(id),
+        None => Err(CancelError::NotRunning),
+    };
+    c.note(format!("cancel t{tag}: {result:?}"));
+}
+
+fn cancel_pending_timeout<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base) = begin(io, env);
+    timeout(io, &mut c, 10 * MS, 1);
+    timeout(io, &mut c, MS, 2);
+    cancel(io, &mut c, 1);
+    drain(io, &mut c);
+    finish(io, c, env, base)
+}
+
+fn cancel_twice<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base) = begin(io, env);
+    timeout(io, &mut c, 10 * MS, 1);
+    cancel(io, &mut c, 1);
+    cancel(io, &mut c, 1);
+    drain(io, &mut c);
+    cancel(io, &mut c, 1);
+    finish(io, c, env, base)
+}
+
+fn cancel_completed<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base) = begin(io, env);
+    timeout(io, &mut c, 0, 1);
+    drain(io, &mut c);
+    cancel(io, &mut c, 1);
+    finish(io, c, env, base)
+}
+
+fn cancel_parked_recv_keeps_data<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base) = begin(io, env);
+    let (_, client, server) = pair(io, &mut c, env.any_v4());
+    recv(io, &mut c, server, 8, 1);
+    ticks(io, &mut c, 2);
+    cancel(io, &mut c, 1);
+    wait(io, &mut c, 1);
+    send(io, &mut c, client, b"kept", 2);
+    wait(io, &mut c, 2);
+    recv(io, &mut c, server, 8, 3);
+    wait(io, &mut c, 3);
+    finish(io, c, env, base)
+}
+
+fn cancel_parked_accept<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base) = begin(io, env);
+    let (l, bound) = listener(io, &mut c, env.any_v4());
+    accept(io, &mut c, l, 1);
+    ticks(io, &mut c, 2);
+    cancel(io, &mut c, 1);
+    wait(io, &mut c, 1);
+    let s = socket(io, &mut c, AddressFamily::Ipv4);
+    connect(io, &mut c, s, bound, 2);
+    wait(io, &mut c, 2);
+    accept(io, &mut c, l, 3);
+    wait(io, &mut c, 3);
+    finish(io, c, env, base)
+}
+
+fn file<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> (Ctx, i32, Fd) {
+    let (mut c, base) = begin(io, env);
+    let d = open_dir(io, &mut c, &env.dir).or_bad();
+    let f = open_file(io, &mut c, d, Path::new("f"), 8192, FilePurpose::Format, DirectIo::Disabled);
+    (c, base, f.unwrap())
+}
+
+fn cancel_queued_write_writes_nothing<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base, f) = file(io, env);
+    write(io, &mut c, f, filled(4096, b'x'), 0..4096, 0, 1);
+    cancel(io, &mut c, 1);
+    drain(io, &mut c);
+    read(io, &mut c, f, Buffer::new(4096).unwrap(), 0..4096, 0, 2);
+    wait(io, &mut c, 2);
+    finish(io, c, env, base)
+}
+
+fn cancel_queued_fsync<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base, f) = file(io, env);
+    fsync(io, &mut c, f, FsyncMode::Full, 1);
+    cancel(io, &mut c, 1);
+    drain(io, &mut c);
+    finish(io, c, env, base)
+}
+
+/// A close withdrawn before it ran: the descriptor stays open and usable.
+fn cancel_queued_close<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base, f) = file(io, env);
+    let result = io.close(f, 1, |ctx: &mut Ctx, _, done| {
+        ctx.note(format!("t1 close {:?}", done.result));
+        ctx.note_seen(1);
+    });
+    c.remember(1, result);
+    cancel(io, &mut c, 1);
+    drain(io, &mut c);
+    read(io, &mut c, f, Buffer::new(8).unwrap(), 0..8, 0, 2);
+    wait(io, &mut c, 2);
+    finish(io, c, env, base)
+}
+
+fn cancel_from_another_callback<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base) = begin(io, env);
+    timeout(io, &mut c, MS, 1);
+    timeout(io, &mut c, 5 * MS, 2);
+    c.on(1, Act::Cancel(2));
+    c.on(1, Act::Cancel(1));
+    drain(io, &mut c);
+    finish(io, c, env, base)
+}
+
+fn cancel_own_op_in_callback<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base) = begin(io, env);
+    timeout(io, &mut c, 0, 1);
+    timeout(io, &mut c, 0, 2);
+    // Tag 2 is already due in the same pass when 1 cancels it.
+    c.on(1, Act::Cancel(2));
+    drain(io, &mut c);
+    finish(io, c, env, base)
+}
+
+fn cancel_all_mixed<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base) = begin(io, env);
+    let (_, _, server) = pair(io, &mut c, env.any_v4());
+    let e = io.open_event().unwrap();
+    c.track_event(e);
+    recv(io, &mut c, server, 8, 1);
+    timeout(io, &mut c, 60_000 * MS, 2);
+    listen_event(io, &mut c, e, 3);
+    timeout(io, &mut c, 0, 4);
+    ticks(io, &mut c, 1);
+    c.note(format!("cancel_all {}", io.cancel_all()));
+    c.note(format!("cancel_all again {}", io.cancel_all()));
+    drain(io, &mut c);
+    finish(io, c, env, base)
+}
+
+fn cancel_all_nothing<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base) = begin(io, env);
+    c.note(format!("cancel_all {}", io.cancel_all()));
+    finish(io, c, env, base)
+}
+
+fn stop_in_callback<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base) = begin(io, env);
+    c.on(1, Act::Stop);
+    timeout(io, &mut c, MS, 1);
+    timeout(io, &mut c, 3 * MS, 2);
+    io.run_until_done(&mut c).unwrap();
+    c.note(format!("returned: in_flight {}", io.in_flight()));
+    io.run_until_done(&mut c).unwrap();
+    c.note(format!("returned: in_flight {}", io.in_flight()));
+    finish(io, c, env, base)
+}
+
+fn stop_before_run<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base) = begin(io, env);
+    timeout(io, &mut c, 0, 1);
+    timeout(io, &mut c, 2 * MS, 2);
+    io.stop();
+    io.run_until_done(&mut c).unwrap();
+    c.note(format!("returned: in_flight {}", io.in_flight()));
+    drain(io, &mut c);
+    finish(io, c, env, base)
+}
+
+fn stop_ignored_by_tick<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base) = begin(io, env);
+    c.on(1, Act::Stop);
+    timeout(io, &mut c, 0, 1);
+    timeout(io, &mut c, 0, 2);
+    io.tick(&mut c).unwrap();
+    io.tick(&mut c).unwrap();
+    c.note(format!("after ticks: in_flight {}", io.in_flight()));
+    timeout(io, &mut c, MS, 3);
+    timeout(io, &mut c, 2 * MS, 4);
+    io.run_until_done(&mut c).unwrap();
+    c.note(format!("returned: in_flight {}", io.in_flight()));
+    drain(io, &mut c);
+    finish(io, c, env, base)
+}
+
+fn reentry_refused<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base) = begin(io, env);
+    c.on(1, Act::Reenter);
+    timeout(io, &mut c, 0, 1);
+    drain(io, &mut c);
+    finish(io, c, env, base)
+}
+
+fn slots_exhausted_timeouts<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base) = begin(io, env);
+    for tag in 1..=64 {
+        timeout(io, &mut c, MS, tag);
+    }
+    timeout(io, &mut c, MS, 65);
+    let e = io.open_event().unwrap();
+    c.track_event(e);
+    listen_event(io, &mut c, e, 66);
+    c.note(format!("in_flight {}", io.in_flight()));
+    c.note(format!("cancel_all {}", io.cancel_all()));
+    drain(io, &mut c);
+    timeout(io, &mut c, 0, 67);
+    drain(io, &mut c);
+    finish(io, c, env, base)
+}
+
+fn slots_exhausted_buffer_returned<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base, f) = file(io, env);
+    for tag in 1..=64 {
+        timeout(io, &mut c, 10 * MS, tag);
+    }
+    let result = io.write(f, Buffer::from_slice(b"mine").unwrap(), .., 0, 65, |_, _, _| {});
+    c.note(format!("write: {:?}", result.map(drop).map_err(|r| (r.error, r.returned.to_vec()))));
+    let result = io.fsync(f, FsyncMode::Full, 66, |_, _, _| {});
+    c.note(format!("fsync: {:?}", result.map(drop)));
+    io.cancel_all();
+    drain(io, &mut c);
+    finish(io, c, env, base)
+}
+
+fn slots_freed_in_callback_reused<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base) = begin(io, env);
+    for tag in 1..=64 {
+        timeout(io, &mut c, MS, tag);
+    }
+    // Each callback's slot is free while it runs: it can submit again.
+    c.on(1, Act::Timeout(0, 100));
+    c.on(100, Act::InFlight);
+    drain(io, &mut c);
+    finish(io, c, env, base)
+}
+
+fn run_until_done_with_nothing<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base) = begin(io, env);
+    let result = io.run_until_done(&mut c);
+    c.note(format!("{result:?}"));
+    finish(io, c, env, base)
+}
+
+fn run_once_with_nothing<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base) = begin(io, env);
+    let result = io.run_once(&mut c);
+    c.note(format!("{result:?}"));
+    timeout(io, &mut c, 0, 1);
+    let result = io.run_once(&mut c);
+    c.note(format!("{result:?}"));
+    finish(io, c, env, base)
+}
