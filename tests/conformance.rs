@@ -114,6 +114,12 @@ fn io_and_sim_agree_on_every_scenario() {
         }
         if real == sim {
             agree += 1;
+            if let Some(entry) = allowed::lookup(scenario.name) {
+                println!(
+                    "note: {} agrees although {} allows it to differ",
+                    scenario.name, entry.id
+                );
+            }
             continue;
         }
         let difference = first_difference(&real, &sim);
@@ -146,6 +152,6 @@ fn allow_list_mirrors_the_documented_differences() {
     assert!(!documented.is_empty(), "docs/simulation.md has no table of differences");
     assert_eq!(documented, listed, "docs/simulation.md's table and tests/conformance/allowed.rs");
     for entry in allowed::ALLOWED {
-        assert!(!entry.reason.is_empty() && !entry.scenarios.is_empty(), "{}", entry.id);
+        assert!(!entry.reason.is_empty(), "{} gives no reason", entry.id);
     }
 }

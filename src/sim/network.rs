@@ -30,7 +30,11 @@
 //! - Resets: a socket that received RST returns its buffered data first,
 //!   then `ConnectionResetByPeer` once (from recv or send, whichever comes
 //!   first), then, as Linux does, end of stream from recv and `BrokenPipe`
-//!   from send.
+//!   from send. A reset after the peer's FIN (Linux's `CLOSE_WAIT`) is
+//!   reported as `BrokenPipe` from send and never from recv.
+//! - A socket neither connected nor connecting answers send with
+//!   `BrokenPipe`, recv with `NotConnected` (end of stream after a refused
+//!   connect), as Linux does. `shutdown` of a listener's read half stops it.
 //! - Partitions cut the network between two nodes: segments between them
 //!   that come due are held, in order, and released when the partition
 //!   heals. A released segment keeps its arrival time, which is then in the

@@ -24,6 +24,7 @@ pub fn table() -> Vec<Scenario> {
         scenario!(size_not_sector_multiple),
         scenario!(size_above_off_t),
         scenario!(size_one_pebibyte),
+        scenario!(size_one_pebibyte_missing),
         scenario!(path_absolute),
         scenario!(path_empty),
         scenario!(path_nul),
@@ -229,6 +230,13 @@ fn size_above_off_t<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
 fn size_one_pebibyte<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
     let (mut c, base, d) = dir(io, env);
     open_as(io, &mut c, d, "f", 1 << 50, FilePurpose::Format);
+    finish(io, c, env, base)
+}
+
+fn size_one_pebibyte_missing<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base, d) = dir(io, env);
+    open_as(io, &mut c, d, "missing", 1 << 50, FilePurpose::Open);
+    open_as(io, &mut c, d, "missing", 1 << 50, FilePurpose::Inspect);
     finish(io, c, env, base)
 }
 
