@@ -44,14 +44,16 @@
 //!   at the latest time the network has been given.
 
 mod faults;
+mod queue;
 
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
 
 pub use faults::NetworkFaults;
+use queue::SegmentQueue;
 
 use crate::error::{
     AcceptError, CloseError, ConnectError, Errno, ListenError, RecvError, SendError, ShutdownError,
@@ -63,9 +65,6 @@ use crate::sim::prng::Prng;
 /// The most bytes one direction of a connection holds in flight (sent and
 /// not yet read by the receiver): the send buffer plus the receive window.
 pub const SEND_WINDOW: usize = 64 * 1024;
-
-/// How many emptied payload buffers the network keeps for reuse.
-const SPARE_PAYLOADS: usize = 64;
 
 /// The first port handed out for port 0 and for a client's local address
 /// (the IANA dynamic range, as the BSDs and macOS use).
@@ -91,7 +90,7 @@ pub struct Network {
     /// Listening sockets by bound address.
     listeners: Vec<(SocketAddr, SocketKey)>,
     /// Segments in flight, by (arrival time, sequence number).
-    in_flight: BTreeMap<(u64, u64), Segment>,
+    in_flight: SegmentQueue<Segment>,
     /// Segments held by a partition, in the order they came due.
     held: Vec<((u64, u64), Segment)>,
     /// Cut node pairs, each stored as (smaller, larger).
@@ -101,8 +100,6 @@ pub struct Network {
     now: u64,
     /// The next ephemeral port to try, as an offset from `EPHEMERAL_FIRST`.
     next_ephemeral: u32,
-    /// Emptied payload buffers, reused by later sends.
-    spare: Vec<Vec<u8>>,
 }
 
 #[derive(Debug, Default)]
@@ -147,7 +144,12 @@ struct Endpoint {
     /// The handshake's one-way delay, reused for segments sent without a
     /// `Prng` at hand (FIN and RST from `close`, `shutdown`, `crash_node`).
     path_delay: u64,
-    received: VecDeque<u8>,
+    /// Bytes the peer sent to this endpoint and it has not read, in stream
+    /// order: the first `arrived` have arrived, the rest are in flight (a
+    /// data segment carries only their count). One buffer per direction,
+    /// sized once to the window, so traffic allocates nothing per segment.
+    stream: VecDeque<u8>,
+    arrived: usize,
     /// Bytes sent to the peer that it has not read yet.
     unread_by_peer: usize,
     fin_received: bool,
@@ -170,11 +172,31 @@ struct Segment {
 
 #[derive(Debug)]
 enum Kind {
-    Syn { client: SocketKey, client_address: SocketAddr, address: SocketAddr, refuse: bool },
-    SynAck { client: SocketKey, server: SocketKey, server_address: SocketAddr },
-    Data { to: SocketKey, from: SocketKey, bytes: Vec<u8> },
-    Fin { to: SocketKey },
-    Rst { to: SocketKey },
+    Syn {
+        client: SocketKey,
+        client_address: SocketAddr,
+        address: SocketAddr,
+        refuse: bool,
+    },
+    SynAck {
+        client: SocketKey,
+        server: SocketKey,
+        server_address: SocketAddr,
+    },
+    /// `len` bytes of the stream to `to`, waiting in its endpoint, or
+    /// `carried` here if it had none yet when they were sent.
+    Data {
+        to: SocketKey,
+        from: SocketKey,
+        len: usize,
+        carried: Vec<u8>,
+    },
+    Fin {
+        to: SocketKey,
+    },
+    Rst {
+        to: SocketKey,
+    },
 }
 
 impl Network {
@@ -340,14 +362,15 @@ impl Network {
         if buf.is_empty() {
             return Some(Ok(0));
         }
-        if !endpoint.received.is_empty() {
-            let mut count = buf.len().min(endpoint.received.len());
+        if endpoint.arrived > 0 {
+            let mut count = buf.len().min(endpoint.arrived);
             if count > 1 && prng.chance(faults.partial_recv) {
                 count = prng.range_inclusive(1, count as u64 - 1) as usize;
             }
-            for (to, from) in buf.iter_mut().zip(endpoint.received.drain(..count)) {
+            for (to, from) in buf.iter_mut().zip(endpoint.stream.drain(..count)) {
                 *to = from;
             }
+            endpoint.arrived -= count;
             let peer = endpoint.peer;
             if let Some(Socket { state: State::Connected(sender), .. }) = self.socket_mut(peer) {
                 sender.unread_by_peer = sender.unread_by_peer.saturating_sub(count);
@@ -422,14 +445,27 @@ impl Network {
         }
         endpoint.unread_by_peer += count;
         let delay = faults.draw_delay(prng);
-        let mut bytes = self.spare.pop().unwrap_or_default();
-        bytes.extend_from_slice(&data[..count]);
+        // The bytes wait in the receiver's stream until their segment
+        // arrives. A server may send before its client has the SYN-ACK:
+        // those bytes travel in the segment (once per connection, at most).
+        // A receiver already gone answers the segment with RST.
+        let mut carried = Vec::new();
+        match self.socket_mut(peer) {
+            Some(Socket { state: State::Connected(receiver), .. }) => {
+                receiver.reserve_window();
+                receiver.stream.extend(&data[..count]);
+            }
+            Some(Socket { state: State::Connecting { .. }, .. }) => {
+                carried.extend_from_slice(&data[..count]);
+            }
+            _ => {}
+        }
         self.send_segment(
             key.index,
             node,
             Some(peer_node),
             delay,
-            Kind::Data { to: peer, from: key, bytes },
+            Kind::Data { to: peer, from: key, len: count, carried },
         );
         Some(Ok(count))
     }
@@ -508,11 +544,11 @@ impl Network {
     /// at or before `now`, including replies those deliveries provoke.
     pub fn advance(&mut self, now: u64) {
         self.observe(now);
-        while let Some(entry) = self.in_flight.first_entry() {
-            if entry.key().0 > now {
+        while let Some(key) = self.in_flight.first_key() {
+            if key.0 > now {
                 break;
             }
-            let (key, segment) = entry.remove_entry();
+            let Some((key, segment)) = self.in_flight.pop_first() else { break };
             self.deliver(key, segment);
         }
     }
@@ -520,7 +556,7 @@ impl Network {
     /// When the next segment arrives, if any is in flight. A time at or
     /// before the last `now` (a segment released by `heal`) means due now.
     pub fn next_arrival(&self) -> Option<u64> {
-        self.in_flight.first_key_value().map(|(&(arrival, _), _)| arrival)
+        self.in_flight.first_key().map(|(arrival, _)| arrival)
     }
 
     /// Cuts the network between `a` and `b` (both directions) until healed.
@@ -552,15 +588,6 @@ impl Network {
     /// How many segments are in flight or held.
     pub fn segments_pending(&self) -> usize {
         self.in_flight.len() + self.held.len()
-    }
-
-    /// Keeps a payload's allocation for the next send, so steady traffic
-    /// does not allocate per segment.
-    fn recycle(&mut self, mut bytes: Vec<u8>) {
-        if self.spare.len() < SPARE_PAYLOADS {
-            bytes.clear();
-            self.spare.push(bytes);
-        }
     }
 
     fn observe(&mut self, now: u64) {
@@ -613,7 +640,7 @@ impl Network {
                     return;
                 }
                 let to = endpoint.peer;
-                let kind = if crash || !endpoint.received.is_empty() {
+                let kind = if crash || endpoint.arrived > 0 {
                     Kind::Rst { to }
                 } else if endpoint.write_shut {
                     return;
@@ -729,17 +756,24 @@ impl Network {
                     );
                 }
             }
-            Kind::Data { to, from, bytes } => {
+            Kind::Data { to, from, len, carried } => {
                 let delivered = match self.socket_mut(to) {
                     Some(Socket { state: State::Connected(endpoint), .. }) => {
-                        if !endpoint.reset {
-                            endpoint.received.extend(bytes.iter());
+                        if !carried.is_empty() {
+                            endpoint.insert_in_flight(&carried);
+                        }
+                        if endpoint.reset {
+                            // Data after a reset is dropped: these bytes
+                            // are the first still in flight.
+                            let end = (endpoint.arrived + len).min(endpoint.stream.len());
+                            endpoint.stream.drain(endpoint.arrived..end);
+                        } else {
+                            endpoint.arrived += len;
                         }
                         true
                     }
                     _ => false,
                 };
-                self.recycle(bytes);
                 if !delivered {
                     self.reply_rst(
                         to.index,
@@ -901,7 +935,8 @@ impl Endpoint {
             peer,
             peer_node,
             path_delay,
-            received: VecDeque::new(),
+            stream: VecDeque::new(),
+            arrived: 0,
             unread_by_peer: 0,
             fin_received: false,
             read_shut: false,
@@ -909,6 +944,24 @@ impl Endpoint {
             reset: false,
             reset_reported: false,
         }
+    }
+}
+
+impl Endpoint {
+    /// Sizes the stream buffer to the window once, so it never grows again.
+    fn reserve_window(&mut self) {
+        if self.stream.capacity() < SEND_WINDOW {
+            self.stream.reserve_exact(SEND_WINDOW - self.stream.len());
+        }
+    }
+
+    /// Puts bytes that travelled in their segment where they belong: first
+    /// of the bytes still in flight, which were all sent after them.
+    fn insert_in_flight(&mut self, bytes: &[u8]) {
+        self.reserve_window();
+        self.stream.extend(bytes);
+        let arrived = self.arrived;
+        self.stream.make_contiguous()[arrived..].rotate_right(bytes.len());
     }
 }
 

@@ -71,7 +71,6 @@ pub(crate) use scenario;
 pub enum Act {
     /// Cancel the operation submitted with this tag.
     Cancel(u64),
-    CancelAll,
     Stop,
     /// Submit a timeout: (ns, tag).
     Timeout(u64, u64),
@@ -80,10 +79,6 @@ pub enum Act {
     Listen(EventId, u64),
     Trigger(EventId),
     CloseEvent(EventId),
-    /// Close this descriptor (tag).
-    Close(Fd, u64),
-    /// Connect this socket (tag).
-    Connect(Fd, SocketAddr, u64),
     /// Record `in_flight()`.
     InFlight,
     /// Call every run mode from the callback and record what each returned.
@@ -199,10 +194,6 @@ fn act<I: Io<Context = Ctx>>(ctx: &mut Ctx, io: &mut I, tag: u64) {
                 };
                 ctx.note(format!("  cancel t{target}: {result:?}"));
             }
-            Act::CancelAll => {
-                let n = io.cancel_all();
-                ctx.note(format!("  cancel_all: {n}"));
-            }
             Act::Stop => io.stop(),
             Act::Timeout(ns, tag) => timeout(io, ctx, ns, tag),
             Act::Reset(target, ns) => {
@@ -221,8 +212,6 @@ fn act<I: Io<Context = Ctx>>(ctx: &mut Ctx, io: &mut I, tag: u64) {
                 let result = io.close_event(event);
                 ctx.note(format!("  close_event: {result:?}"));
             }
-            Act::Close(fd, tag) => close(io, ctx, fd, tag),
-            Act::Connect(fd, address, tag) => connect(io, ctx, fd, address, tag),
             Act::Reenter => {
                 let flush = io.flush(ctx, false);
                 let run = io.run_for_ns(ctx, 1);
