@@ -252,7 +252,7 @@ impl Network {
 
     /// Binds and listens. Port 0 takes the next free ephemeral port.
     /// `AddressInUse` if a listener holds the port on the same address, or
-    /// on the wildcard address, of the same family.
+    /// on a wildcard address covering it (see `listener_conflict`).
     pub fn listen(
         &mut self,
         key: SocketKey,
@@ -882,25 +882,41 @@ impl Network {
 
     /// The listener that a connection to `address` reaches: one bound to
     /// exactly that address, else one bound to the wildcard of its family.
+    /// Sockets are dual-stack, as Linux's are by default: a v4-mapped IPv6
+    /// address is the IPv4 address, and the IPv6 wildcard listens on IPv4
+    /// too.
     fn listener_at(&self, address: SocketAddr) -> Option<SocketKey> {
-        let exact = self.listeners.iter().find(|(bound, _)| *bound == address);
-        let wildcard = || {
-            self.listeners.iter().find(|(bound, _)| {
+        let address = unmapped(address);
+        let exact = self.listeners.iter().find(|(bound, _)| unmapped(*bound) == address);
+        let wildcard = |same_family: bool| {
+            self.listeners.iter().find(move |(bound, _)| {
                 bound.port() == address.port()
                     && bound.ip().is_unspecified()
-                    && bound.is_ipv4() == address.is_ipv4()
+                    && (bound.is_ipv4() == address.is_ipv4()) == same_family
+                    && (same_family || bound.is_ipv6())
             })
         };
-        exact.or_else(wildcard).map(|&(_, key)| key)
+        exact.or_else(|| wildcard(true)).or_else(|| wildcard(false)).map(|&(_, key)| key)
     }
 
+    /// Whether binding `address` collides with a listener: the same port
+    /// and the same address, or a wildcard covering it (the IPv6 wildcard
+    /// covers IPv4 too).
     fn listener_conflict(&self, address: SocketAddr) -> bool {
+        let address = unmapped(address);
         self.listeners.iter().any(|(bound, _)| {
+            let bound = unmapped(*bound);
+            let dual = |a: &SocketAddr, b: &SocketAddr| {
+                a.is_ipv6() && a.ip().is_unspecified() && b.is_ipv4()
+            };
             bound.port() == address.port()
-                && bound.is_ipv4() == address.is_ipv4()
-                && (bound.ip() == address.ip()
-                    || bound.ip().is_unspecified()
-                    || address.ip().is_unspecified())
+                && if bound.is_ipv4() == address.is_ipv4() {
+                    bound.ip() == address.ip()
+                        || bound.ip().is_unspecified()
+                        || address.ip().is_unspecified()
+                } else {
+                    dual(&bound, &address) || dual(&address, &bound)
+                }
         })
     }
 
@@ -962,6 +978,17 @@ impl Endpoint {
         self.stream.extend(bytes);
         let arrived = self.arrived;
         self.stream.make_contiguous()[arrived..].rotate_right(bytes.len());
+    }
+}
+
+/// A v4-mapped IPv6 address as the IPv4 address it maps; any other as is.
+fn unmapped(address: SocketAddr) -> SocketAddr {
+    match address {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(ip) => SocketAddr::new(ip.into(), v6.port()),
+            None => address,
+        },
+        SocketAddr::V4(_) => address,
     }
 }
 

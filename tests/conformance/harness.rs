@@ -528,10 +528,13 @@ pub fn open_file<I: Io<Context = Ctx>>(
     }
 }
 
+/// The most 1 ms slices a wait runs: loopback answers within a few.
+const PATIENCE: usize = 1000;
+
 /// Runs 1 ms slices until the completion tagged `tag` was seen, at most
-/// 3000 of them; records `never` if it was not.
+/// [`PATIENCE`] of them; records `never` if it was not.
 pub fn wait<I: Io<Context = Ctx>>(io: &mut I, ctx: &mut Ctx, tag: u64) {
-    for _ in 0..3000 {
+    for _ in 0..PATIENCE {
         if ctx.seen(tag) {
             return;
         }
@@ -544,7 +547,7 @@ pub fn wait<I: Io<Context = Ctx>>(io: &mut I, ctx: &mut Ctx, tag: u64) {
 
 /// Runs until nothing is in flight (bounded as [`wait`]).
 pub fn drain<I: Io<Context = Ctx>>(io: &mut I, ctx: &mut Ctx) {
-    for _ in 0..3000 {
+    for _ in 0..PATIENCE {
         if io.in_flight() == 0 {
             return;
         }

@@ -18,6 +18,9 @@ pub fn table() -> Vec<Scenario> {
         scenario!(connect_after_refused),
         scenario!(connect_v4_address_on_v6_socket),
         scenario!(connect_v6_address_on_v4_socket),
+        scenario!(connect_v4_mapped_on_v6_socket),
+        scenario!(connect_v4_to_v6_wildcard_listener),
+        scenario!(listen_v4_on_port_of_v6_wildcard),
         scenario!(connect_on_listener),
         scenario!(connect_on_directory),
         scenario!(connect_bad_fd),
@@ -172,6 +175,46 @@ fn connect_v4_address_on_v6_socket<I: Io<Context = Ctx>>(io: &mut I, env: &Env) 
 
 fn connect_v6_address_on_v4_socket<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
     family_mismatch_connect(io, env, AddressFamily::Ipv4, env.v6)
+}
+
+/// An IPv6 socket reaches an IPv4 listener through a v4-mapped address
+/// (sockets are dual-stack by default on Linux).
+fn connect_v4_mapped_on_v6_socket<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base) = begin(io, env);
+    let (l, bound) = listener_v4(io, &mut c);
+    let std::net::IpAddr::V4(ip) = bound.ip() else { unreachable!() };
+    let mapped = SocketAddr::new(ip.to_ipv6_mapped().into(), bound.port());
+    let s = socket(io, &mut c, AddressFamily::Ipv6);
+    connect(io, &mut c, s, mapped, 1);
+    wait(io, &mut c, 1);
+    accept(io, &mut c, l, 2);
+    wait(io, &mut c, 2);
+    finish(io, c, env, base)
+}
+
+fn v6_wildcard<I: Io<Context = Ctx>>(io: &mut I, c: &mut Ctx) -> (Fd, u16) {
+    let any = SocketAddr::new(std::net::Ipv6Addr::UNSPECIFIED.into(), 0);
+    let (l, bound) = listener(io, c, any);
+    (l, bound.port())
+}
+
+fn connect_v4_to_v6_wildcard_listener<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base) = begin(io, env);
+    let (l, port) = v6_wildcard(io, &mut c);
+    let s = socket(io, &mut c, AddressFamily::Ipv4);
+    connect(io, &mut c, s, SocketAddr::new(env.v4, port), 1);
+    wait(io, &mut c, 1);
+    accept(io, &mut c, l, 2);
+    wait(io, &mut c, 2);
+    finish(io, c, env, base)
+}
+
+fn listen_v4_on_port_of_v6_wildcard<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base) = begin(io, env);
+    let (_, port) = v6_wildcard(io, &mut c);
+    let s = socket(io, &mut c, AddressFamily::Ipv4);
+    listen(io, &mut c, s, SocketAddr::new(env.v4, port), 8);
+    finish(io, c, env, base)
 }
 
 fn connect_on_listener<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
