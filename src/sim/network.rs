@@ -16,11 +16,12 @@
 //!   `(arrival, sequence)` order, so ties are deterministic.
 //! - The handshake: the client's SYN reaches the listener; if it is
 //!   accepted, the server socket is established at once and waits in the
-//!   listener's backlog, and its SYN-ACK establishes the client. No listener,
-//!   a full backlog or the `refuse` fault answer with RST: the client's
-//!   connect fails with `ConnectionRefused` (where Linux would drop a SYN
-//!   on a full backlog and let the client retry, this model refuses, so a
-//!   full backlog is visible at once). A backlog of 0 admits one connection.
+//!   listener's backlog, and its SYN-ACK establishes the client. No listener
+//!   or the `refuse` fault answer with RST: the client's connect fails with
+//!   `ConnectionRefused`. As on Linux, a backlog of `n` holds `n + 1`
+//!   connections (at most `SOMAXCONN`), and a SYN that finds it full is
+//!   dropped: the client sends it again 1, 3, 7, 15, 31 and 63 s after the
+//!   first, and its connect fails with `ConnectionTimedOut` at 127 s.
 //! - Flow control: at most [`SEND_WINDOW`] bytes per direction are sent and
 //!   not yet read by the receiver; a send beyond that would block. The
 //!   window reopens the moment the receiver reads (no delayed window update).
@@ -69,6 +70,13 @@ pub const SEND_WINDOW: usize = 64 * 1024;
 /// The first port handed out for port 0 and for a client's local address
 /// (the IANA dynamic range, as the BSDs and macOS use).
 const EPHEMERAL_FIRST: u16 = 49152;
+/// The largest backlog a listener gets (Linux's default `somaxconn`).
+const SOMAXCONN: usize = 4096;
+/// The first SYN retransmission timeout; each later one doubles it.
+const SYN_RTO: u64 = 1_000_000_000;
+/// How many times a dropped SYN is sent again (Linux's `tcp_syn_retries`).
+const SYN_RETRIES: u8 = 6;
+
 /// How many ephemeral ports there are.
 const EPHEMERAL_COUNT: u32 = 65536 - EPHEMERAL_FIRST as u32;
 
@@ -170,13 +178,22 @@ struct Segment {
     kind: Kind,
 }
 
+#[derive(Debug, Clone, Copy)]
+struct Syn {
+    client: SocketKey,
+    client_address: SocketAddr,
+    address: SocketAddr,
+    refuse: bool,
+    /// How many times this SYN was sent before.
+    tries: u8,
+}
+
 #[derive(Debug)]
 enum Kind {
-    Syn {
+    Syn(Syn),
+    /// The client's last SYN went unanswered: its connect times out.
+    SynTimeout {
         client: SocketKey,
-        client_address: SocketAddr,
-        address: SocketAddr,
-        refuse: bool,
     },
     SynAck {
         client: SocketKey,
@@ -270,7 +287,7 @@ impl Network {
         } else if self.listener_conflict(address) {
             return Err(ListenError::AddressInUse);
         }
-        let backlog = usize::try_from(backlog).unwrap_or(usize::MAX).max(1);
+        let backlog = usize::try_from(backlog).unwrap_or(usize::MAX).min(SOMAXCONN);
         if let Some(socket) = self.socket_mut(key) {
             socket.state = State::Listening(Listener { address, backlog, queue: VecDeque::new() });
         }
@@ -305,7 +322,7 @@ impl Network {
         if let Some(socket) = self.socket_mut(key) {
             socket.state = State::Connecting { local };
         }
-        let syn = Kind::Syn { client: key, client_address: local, address, refuse };
+        let syn = Kind::Syn(Syn { client: key, client_address: local, address, refuse, tries: 0 });
         self.send_segment(key.index, node, None, delay, syn);
         Ok(())
     }
@@ -701,7 +718,7 @@ impl Network {
 
     fn deliver(&mut self, key: (u64, u64), mut segment: Segment) {
         let arrival = key.0;
-        if let Kind::Syn { address, .. } = segment.kind
+        if let Kind::Syn(Syn { address, .. }) = segment.kind
             && segment.to.is_none()
         {
             segment.to = self.listener_at(address).and_then(|listener| self.node_of(listener));
@@ -715,16 +732,13 @@ impl Network {
         let reply_at = arrival.saturating_add(segment.delay);
         let reply_from = segment.to.unwrap_or(segment.from);
         match segment.kind {
-            Kind::Syn { client, client_address, address, refuse } => {
-                self.deliver_syn(
-                    segment.from,
-                    segment.delay,
-                    reply_at,
-                    client,
-                    client_address,
-                    address,
-                    refuse,
-                );
+            Kind::Syn(syn) => self.deliver_syn(segment.from, segment.delay, arrival, syn),
+            Kind::SynTimeout { client } => {
+                if let Some(socket) = self.socket_mut(client)
+                    && matches!(socket.state, State::Connecting { .. })
+                {
+                    socket.state = State::Failed(ConnectError::ConnectionTimedOut);
+                }
             }
             Kind::SynAck { client, server, server_address } => {
                 let established = match self.socket_mut(client) {
@@ -815,25 +829,21 @@ impl Network {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn deliver_syn(
-        &mut self,
-        client_node: NodeId,
-        delay: u64,
-        reply_at: u64,
-        client: SocketKey,
-        client_address: SocketAddr,
-        address: SocketAddr,
-        refuse: bool,
-    ) {
+    fn deliver_syn(&mut self, client_node: NodeId, delay: u64, arrival: u64, syn: Syn) {
+        let Syn { client, client_address, address, refuse, .. } = syn;
+        let reply_at = arrival.saturating_add(delay);
         let listener = self.listener_at(address);
-        let admitted = listener.filter(|&listener| {
-            !refuse
-                && matches!(
-                    self.socket(listener),
-                    Some(Socket { state: State::Listening(l), .. }) if l.queue.len() < l.backlog
-                )
+        let full = listener.is_some_and(|listener| {
+            matches!(
+                self.socket(listener),
+                Some(Socket { state: State::Listening(l), .. }) if l.queue.len() > l.backlog
+            )
         });
+        if full && !refuse {
+            self.drop_syn(client_node, delay, arrival, syn);
+            return;
+        }
+        let admitted = listener.filter(|_| !refuse);
         let Some(listener) = admitted else {
             // Refused: the RST comes from the listener's slot when there is
             // one, otherwise from nowhere (no ordering to keep).
@@ -862,6 +872,24 @@ impl Network {
             reply_at,
             Segment { from: server_node, to: Some(client_node), delay, kind: syn_ack },
         );
+    }
+
+    /// A SYN found the backlog full and was dropped: the client sends it
+    /// again after its retransmission timeout, or gives up.
+    fn drop_syn(&mut self, client_node: NodeId, delay: u64, arrival: u64, syn: Syn) {
+        let connecting =
+            matches!(self.socket(syn.client), Some(Socket { state: State::Connecting { .. }, .. }));
+        if !connecting {
+            return;
+        }
+        let at = arrival.saturating_add(SYN_RTO << syn.tries);
+        let kind = if syn.tries < SYN_RETRIES {
+            Kind::Syn(Syn { tries: syn.tries + 1, ..syn })
+        } else {
+            Kind::SynTimeout { client: syn.client }
+        };
+        let to = if syn.tries < SYN_RETRIES { None } else { Some(client_node) };
+        self.send_at(syn.client.index, at, Segment { from: client_node, to, delay, kind });
     }
 
     fn reply_rst(

@@ -61,7 +61,7 @@ pub const ALLOWED: &[Allowed] = &[
         status: Status::Allowed,
         scenarios: &[],
         reason: "twin-only simplifications no scenario can observe on one machine: fsync \
-                 modes, direct IO support, socket options, threads, entries, backlog, PATH_MAX",
+                 modes, direct IO support, socket options, threads, entries, PATH_MAX",
     },
     Allowed {
         id: "D05",

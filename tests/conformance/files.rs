@@ -81,6 +81,9 @@ pub fn table() -> Vec<Scenario> {
         scenario!(read_write_closed),
         scenario!(reopen_keeps_data),
         scenario!(close_file_twice),
+        scenario!(read_write_sub_range),
+        scenario!(close_with_pending_write),
+        scenario!(two_writes_same_sector_in_one_pass),
     ]
 }
 
@@ -678,5 +681,39 @@ fn close_file_twice<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
     wait(io, &mut c, 1);
     close(io, &mut c, f, 2);
     wait(io, &mut c, 2);
+    finish(io, c, env, base)
+}
+
+fn read_write_sub_range<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base, f) = formatted(io, env, DirectIo::Disabled);
+    write(io, &mut c, f, Buffer::from_slice(b"..abcdef..").unwrap(), 2..8, 10, 1);
+    wait(io, &mut c, 1);
+    let result = io.read(f, filled(12, b'-'), 3..11, 8, 2, |ctx: &mut Ctx, _, done| {
+        ctx.note(format!("t2 read {:?} buffer {:?}", done.result, &done.buffer[..]));
+        ctx.note_seen(2);
+    });
+    c.remember(2, result.map_err(|r| r.error));
+    wait(io, &mut c, 2);
+    finish(io, c, env, base)
+}
+
+/// A close submitted behind a write and an fsync on the same file: file
+/// operations are not withdrawn by a close; order and results.
+fn close_with_pending_write<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base, f) = formatted(io, env, DirectIo::Disabled);
+    write(io, &mut c, f, filled(SECTOR, b'c'), 0..SECTOR, 0, 1);
+    fsync(io, &mut c, f, FsyncMode::Full, 2);
+    close(io, &mut c, f, 3);
+    drain(io, &mut c);
+    finish(io, c, env, base)
+}
+
+fn two_writes_same_sector_in_one_pass<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base, f) = formatted(io, env, DirectIo::Disabled);
+    write(io, &mut c, f, filled(SECTOR, b'1'), 0..SECTOR, 0, 1);
+    write(io, &mut c, f, filled(16, b'2'), 0..16, 8, 2);
+    drain(io, &mut c);
+    read(io, &mut c, f, Buffer::new(32).unwrap(), 0..32, 0, 3);
+    wait(io, &mut c, 3);
     finish(io, c, env, base)
 }

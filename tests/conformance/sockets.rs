@@ -79,6 +79,13 @@ pub fn table() -> Vec<Scenario> {
         scenario!(close_listener_with_backlog),
         scenario!(close_twice),
         scenario!(three_clients_accepted_in_order),
+        scenario!(shutdown_read_then_peer_sends),
+        scenario!(send_sub_range),
+        scenario!(recv_into_sub_range),
+        scenario!(peer_closed_before_accept),
+        scenario!(backlog_full),
+        scenario!(backlog_overflow),
+        scenario!(send_after_peer_shutdown_read),
     ]
 }
 
@@ -877,5 +884,122 @@ fn three_clients_accepted_in_order<I: Io<Context = Ctx>>(io: &mut I, env: &Env) 
         recv(io, &mut c, server, 8, 20 + at as u64);
         wait(io, &mut c, 20 + at as u64);
     }
+    finish(io, c, env, base)
+}
+
+fn shutdown_read_then_peer_sends<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base, _, client, server) = v4(io, env);
+    shutdown(io, &mut c, server, Shutdown::Read);
+    recv(io, &mut c, server, 16, 1);
+    wait(io, &mut c, 1);
+    send(io, &mut c, client, b"after", 2);
+    wait(io, &mut c, 2);
+    settle(io, &mut c);
+    recv(io, &mut c, server, 16, 3);
+    wait(io, &mut c, 3);
+    recv(io, &mut c, server, 16, 4);
+    wait(io, &mut c, 4);
+    finish(io, c, env, base)
+}
+
+fn send_sub_range<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base, _, client, server) = v4(io, env);
+    let result = io.send(
+        client,
+        Buffer::from_slice(b"0123456789").unwrap(),
+        3..7,
+        1,
+        |ctx: &mut Ctx, _, done| {
+            ctx.note(format!("t1 send {:?}", done.result));
+            ctx.note_seen(1);
+        },
+    );
+    c.remember(1, result.map_err(|r| r.error));
+    wait(io, &mut c, 1);
+    recv(io, &mut c, server, 16, 2);
+    wait(io, &mut c, 2);
+    finish(io, c, env, base)
+}
+
+fn recv_into_sub_range<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base, _, client, server) = v4(io, env);
+    send(io, &mut c, client, b"abcdefgh", 1);
+    wait(io, &mut c, 1);
+    settle(io, &mut c);
+    let result = io.recv(server, filled(10, b'.'), 2..5, 2, |ctx: &mut Ctx, _, done| {
+        let text = String::from_utf8_lossy(&done.buffer).into_owned();
+        ctx.note(format!("t2 recv {:?} buffer {text:?}", done.result));
+        ctx.note_seen(2);
+    });
+    c.remember(2, result.map_err(|r| r.error));
+    wait(io, &mut c, 2);
+    recv(io, &mut c, server, 16, 3);
+    wait(io, &mut c, 3);
+    finish(io, c, env, base)
+}
+
+/// The client connects and closes before the server accepts: the accepted
+/// socket reads end of stream.
+fn peer_closed_before_accept<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base) = begin(io, env);
+    let (l, bound) = listener_v4(io, &mut c);
+    let s = socket(io, &mut c, AddressFamily::Ipv4);
+    connect(io, &mut c, s, bound, 1);
+    wait(io, &mut c, 1);
+    send(io, &mut c, s, b"bye", 2);
+    wait(io, &mut c, 2);
+    close(io, &mut c, s, 3);
+    wait(io, &mut c, 3);
+    settle(io, &mut c);
+    accept(io, &mut c, l, 4);
+    wait(io, &mut c, 4);
+    let server = c.accepted.last().copied().unwrap_or(Fd::from_raw(-1));
+    recv(io, &mut c, server, 8, 5);
+    wait(io, &mut c, 5);
+    recv(io, &mut c, server, 8, 6);
+    wait(io, &mut c, 6);
+    finish(io, c, env, base)
+}
+
+/// A backlog of one, two clients, no accept yet.
+fn backlog_full<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base) = begin(io, env);
+    let l = socket(io, &mut c, AddressFamily::Ipv4);
+    let bound = listen(io, &mut c, l, env.any_v4(), 1).unwrap();
+    let a = socket(io, &mut c, AddressFamily::Ipv4);
+    connect(io, &mut c, a, bound, 1);
+    wait(io, &mut c, 1);
+    let b = socket(io, &mut c, AddressFamily::Ipv4);
+    connect(io, &mut c, b, bound, 2);
+    wait(io, &mut c, 2);
+    finish(io, c, env, base)
+}
+
+fn send_after_peer_shutdown_read<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base, _, client, server) = v4(io, env);
+    shutdown(io, &mut c, server, Shutdown::Read);
+    send(io, &mut c, client, b"still", 1);
+    wait(io, &mut c, 1);
+    settle(io, &mut c);
+    recv(io, &mut c, server, 16, 2);
+    wait(io, &mut c, 2);
+    finish(io, c, env, base)
+}
+
+/// A backlog of 0 holds one connection: the second client's SYN is
+/// dropped and its connect waits (for a retransmission) instead of failing.
+fn backlog_overflow<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base) = begin(io, env);
+    let l = socket(io, &mut c, AddressFamily::Ipv4);
+    let bound = listen(io, &mut c, l, env.any_v4(), 0).unwrap();
+    let a = socket(io, &mut c, AddressFamily::Ipv4);
+    connect(io, &mut c, a, bound, 1);
+    wait(io, &mut c, 1);
+    let b = socket(io, &mut c, AddressFamily::Ipv4);
+    connect(io, &mut c, b, bound, 2);
+    settle(io, &mut c);
+    c.note(format!("second connected: {}, in_flight {}", c.seen(2), io.in_flight()));
+    accept(io, &mut c, l, 3);
+    wait(io, &mut c, 3);
     finish(io, c, env, base)
 }

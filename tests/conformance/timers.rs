@@ -23,6 +23,8 @@ pub fn table() -> Vec<Scenario> {
         scenario!(reset_unknown_id),
         scenario!(long_timeout_outlives_run_for),
         scenario!(in_flight_counts_timers),
+        scenario!(timeout_max_then_cancel),
+        scenario!(reset_to_max_then_cancel),
     ]
 }
 
@@ -195,6 +197,29 @@ fn in_flight_counts_timers<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outco
     timeout(io, &mut c, MS, 1);
     timeout(io, &mut c, 2 * MS, 2);
     c.note(format!("in_flight {}", io.in_flight()));
+    drain(io, &mut c);
+    finish(io, c, env, base)
+}
+
+fn timeout_max_then_cancel<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base) = begin(io, env);
+    timeout(io, &mut c, u64::MAX, 1);
+    timeout(io, &mut c, MS, 2);
+    wait(io, &mut c, 2);
+    c.note(format!("in_flight {}", io.in_flight()));
+    let id = c.id(1).unwrap();
+    c.note(format!("cancel {:?}", io.cancel(id)));
+    drain(io, &mut c);
+    finish(io, c, env, base)
+}
+
+fn reset_to_max_then_cancel<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base) = two_timers(io, env);
+    reset(io, &mut c, 1, u64::MAX);
+    wait(io, &mut c, 2);
+    c.note(format!("in_flight {}", io.in_flight()));
+    let id = c.id(1).unwrap();
+    c.note(format!("cancel {:?}", io.cancel(id)));
     drain(io, &mut c);
     finish(io, c, env, base)
 }

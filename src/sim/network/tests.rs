@@ -333,19 +333,33 @@ fn crash_resets_peers_and_removes_listeners() {
 }
 
 #[test]
-fn full_backlog_refuses_until_accepted() {
+fn full_backlog_drops_syns_until_accepted_or_timed_out() {
     let mut h = Harness::new(12, NetworkFaults::none());
+    // As on Linux, a backlog of 1 holds two connections.
     let (listener, bound) = h.listener(SERVER, "10.0.0.2:7000", 1);
     let first = h.connect(CLIENT, bound);
-    h.settle();
     let second = h.connect(CLIENT, bound);
-    h.settle();
+    h.now += 1_000_000;
+    h.net.advance(h.now);
     assert_eq!(h.net.poll_connect(first), Some(Ok(())));
-    assert_eq!(h.net.poll_connect(second), Some(Err(ConnectError::ConnectionRefused)));
-    assert!(matches!(h.net.poll_accept(listener), Some(Ok(_))));
+    assert_eq!(h.net.poll_connect(second), Some(Ok(())));
+    // The third SYN is dropped, and sent again a second later.
     let third = h.connect(CLIENT, bound);
-    h.settle();
+    h.now += 500_000_000;
+    h.net.advance(h.now);
+    assert_eq!(h.net.poll_connect(third), None);
+    assert!(matches!(h.net.poll_accept(listener), Some(Ok(_))));
+    h.now += 1_000_000_000;
+    h.net.advance(h.now);
     assert_eq!(h.net.poll_connect(third), Some(Ok(())));
+    // One never accepted times out after the last retransmission.
+    let fourth = h.connect(CLIENT, bound);
+    h.now += 126_000_000_000;
+    h.net.advance(h.now);
+    assert_eq!(h.net.poll_connect(fourth), None);
+    h.settle();
+    assert_eq!(h.net.poll_connect(fourth), Some(Err(ConnectError::ConnectionTimedOut)));
+    assert!(h.now >= 127_000_000_000, "gave up at {} ns", h.now);
 }
 
 #[test]
