@@ -277,7 +277,9 @@ impl Network {
         backlog: u32,
     ) -> Result<SocketAddr, ListenError> {
         match &self.socket(key).ok_or(ListenError::BadFileDescriptor)?.state {
-            State::Open | State::Failed(_) => {}
+            State::Open => {}
+            // A connect bound the socket to a local port, even one that
+            // failed: Linux's bind then says EINVAL.
             _ => return Err(ListenError::AlreadyBound),
         }
         let mut address = address;

@@ -85,6 +85,10 @@ pub fn table() -> Vec<Scenario> {
         scenario!(peer_closed_before_accept),
         scenario!(backlog_full),
         scenario!(backlog_overflow),
+        scenario!(listen_after_refused),
+        scenario!(listen_after_listener_shutdown),
+        scenario!(two_recvs_one_socket),
+        scenario!(listen_after_shutdown_unconnected),
         scenario!(send_after_peer_shutdown_read),
     ]
 }
@@ -1001,5 +1005,55 @@ fn backlog_overflow<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
     c.note(format!("second connected: {}, in_flight {}", c.seen(2), io.in_flight()));
     accept(io, &mut c, l, 3);
     wait(io, &mut c, 3);
+    finish(io, c, env, base)
+}
+
+fn listen_after_refused<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base, s) = refused_socket(io, env);
+    listen(io, &mut c, s, env.any_v4(), 8);
+    finish(io, c, env, base)
+}
+
+/// A listener whose read half was shut stops listening; then it listens
+/// again, on any port and on its old one.
+fn listen_after_listener_shutdown<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base) = begin(io, env);
+    let (l, bound) = listener_v4(io, &mut c);
+    shutdown(io, &mut c, l, Shutdown::Read);
+    listen(io, &mut c, l, bound, 8);
+    listen(io, &mut c, l, env.any_v4(), 8);
+    let s = socket(io, &mut c, AddressFamily::Ipv4);
+    listen(io, &mut c, s, bound, 8);
+    finish(io, c, env, base)
+}
+
+fn two_recvs_one_socket<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base, _, client, server) = v4(io, env);
+    recv(io, &mut c, server, 16, 1);
+    recv(io, &mut c, server, 16, 2);
+    ticks(io, &mut c, 2);
+    send(io, &mut c, client, b"one", 3);
+    wait(io, &mut c, 3);
+    wait(io, &mut c, 1);
+    settle(io, &mut c);
+    c.note(format!("second seen: {}", c.seen(2)));
+    send(io, &mut c, client, b"two", 4);
+    wait(io, &mut c, 4);
+    wait(io, &mut c, 2);
+    finish(io, c, env, base)
+}
+
+fn listen_after_shutdown_unconnected<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base) = begin(io, env);
+    let s = socket(io, &mut c, AddressFamily::Ipv4);
+    shutdown(io, &mut c, s, Shutdown::Read);
+    let bound = listen(io, &mut c, s, env.any_v4(), 8);
+    let t = socket(io, &mut c, AddressFamily::Ipv4);
+    if let Some(bound) = bound {
+        connect(io, &mut c, t, bound, 1);
+        wait(io, &mut c, 1);
+        accept(io, &mut c, s, 2);
+        wait(io, &mut c, 2);
+    }
     finish(io, c, env, base)
 }
