@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::ops::RangeBounds;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 
 use super::SimIO;
 use super::engine::check_fd;
@@ -86,6 +86,27 @@ fn check_name_lengths(path: &Path) -> Result<(), OpenError> {
         return Err(OpenError::NameTooLong);
     }
     Ok(())
+}
+
+/// Resolves `..` components as the kernel's walk does; the simulated file
+/// system has no symbolic links, so the lexical parent is the parent. `..`
+/// at the root stays there; a relative path keeps its leading `..`s.
+fn resolve_parents(path: &Path) -> PathBuf {
+    let mut resolved = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::ParentDir => match resolved.components().next_back() {
+                Some(Component::Normal(_)) => {
+                    resolved.pop();
+                }
+                Some(Component::RootDir | Component::Prefix(_)) => {}
+                _ => resolved.push(".."),
+            },
+            Component::CurDir => {}
+            other => resolved.push(other),
+        }
+    }
+    resolved
 }
 
 fn check_size(size: u64) -> Result<(), OpenError> {
@@ -330,7 +351,7 @@ impl<C> Io for SimIO<C> {
         check_path(path, false)?;
         check_path_length(path)?;
         check_name_lengths(path)?;
-        let path = storage::key(path, Path::new(""));
+        let path = storage::key(&resolve_parents(path), Path::new(""));
         match self.storage.lookup(node, &path) {
             Lookup::File(_) | Lookup::UnderFile => Err(OpenError::NotADirectory),
             Lookup::Directory | Lookup::Missing => self.open_fd(node, FdKind::Dir { path }),

@@ -84,6 +84,9 @@ pub fn table() -> Vec<Scenario> {
         scenario!(read_write_sub_range),
         scenario!(close_with_pending_write),
         scenario!(two_writes_same_sector_in_one_pass),
+        scenario!(path_double_slash),
+        scenario!(open_dir_dot_dot),
+        scenario!(open_dir_trailing_slash_and_dots),
     ]
 }
 
@@ -715,5 +718,35 @@ fn two_writes_same_sector_in_one_pass<I: Io<Context = Ctx>>(io: &mut I, env: &En
     drain(io, &mut c);
     read(io, &mut c, f, Buffer::new(32).unwrap(), 0..32, 0, 3);
     wait(io, &mut c, 3);
+    finish(io, c, env, base)
+}
+
+fn path_double_slash<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base, d) = dir(io, env);
+    format(io, &mut c, d, "sub//f");
+    open_as(io, &mut c, d, "sub/f", SIZE, FilePurpose::Inspect);
+    finish(io, c, env, base)
+}
+
+/// `x/../y` names `y`: a file formatted through one is found through the
+/// other.
+fn open_dir_dot_dot<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base, _) = dir(io, env);
+    let a = open_dir(io, &mut c, &env.dir.join("x/../y")).or_bad();
+    format(io, &mut c, a, "f");
+    let b = open_dir(io, &mut c, &env.dir.join("y")).or_bad();
+    open_as(io, &mut c, b, "f", SIZE, FilePurpose::Inspect);
+    finish(io, c, env, base)
+}
+
+fn open_dir_trailing_slash_and_dots<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base, d) = dir(io, env);
+    format(io, &mut c, d, "f");
+    let a = open_dir(io, &mut c, &env.dir.join("./")).or_bad();
+    open_as(io, &mut c, a, "f", SIZE, FilePurpose::Inspect);
+    let mut slashed = env.dir.clone().into_os_string();
+    slashed.push("/");
+    let b = open_dir(io, &mut c, Path::new(&slashed)).or_bad();
+    open_as(io, &mut c, b, "f", SIZE, FilePurpose::Inspect);
     finish(io, c, env, base)
 }
