@@ -30,6 +30,11 @@ pub fn table() -> Vec<Scenario> {
         scenario!(slots_freed_in_callback_reused),
         scenario!(run_until_done_with_nothing),
         scenario!(run_once_with_nothing),
+        scenario!(cancel_parked_send),
+        scenario!(close_with_parked_send),
+        scenario!(run_for_zero),
+        scenario!(flush_wait_with_nothing),
+        scenario!(run_once_runs_the_first_due),
     ]
 }
 
@@ -285,5 +290,81 @@ fn run_once_with_nothing<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome
     timeout(io, &mut c, 0, 1);
     let result = io.run_once(&mut c);
     c.note(format!("{result:?}"));
+    finish(io, c, env, base)
+}
+
+/// Sends 1 MiB at a time, tagged 100, to a peer that never reads, until
+/// one send waits for room (how many that takes is the kernel's buffer
+/// size, or the twin's window: not recorded). True if one waits.
+fn park_a_send<I: Io<Context = Ctx>>(io: &mut I, c: &mut Ctx, client: Fd) -> bool {
+    let chunk = Buffer::new(1 << 20).unwrap();
+    c.quiet = true;
+    let mut parked = false;
+    for _ in 0..100 {
+        let before = c.seen_count(100);
+        send_buffer(io, c, client, chunk.clone(), 100);
+        settle(io, c);
+        if c.seen_count(100) == before {
+            parked = true;
+            break;
+        }
+    }
+    c.quiet = false;
+    c.sent = 0;
+    parked
+}
+
+fn cancel_parked_send<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base) = begin(io, env);
+    let (_, client, _) = pair(io, &mut c, env.any_v4());
+    let parked = park_a_send(io, &mut c, client);
+    c.note(format!("a send waits: {parked}"));
+    if parked {
+        let before = c.seen_count(100);
+        cancel(io, &mut c, 100);
+        for _ in 0..100 {
+            if c.seen_count(100) > before {
+                break;
+            }
+            io.run_for_ns(&mut c, 1_000_000).unwrap();
+        }
+    }
+    finish(io, c, env, base)
+}
+
+fn close_with_parked_send<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base) = begin(io, env);
+    let (_, client, _) = pair(io, &mut c, env.any_v4());
+    let parked = park_a_send(io, &mut c, client);
+    c.note(format!("a send waits: {parked}"));
+    close(io, &mut c, client, 1);
+    wait(io, &mut c, 1);
+    finish(io, c, env, base)
+}
+
+fn run_for_zero<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base) = begin(io, env);
+    timeout(io, &mut c, 0, 1);
+    timeout(io, &mut c, 10 * MS, 2);
+    io.run_for_ns(&mut c, 0).unwrap();
+    c.note(format!("after run_for_ns(0): in_flight {}", io.in_flight()));
+    drain(io, &mut c);
+    finish(io, c, env, base)
+}
+
+fn flush_wait_with_nothing<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base) = begin(io, env);
+    let result = io.flush(&mut c, true);
+    c.note(format!("flush(wait): {result:?}"));
+    finish(io, c, env, base)
+}
+
+fn run_once_runs_the_first_due<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    let (mut c, base) = begin(io, env);
+    timeout(io, &mut c, 2 * MS, 1);
+    timeout(io, &mut c, 50 * MS, 2);
+    let result = io.run_once(&mut c);
+    c.note(format!("run_once {result:?}: in_flight {}", io.in_flight()));
+    drain(io, &mut c);
     finish(io, c, env, base)
 }

@@ -167,6 +167,11 @@ impl Ctx {
         self.seen.contains(&tag)
     }
 
+    /// How many completions tagged `tag` were seen.
+    pub fn seen_count(&self, tag: u64) -> usize {
+        self.seen.iter().filter(|&&t| t == tag).count()
+    }
+
     /// Marks a completion seen (for callbacks written in a scenario).
     pub fn note_seen(&mut self, tag: u64) {
         self.seen.push(tag);
