@@ -9,14 +9,22 @@
 mod allowed;
 #[path = "conformance/cancel.rs"]
 mod cancel;
+#[path = "conformance/connect.rs"]
+mod connect;
 #[path = "conformance/events.rs"]
 mod events;
-#[path = "conformance/files.rs"]
-mod files;
+#[path = "conformance/file_io.rs"]
+mod file_io;
 #[path = "conformance/harness.rs"]
 mod harness;
-#[path = "conformance/sockets.rs"]
-mod sockets;
+#[path = "conformance/open.rs"]
+mod open;
+#[path = "conformance/ops.rs"]
+mod ops;
+#[path = "conformance/shutdown.rs"]
+mod shutdown;
+#[path = "conformance/streams.rs"]
+mod streams;
 #[path = "conformance/timers.rs"]
 mod timers;
 
@@ -35,8 +43,11 @@ fn serial() -> MutexGuard<'static, ()> {
 
 fn table() -> Vec<Scenario> {
     let mut table = Vec::new();
-    table.extend(sockets::table());
-    table.extend(files::table());
+    table.extend(connect::table());
+    table.extend(streams::table());
+    table.extend(shutdown::table());
+    table.extend(open::table());
+    table.extend(file_io::table());
     table.extend(timers::table());
     table.extend(events::table());
     table.extend(cancel::table());

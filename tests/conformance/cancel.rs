@@ -6,6 +6,7 @@ use std::path::Path;
 use twinio::*;
 
 use crate::harness::*;
+use crate::ops::*;
 
 pub fn table() -> Vec<Scenario> {
     vec![

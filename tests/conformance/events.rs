@@ -3,6 +3,7 @@
 use twinio::*;
 
 use crate::harness::*;
+use crate::ops::*;
 
 pub fn table() -> Vec<Scenario> {
     vec![

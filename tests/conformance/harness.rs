@@ -8,9 +8,11 @@
 //! `never` instead of hanging.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use twinio::*;
+
+use crate::ops::{listen_event, timeout};
 
 /// What a scenario observed, one line per result, in order.
 pub type Outcome = Vec<String>;
@@ -89,14 +91,14 @@ pub enum Act {
 pub struct Ctx {
     pub log: Vec<String>,
     /// Live descriptors: (raw number, name).
-    fds: Vec<(i32, usize)>,
-    next_fd: usize,
-    ports: Vec<u16>,
-    events: Vec<EventId>,
-    ids: Vec<(u64, OpId)>,
-    acts: Vec<(u64, Act)>,
+    pub(crate) fds: Vec<(i32, usize)>,
+    pub(crate) next_fd: usize,
+    pub(crate) ports: Vec<u16>,
+    pub(crate) events: Vec<EventId>,
+    pub(crate) ids: Vec<(u64, OpId)>,
+    pub(crate) acts: Vec<(u64, Act)>,
     /// Completions seen, by tag.
-    seen: Vec<u64>,
+    pub(crate) seen: Vec<u64>,
     /// Accepted sockets, in order.
     pub accepted: Vec<Fd>,
     /// Bytes received, concatenated, per scenario.
@@ -134,7 +136,7 @@ impl Ctx {
         }
     }
 
-    fn forget(&mut self, fd: Fd) {
+    pub(crate) fn forget(&mut self, fd: Fd) {
         self.fds.retain(|&(raw, _)| raw != fd.raw());
     }
 
@@ -233,7 +235,7 @@ fn act<I: Io<Context = Ctx>>(ctx: &mut Ctx, io: &mut I, tag: u64) {
 }
 
 /// A short, comparable digest of bytes: the bytes themselves when short.
-fn digest(bytes: &[u8]) -> String {
+pub(crate) fn digest(bytes: &[u8]) -> String {
     if bytes.len() <= 16 {
         return format!("{:?}", String::from_utf8_lossy(bytes));
     }
@@ -244,7 +246,7 @@ fn digest(bytes: &[u8]) -> String {
     format!("#{hash:016x}")
 }
 
-fn on_accept<I: Io<Context = Ctx>>(ctx: &mut Ctx, io: &mut I, done: AcceptDone) {
+pub(crate) fn on_accept<I: Io<Context = Ctx>>(ctx: &mut Ctx, io: &mut I, done: AcceptDone) {
     let what = match done.result {
         Ok(fd) => {
             ctx.accepted.push(fd);
@@ -256,13 +258,13 @@ fn on_accept<I: Io<Context = Ctx>>(ctx: &mut Ctx, io: &mut I, done: AcceptDone) 
     act(ctx, io, done.tag);
 }
 
-fn on_connect<I: Io<Context = Ctx>>(ctx: &mut Ctx, io: &mut I, done: ConnectDone) {
+pub(crate) fn on_connect<I: Io<Context = Ctx>>(ctx: &mut Ctx, io: &mut I, done: ConnectDone) {
     let socket = ctx.name(done.socket);
     ctx.note(format!("t{} connect {socket} {:?}", done.tag, done.result));
     act(ctx, io, done.tag);
 }
 
-fn on_recv<I: Io<Context = Ctx>>(ctx: &mut Ctx, io: &mut I, done: RecvDone) {
+pub(crate) fn on_recv<I: Io<Context = Ctx>>(ctx: &mut Ctx, io: &mut I, done: RecvDone) {
     let what = match done.result {
         Ok(n) => {
             ctx.received.extend_from_slice(&done.buffer[..n]);
@@ -276,7 +278,7 @@ fn on_recv<I: Io<Context = Ctx>>(ctx: &mut Ctx, io: &mut I, done: RecvDone) {
     act(ctx, io, done.tag);
 }
 
-fn on_send<I: Io<Context = Ctx>>(ctx: &mut Ctx, io: &mut I, done: SendDone) {
+pub(crate) fn on_send<I: Io<Context = Ctx>>(ctx: &mut Ctx, io: &mut I, done: SendDone) {
     let what = match done.result {
         Ok(n) => {
             ctx.sent += n;
@@ -290,7 +292,7 @@ fn on_send<I: Io<Context = Ctx>>(ctx: &mut Ctx, io: &mut I, done: SendDone) {
     act(ctx, io, done.tag);
 }
 
-fn on_read<I: Io<Context = Ctx>>(ctx: &mut Ctx, io: &mut I, done: ReadDone) {
+pub(crate) fn on_read<I: Io<Context = Ctx>>(ctx: &mut Ctx, io: &mut I, done: ReadDone) {
     let what = match done.result {
         Ok(n) => format!("Ok({n}) {}", digest(&done.buffer[..n])),
         Err(error) => format!("Err({error:?})"),
@@ -299,334 +301,43 @@ fn on_read<I: Io<Context = Ctx>>(ctx: &mut Ctx, io: &mut I, done: ReadDone) {
     act(ctx, io, done.tag);
 }
 
-fn on_write<I: Io<Context = Ctx>>(ctx: &mut Ctx, io: &mut I, done: WriteDone) {
+pub(crate) fn on_write<I: Io<Context = Ctx>>(ctx: &mut Ctx, io: &mut I, done: WriteDone) {
     ctx.note(format!("t{} write {:?}", done.tag, done.result));
     act(ctx, io, done.tag);
 }
 
-fn on_fsync<I: Io<Context = Ctx>>(ctx: &mut Ctx, io: &mut I, done: FsyncDone) {
+pub(crate) fn on_fsync<I: Io<Context = Ctx>>(ctx: &mut Ctx, io: &mut I, done: FsyncDone) {
     ctx.note(format!("t{} fsync {:?}", done.tag, done.result));
     act(ctx, io, done.tag);
 }
 
-fn on_close<I: Io<Context = Ctx>>(ctx: &mut Ctx, io: &mut I, done: CloseDone) {
+pub(crate) fn on_close<I: Io<Context = Ctx>>(ctx: &mut Ctx, io: &mut I, done: CloseDone) {
     ctx.note(format!("t{} close {:?}", done.tag, done.result));
     act(ctx, io, done.tag);
 }
 
-fn on_timeout<I: Io<Context = Ctx>>(ctx: &mut Ctx, io: &mut I, done: TimeoutDone) {
+pub(crate) fn on_timeout<I: Io<Context = Ctx>>(ctx: &mut Ctx, io: &mut I, done: TimeoutDone) {
     ctx.note(format!("t{} timeout {:?}", done.tag, done.result));
     act(ctx, io, done.tag);
 }
 
-fn on_event<I: Io<Context = Ctx>>(ctx: &mut Ctx, io: &mut I, done: EventDone) {
+pub(crate) fn on_event<I: Io<Context = Ctx>>(ctx: &mut Ctx, io: &mut I, done: EventDone) {
     ctx.note(format!("t{} event {:?}", done.tag, done.result));
     act(ctx, io, done.tag);
 }
 
-fn submitted(ctx: &mut Ctx, tag: u64, what: &str, result: Result<OpId, SubmitError>) {
+pub(crate) fn submitted(ctx: &mut Ctx, tag: u64, what: &str, result: Result<OpId, SubmitError>) {
     match result {
         Ok(id) => ctx.ids.push((tag, id)),
         Err(error) => ctx.note(format!("t{tag} {what} refused {error:?}")),
     }
 }
 
-fn submitted_buffer(ctx: &mut Ctx, tag: u64, what: &str, result: Result<OpId, Rejected<Buffer>>) {
+pub(crate) fn submitted_buffer(
+    ctx: &mut Ctx,
+    tag: u64,
+    what: &str,
+    result: Result<OpId, Rejected<Buffer>>,
+) {
     submitted(ctx, tag, what, result.map_err(|rejected| rejected.error));
-}
-
-/// A buffer of `len` bytes, each `fill`.
-pub fn filled(len: usize, fill: u8) -> Buffer {
-    let mut buffer = Buffer::new(len).expect("buffer");
-    buffer.fill(fill);
-    buffer
-}
-
-pub fn accept<I: Io<Context = Ctx>>(io: &mut I, ctx: &mut Ctx, fd: Fd, tag: u64) {
-    let result = io.accept(fd, tag, on_accept);
-    submitted(ctx, tag, "accept", result);
-}
-
-pub fn connect<I: Io<Context = Ctx>>(
-    io: &mut I,
-    ctx: &mut Ctx,
-    fd: Fd,
-    address: SocketAddr,
-    tag: u64,
-) {
-    let result = io.connect(fd, address, tag, on_connect);
-    submitted(ctx, tag, "connect", result);
-}
-
-pub fn recv<I: Io<Context = Ctx>>(io: &mut I, ctx: &mut Ctx, fd: Fd, len: usize, tag: u64) {
-    let result = io.recv(fd, Buffer::new(len).expect("buffer"), .., tag, on_recv);
-    submitted_buffer(ctx, tag, "recv", result);
-}
-
-pub fn send<I: Io<Context = Ctx>>(io: &mut I, ctx: &mut Ctx, fd: Fd, bytes: &[u8], tag: u64) {
-    send_buffer(io, ctx, fd, Buffer::from_slice(bytes).expect("buffer"), tag);
-}
-
-pub fn send_buffer<I: Io<Context = Ctx>>(
-    io: &mut I,
-    ctx: &mut Ctx,
-    fd: Fd,
-    buffer: Buffer,
-    tag: u64,
-) {
-    let result = io.send(fd, buffer, .., tag, on_send);
-    submitted_buffer(ctx, tag, "send", result);
-}
-
-pub fn read<I: Io<Context = Ctx>>(
-    io: &mut I,
-    ctx: &mut Ctx,
-    fd: Fd,
-    buffer: Buffer,
-    range: std::ops::Range<usize>,
-    offset: u64,
-    tag: u64,
-) {
-    let result = io.read(fd, buffer, range, offset, tag, on_read);
-    submitted_buffer(ctx, tag, "read", result);
-}
-
-pub fn write<I: Io<Context = Ctx>>(
-    io: &mut I,
-    ctx: &mut Ctx,
-    fd: Fd,
-    buffer: Buffer,
-    range: std::ops::Range<usize>,
-    offset: u64,
-    tag: u64,
-) {
-    let result = io.write(fd, buffer, range, offset, tag, on_write);
-    submitted_buffer(ctx, tag, "write", result);
-}
-
-pub fn fsync<I: Io<Context = Ctx>>(io: &mut I, ctx: &mut Ctx, fd: Fd, mode: FsyncMode, tag: u64) {
-    let result = io.fsync(fd, mode, tag, on_fsync);
-    submitted(ctx, tag, "fsync", result);
-}
-
-pub fn close<I: Io<Context = Ctx>>(io: &mut I, ctx: &mut Ctx, fd: Fd, tag: u64) {
-    let result = io.close(fd, tag, on_close);
-    if result.is_ok() {
-        ctx.forget(fd);
-    }
-    submitted(ctx, tag, "close", result);
-}
-
-pub fn timeout<I: Io<Context = Ctx>>(io: &mut I, ctx: &mut Ctx, ns: u64, tag: u64) {
-    let result = io.timeout(ns, tag, on_timeout);
-    submitted(ctx, tag, "timeout", result);
-}
-
-pub fn listen_event<I: Io<Context = Ctx>>(io: &mut I, ctx: &mut Ctx, event: EventId, tag: u64) {
-    let result = io.event_listen(event, tag, on_event);
-    submitted(ctx, tag, "event_listen", result);
-}
-
-/// Opens a socket and records the outcome; the socket, if any.
-pub fn socket<I: Io<Context = Ctx>>(io: &mut I, ctx: &mut Ctx, family: AddressFamily) -> Fd {
-    match io.open_socket(family, SocketOptions::default()) {
-        Ok(fd) => {
-            ctx.adopt(fd);
-            fd
-        }
-        Err(error) => {
-            ctx.note(format!("open_socket {error:?}"));
-            Fd::from_raw(-1)
-        }
-    }
-}
-
-/// `listen`, recorded with the port named.
-pub fn listen<I: Io<Context = Ctx>>(
-    io: &mut I,
-    ctx: &mut Ctx,
-    fd: Fd,
-    address: SocketAddr,
-    backlog: u32,
-) -> Option<SocketAddr> {
-    let result = io.listen(fd, address, backlog);
-    let what = match result {
-        Ok(bound) => {
-            ctx.last_bound = Some(bound);
-            format!("Ok({})", ctx.addr(bound))
-        }
-        Err(error) => format!("Err({error:?})"),
-    };
-    ctx.note(format!("listen {} {what}", ctx.name(fd)));
-    result.ok()
-}
-
-/// A listening socket on `address` (port 0): its descriptor and address.
-pub fn listener<I: Io<Context = Ctx>>(
-    io: &mut I,
-    ctx: &mut Ctx,
-    address: SocketAddr,
-) -> (Fd, SocketAddr) {
-    let fd = socket(io, ctx, AddressFamily::of(&address));
-    let bound = listen(io, ctx, fd, address, 16).expect("listen");
-    (fd, bound)
-}
-
-/// A connected pair over loopback: (client, server), handshake recorded.
-pub fn pair<I: Io<Context = Ctx>>(io: &mut I, ctx: &mut Ctx, address: SocketAddr) -> (Fd, Fd, Fd) {
-    let (lfd, bound) = listener(io, ctx, address);
-    let client = socket(io, ctx, AddressFamily::of(&address));
-    accept(io, ctx, lfd, 900);
-    connect(io, ctx, client, bound, 901);
-    wait(io, ctx, 900);
-    wait(io, ctx, 901);
-    let server = *ctx.accepted.last().expect("accepted");
-    (lfd, client, server)
-}
-
-/// A port nothing listens on: bound, then closed.
-pub fn dead_address<I: Io<Context = Ctx>>(io: &mut I, ctx: &mut Ctx, ip: IpAddr) -> SocketAddr {
-    let (fd, bound) = listener(io, ctx, SocketAddr::new(ip, 0));
-    close(io, ctx, fd, 902);
-    wait(io, ctx, 902);
-    bound
-}
-
-pub fn shutdown<I: Io<Context = Ctx>>(io: &mut I, ctx: &mut Ctx, fd: Fd, how: Shutdown) {
-    let result = io.shutdown(fd, how);
-    ctx.note(format!("shutdown {} {how:?} {result:?}", ctx.name(fd)));
-}
-
-pub fn open_dir<I: Io<Context = Ctx>>(io: &mut I, ctx: &mut Ctx, path: &Path) -> Option<Fd> {
-    match io.open_dir(path) {
-        Ok(fd) => {
-            let name = ctx.adopt(fd);
-            ctx.note(format!("open_dir Ok({name})"));
-            Some(fd)
-        }
-        Err(error) => {
-            ctx.note(format!("open_dir Err({error:?})"));
-            None
-        }
-    }
-}
-
-pub fn open_file<I: Io<Context = Ctx>>(
-    io: &mut I,
-    ctx: &mut Ctx,
-    dir: Fd,
-    path: &Path,
-    size: u64,
-    purpose: FilePurpose,
-    direct: DirectIo,
-) -> Option<Fd> {
-    match io.open_data_file(dir, path, size, purpose, direct) {
-        Ok(fd) => {
-            let name = ctx.adopt(fd);
-            ctx.note(format!("open {purpose:?} Ok({name})"));
-            Some(fd)
-        }
-        Err(error) => {
-            ctx.note(format!("open {purpose:?} Err({error:?})"));
-            None
-        }
-    }
-}
-
-/// The most 1 ms slices a wait runs: loopback answers within a few.
-const PATIENCE: usize = 1000;
-
-/// Runs 1 ms slices until the completion tagged `tag` was seen, at most
-/// [`PATIENCE`] of them; records `never` if it was not.
-pub fn wait<I: Io<Context = Ctx>>(io: &mut I, ctx: &mut Ctx, tag: u64) {
-    for _ in 0..PATIENCE {
-        if ctx.seen(tag) {
-            return;
-        }
-        io.run_for_ns(ctx, 1_000_000).expect("run");
-    }
-    if !ctx.seen(tag) {
-        ctx.note(format!("t{tag} never"));
-    }
-}
-
-/// Runs until nothing is in flight (bounded as [`wait`]).
-pub fn drain<I: Io<Context = Ctx>>(io: &mut I, ctx: &mut Ctx) {
-    for _ in 0..PATIENCE {
-        if io.in_flight() == 0 {
-            return;
-        }
-        io.run_for_ns(ctx, 1_000_000).expect("run");
-    }
-    ctx.note(format!("still in flight: {}", io.in_flight()));
-}
-
-/// Gives loopback a moment: a few passes, enough for segments in flight to
-/// arrive on either backend (the twin's delay is 10 µs; loopback's is the
-/// kernel's own softirq).
-pub fn settle<I: Io<Context = Ctx>>(io: &mut I, ctx: &mut Ctx) {
-    for _ in 0..20 {
-        io.run_for_ns(ctx, 1_000_000).expect("run");
-    }
-}
-
-/// Runs `flush(wait = false)` `passes` times.
-pub fn ticks<I: Io<Context = Ctx>>(io: &mut I, ctx: &mut Ctx, passes: usize) {
-    for _ in 0..passes {
-        io.tick(ctx).expect("tick");
-    }
-}
-
-/// The lowest free descriptor, as an offset from `base` (what a leak moves).
-fn probe<I: Io<Context = Ctx>>(io: &mut I, ctx: &mut Ctx, env: &Env) -> i32 {
-    let fd = io.open_dir(&env.dir).expect("probe open_dir");
-    let raw = fd.raw();
-    let _ = io.close(fd, u64::MAX, |_, _, _| {});
-    drain(io, ctx);
-    raw
-}
-
-/// Starts a scenario: a context, and the probe's base.
-pub fn begin<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> (Ctx, i32) {
-    let mut ctx = Ctx::new();
-    let base = probe(io, &mut ctx, env);
-    (ctx, base)
-}
-
-/// Ends a scenario: records what is still in flight and open, closes it,
-/// and records how far the lowest free descriptor moved (untracked leaks).
-pub fn finish<I: Io<Context = Ctx>>(io: &mut I, mut ctx: Ctx, env: &Env, base: i32) -> Outcome {
-    ctx.note(format!("end: in_flight {}", io.in_flight()));
-    let mut open: Vec<(i32, usize)> = ctx.fds.clone();
-    open.sort_by_key(|&(_, name)| name);
-    let names: Vec<String> = open.iter().map(|&(_, name)| format!("fd{name}")).collect();
-    ctx.note(format!("end: open [{}]", names.join(" ")));
-    ctx.acts.clear();
-    for (raw, _) in open {
-        let _ = io.close(Fd::from_raw(raw), u64::MAX, |_, _, _| {});
-    }
-    for event in std::mem::take(&mut ctx.events) {
-        let _ = io.close_event(event);
-    }
-    drain(io, &mut ctx);
-    io.cancel_all();
-    drain(io, &mut ctx);
-    let moved = probe(io, &mut ctx, env) - base;
-    ctx.note(format!("end: lowest free fd moved {moved}"));
-    ctx.note(format!("end: received {} sent {}", digest(&ctx.received), ctx.sent));
-    ctx.log
-}
-
-/// Path of `len` bytes made of `name_len`-byte components joined by `/`.
-pub fn long_path(len: usize, name_len: usize) -> PathBuf {
-    let mut path = String::new();
-    while path.len() < len {
-        if !path.is_empty() {
-            path.push('/');
-        }
-        let left = len - path.len();
-        let take = left.min(name_len);
-        path.push_str(&"n".repeat(take));
-    }
-    PathBuf::from(path)
 }
