@@ -44,7 +44,9 @@
 //! - `close`, `shutdown` and `crash_node` take no time argument: they act
 //!   at the latest time the network has been given.
 
+mod addresses;
 mod faults;
+mod handshake;
 mod queue;
 
 #[cfg(test)]
@@ -831,69 +833,6 @@ impl Network {
         }
     }
 
-    fn deliver_syn(&mut self, client_node: NodeId, delay: u64, arrival: u64, syn: Syn) {
-        let Syn { client, client_address, address, refuse, .. } = syn;
-        let reply_at = arrival.saturating_add(delay);
-        let listener = self.listener_at(address);
-        let full = listener.is_some_and(|listener| {
-            matches!(
-                self.socket(listener),
-                Some(Socket { state: State::Listening(l), .. }) if l.queue.len() > l.backlog
-            )
-        });
-        if full && !refuse {
-            self.drop_syn(client_node, delay, arrival, syn);
-            return;
-        }
-        let admitted = listener.filter(|_| !refuse);
-        let Some(listener) = admitted else {
-            // Refused: the RST comes from the listener's slot when there is
-            // one, otherwise from nowhere (no ordering to keep).
-            let from_slot = listener.map_or(u32::MAX, |l| l.index);
-            let from = listener.and_then(|l| self.node_of(l)).unwrap_or(client_node);
-            self.reply_rst(from_slot, from, client_node, delay, reply_at, client);
-            return;
-        };
-        let Some(server_node) = self.node_of(listener) else { return };
-        let server = self.open(server_node);
-        if let Some(socket) = self.socket_mut(server) {
-            socket.state = State::Connected(Box::new(Endpoint::new(
-                address,
-                client_address,
-                client,
-                client_node,
-                delay,
-            )));
-        }
-        if let Some(Socket { state: State::Listening(listening), .. }) = self.socket_mut(listener) {
-            listening.queue.push_back(server);
-        }
-        let syn_ack = Kind::SynAck { client, server, server_address: address };
-        self.send_at(
-            server.index,
-            reply_at,
-            Segment { from: server_node, to: Some(client_node), delay, kind: syn_ack },
-        );
-    }
-
-    /// A SYN found the backlog full and was dropped: the client sends it
-    /// again after its retransmission timeout, or gives up.
-    fn drop_syn(&mut self, client_node: NodeId, delay: u64, arrival: u64, syn: Syn) {
-        let connecting =
-            matches!(self.socket(syn.client), Some(Socket { state: State::Connecting { .. }, .. }));
-        if !connecting {
-            return;
-        }
-        let at = arrival.saturating_add(SYN_RTO << syn.tries);
-        let kind = if syn.tries < SYN_RETRIES {
-            Kind::Syn(Syn { tries: syn.tries + 1, ..syn })
-        } else {
-            Kind::SynTimeout { client: syn.client }
-        };
-        let to = if syn.tries < SYN_RETRIES { None } else { Some(client_node) };
-        self.send_at(syn.client.index, at, Segment { from: client_node, to, delay, kind });
-    }
-
     fn reply_rst(
         &mut self,
         from_slot: u32,
@@ -908,62 +847,6 @@ impl Network {
             at,
             Segment { from, to: Some(to_node), delay, kind: Kind::Rst { to } },
         );
-    }
-
-    /// The listener that a connection to `address` reaches: one bound to
-    /// exactly that address, else one bound to the wildcard of its family.
-    /// Sockets are dual-stack, as Linux's are by default: a v4-mapped IPv6
-    /// address is the IPv4 address, and the IPv6 wildcard listens on IPv4
-    /// too.
-    fn listener_at(&self, address: SocketAddr) -> Option<SocketKey> {
-        let address = unmapped(address);
-        let exact = self.listeners.iter().find(|(bound, _)| unmapped(*bound) == address);
-        let wildcard = |same_family: bool| {
-            self.listeners.iter().find(move |(bound, _)| {
-                bound.port() == address.port()
-                    && bound.ip().is_unspecified()
-                    && (bound.is_ipv4() == address.is_ipv4()) == same_family
-                    && (same_family || bound.is_ipv6())
-            })
-        };
-        exact.or_else(|| wildcard(true)).or_else(|| wildcard(false)).map(|&(_, key)| key)
-    }
-
-    /// Whether binding `address` collides with a listener: the same port
-    /// and the same address, or a wildcard covering it (the IPv6 wildcard
-    /// covers IPv4 too).
-    fn listener_conflict(&self, address: SocketAddr) -> bool {
-        let address = unmapped(address);
-        self.listeners.iter().any(|(bound, _)| {
-            let bound = unmapped(*bound);
-            let dual = |a: &SocketAddr, b: &SocketAddr| {
-                a.is_ipv6() && a.ip().is_unspecified() && b.is_ipv4()
-            };
-            bound.port() == address.port()
-                && if bound.is_ipv4() == address.is_ipv4() {
-                    bound.ip() == address.ip()
-                        || bound.ip().is_unspecified()
-                        || address.ip().is_unspecified()
-                } else {
-                    dual(&bound, &address) || dual(&address, &bound)
-                }
-        })
-    }
-
-    fn free_listen_port(&mut self, address: SocketAddr) -> Option<u16> {
-        for _ in 0..EPHEMERAL_COUNT {
-            let port = self.next_port();
-            if !self.listener_conflict(SocketAddr::new(address.ip(), port)) {
-                return Some(port);
-            }
-        }
-        None
-    }
-
-    fn next_port(&mut self) -> u16 {
-        let port = EPHEMERAL_FIRST + self.next_ephemeral as u16;
-        self.next_ephemeral = (self.next_ephemeral + 1) % EPHEMERAL_COUNT;
-        port
     }
 }
 
@@ -1008,17 +891,6 @@ impl Endpoint {
         self.stream.extend(bytes);
         let arrived = self.arrived;
         self.stream.make_contiguous()[arrived..].rotate_right(bytes.len());
-    }
-}
-
-/// A v4-mapped IPv6 address as the IPv4 address it maps; any other as is.
-fn unmapped(address: SocketAddr) -> SocketAddr {
-    match address {
-        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
-            Some(ip) => SocketAddr::new(ip.into(), v6.port()),
-            None => address,
-        },
-        SocketAddr::V4(_) => address,
     }
 }
 
