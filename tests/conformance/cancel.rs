@@ -36,6 +36,8 @@ pub fn table() -> Vec<Scenario> {
         scenario!(run_for_zero),
         scenario!(flush_wait_with_nothing),
         scenario!(run_once_runs_the_first_due),
+        scenario!(negative_descriptor_everywhere),
+        scenario!(unknown_descriptor_everywhere),
     ]
 }
 
@@ -367,5 +369,44 @@ fn run_once_runs_the_first_due<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> O
     let result = io.run_once(&mut c);
     c.note(format!("run_once {result:?}: in_flight {}", io.in_flight()));
     drain(io, &mut c);
+    finish(io, c, env, base)
+}
+
+/// Every descriptor-taking call with `-1`: refused or failed, typed.
+fn negative_descriptor_everywhere<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    everywhere(io, env, Fd::from_raw(-1))
+}
+
+/// Every descriptor-taking call with a number nothing has opened.
+fn unknown_descriptor_everywhere<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
+    everywhere(io, env, Fd::from_raw(100_000))
+}
+
+fn everywhere<I: Io<Context = Ctx>>(io: &mut I, env: &Env, fd: Fd) -> Outcome {
+    let (mut c, base) = begin(io, env);
+    let address = env.any_v4();
+    accept(io, &mut c, fd, 1);
+    connect(io, &mut c, fd, address, 2);
+    recv(io, &mut c, fd, 8, 3);
+    send(io, &mut c, fd, b"x", 4);
+    read(io, &mut c, fd, Buffer::new(8).unwrap(), 0..8, 0, 5);
+    write(io, &mut c, fd, Buffer::new(8).unwrap(), 0..8, 0, 6);
+    fsync(io, &mut c, fd, FsyncMode::Full, 7);
+    let result = io.close(fd, 8, |ctx: &mut Ctx, _, done| {
+        ctx.note(format!("t8 close {:?}", done.result));
+        ctx.note_seen(8);
+    });
+    c.remember(8, result);
+    drain(io, &mut c);
+    c.note(format!("listen {:?}", io.listen(fd, address, 1)));
+    c.note(format!("shutdown {:?}", io.shutdown(fd, Shutdown::Both)));
+    let opened = io.open_data_file(
+        fd,
+        std::path::Path::new("f"),
+        4096,
+        FilePurpose::Format,
+        DirectIo::Disabled,
+    );
+    c.note(format!("open_data_file {:?}", opened.map(drop)));
     finish(io, c, env, base)
 }
