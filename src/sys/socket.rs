@@ -263,15 +263,16 @@ pub(crate) fn connect(fd: i32, address: &SocketAddr) -> Result<bool, Errno> {
         return Err(Errno::EISCONN);
     }
     let raw = RawAddr::from_std(address);
-    let mut result = connect_once(fd, &raw);
+    let result = connect_once(fd, &raw);
     // Linux leaves a socket whose non-blocking connect failed (and whose
     // error was read with `SO_ERROR`) half reset: the next connect only
     // finishes the reset and fails with ECONNABORTED. The one after it
     // connects, so do that: a connect after a failure tries again.
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    if result == Err(Errno::ECONNABORTED) {
-        result = connect_once(fd, &raw);
-    }
+    let result = match result {
+        Err(Errno::ECONNABORTED) => connect_once(fd, &raw),
+        other => other,
+    };
     result.map_err(|errno| family_checked(fd, address, errno))
 }
 
