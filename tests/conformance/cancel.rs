@@ -42,6 +42,8 @@ pub fn table() -> Vec<Scenario> {
 }
 
 const MS: u64 = 1_000_000;
+/// A deadline no scenario waits for: its timer is canceled at the end.
+const LATER: u64 = 60_000 * MS;
 
 fn cancel<I: Io<Context = Ctx>>(io: &mut I, c: &mut Ctx, tag: u64) {
     let result = match c.id(tag) {
@@ -192,22 +194,27 @@ fn cancel_all_nothing<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
 fn stop_in_callback<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
     let (mut c, base) = begin(io, env);
     c.on(1, Act::Stop);
+    c.on(3, Act::Stop);
     timeout(io, &mut c, MS, 1);
-    timeout(io, &mut c, 3 * MS, 2);
+    timeout(io, &mut c, LATER, 2);
     io.run_until_done(&mut c).unwrap();
     c.note(format!("returned: in_flight {}", io.in_flight()));
+    timeout(io, &mut c, MS, 3);
     io.run_until_done(&mut c).unwrap();
     c.note(format!("returned: in_flight {}", io.in_flight()));
+    cancel(io, &mut c, 2);
+    drain(io, &mut c);
     finish(io, c, env, base)
 }
 
 fn stop_before_run<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
     let (mut c, base) = begin(io, env);
     timeout(io, &mut c, 0, 1);
-    timeout(io, &mut c, 2 * MS, 2);
+    timeout(io, &mut c, LATER, 2);
     io.stop();
     io.run_until_done(&mut c).unwrap();
     c.note(format!("returned: in_flight {}", io.in_flight()));
+    cancel(io, &mut c, 2);
     drain(io, &mut c);
     finish(io, c, env, base)
 }
@@ -220,10 +227,13 @@ fn stop_ignored_by_tick<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome 
     io.tick(&mut c).unwrap();
     io.tick(&mut c).unwrap();
     c.note(format!("after ticks: in_flight {}", io.in_flight()));
+    // The stop asked for during the tick ends this run after its first
+    // pass; were it ignored, the run would wait for t4 (2 s).
     timeout(io, &mut c, MS, 3);
-    timeout(io, &mut c, 2 * MS, 4);
+    timeout(io, &mut c, 2_000 * MS, 4);
     io.run_until_done(&mut c).unwrap();
     c.note(format!("returned: in_flight {}", io.in_flight()));
+    cancel(io, &mut c, 4);
     drain(io, &mut c);
     finish(io, c, env, base)
 }
@@ -272,8 +282,9 @@ fn slots_freed_in_callback_reused<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -
     for tag in 1..=64 {
         timeout(io, &mut c, MS, tag);
     }
-    // Each callback's slot is free while it runs: it can submit again.
-    c.on(1, Act::Timeout(0, 100));
+    // Each callback's slot is free while it runs: it can submit again. (The
+    // last one submits: its deadline is past every other one's.)
+    c.on(64, Act::Timeout(0, 100));
     c.on(100, Act::InFlight);
     drain(io, &mut c);
     finish(io, c, env, base)
@@ -348,9 +359,10 @@ fn close_with_parked_send<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcom
 fn run_for_zero<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
     let (mut c, base) = begin(io, env);
     timeout(io, &mut c, 0, 1);
-    timeout(io, &mut c, 10 * MS, 2);
+    timeout(io, &mut c, LATER, 2);
     io.run_for_ns(&mut c, 0).unwrap();
     c.note(format!("after run_for_ns(0): in_flight {}", io.in_flight()));
+    cancel(io, &mut c, 2);
     drain(io, &mut c);
     finish(io, c, env, base)
 }
@@ -365,9 +377,10 @@ fn flush_wait_with_nothing<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outco
 fn run_once_runs_the_first_due<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
     let (mut c, base) = begin(io, env);
     timeout(io, &mut c, 2 * MS, 1);
-    timeout(io, &mut c, 50 * MS, 2);
+    timeout(io, &mut c, LATER, 2);
     let result = io.run_once(&mut c);
     c.note(format!("run_once {result:?}: in_flight {}", io.in_flight()));
+    cancel(io, &mut c, 2);
     drain(io, &mut c);
     finish(io, c, env, base)
 }

@@ -30,6 +30,9 @@ pub fn table() -> Vec<Scenario> {
 }
 
 const MS: u64 = 1_000_000;
+/// The step between the deadlines of scenarios whose outcome depends on
+/// which timer is due in a pass: far more than a loaded machine's delay.
+const STEP: u64 = 100 * MS;
 
 fn deadline_order<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
     let (mut c, base) = begin(io, env);
@@ -92,8 +95,8 @@ fn chain_from_callbacks<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome 
 
 fn two_timers<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> (Ctx, i32) {
     let (mut c, base) = begin(io, env);
-    timeout(io, &mut c, 2 * MS, 1);
-    timeout(io, &mut c, 4 * MS, 2);
+    timeout(io, &mut c, 2 * STEP, 1);
+    timeout(io, &mut c, 4 * STEP, 2);
     (c, base)
 }
 
@@ -107,14 +110,14 @@ fn reset<I: Io<Context = Ctx>>(io: &mut I, c: &mut Ctx, tag: u64, ns: u64) {
 
 fn reset_later<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
     let (mut c, base) = two_timers(io, env);
-    reset(io, &mut c, 1, 8 * MS);
+    reset(io, &mut c, 1, 8 * STEP);
     drain(io, &mut c);
     finish(io, c, env, base)
 }
 
 fn reset_earlier<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
     let (mut c, base) = two_timers(io, env);
-    reset(io, &mut c, 2, MS);
+    reset(io, &mut c, 2, STEP);
     drain(io, &mut c);
     finish(io, c, env, base)
 }
@@ -131,8 +134,8 @@ fn reset_to_zero<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
 
 fn reset_twice<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
     let (mut c, base) = two_timers(io, env);
-    reset(io, &mut c, 1, 8 * MS);
-    reset(io, &mut c, 1, 3 * MS);
+    reset(io, &mut c, 1, 8 * STEP);
+    reset(io, &mut c, 1, 3 * STEP);
     drain(io, &mut c);
     finish(io, c, env, base)
 }
