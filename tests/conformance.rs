@@ -4,6 +4,10 @@
 //! recorded outcome must be equal. A scenario may differ only if the
 //! allow-list names it, and the allow-list mirrors the table of differences
 //! in `docs/simulation.md` (checked below); any other difference fails.
+//!
+//! `CONFORMANCE_ONLY=name` runs the scenarios whose name contains `name`;
+//! `CONFORMANCE_VERBOSE=1` prints both outcomes of each (with
+//! `--nocapture`).
 
 #[path = "conformance/allowed.rs"]
 mod allowed;
@@ -54,10 +58,13 @@ fn table() -> Vec<Scenario> {
     table
 }
 
+/// Where the real IO's scenarios keep their files, one directory each.
+fn real_root() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("conformance-{}", std::process::id()))
+}
+
 fn real_dir(name: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("conformance-{}", std::process::id()))
-        .join(name);
+    let path = real_root().join(name);
     let _ = std::fs::remove_dir_all(&path);
     std::fs::create_dir_all(&path).expect("create the scenario's directory");
     path
@@ -142,6 +149,7 @@ fn io_and_sim_agree_on_every_scenario() {
             None => failures.push(format!("{}: {difference}", scenario.name)),
         }
     }
+    let _ = std::fs::remove_dir_all(real_root());
     println!(
         "{} scenarios: {agree} agree, {allowed_differ} differ as allowed, {} differ",
         table.len(),
