@@ -187,15 +187,31 @@ pub(crate) fn listen(fd: i32, address: &SocketAddr, backlog: u32) -> Result<Sock
 }
 
 pub(crate) fn local_address(fd: i32) -> Result<SocketAddr, Errno> {
+    raw_name(fd, Name::Local)?.to_std().ok_or(Errno::EAFNOSUPPORT)
+}
+
+/// Which address of a socket to ask for.
+#[derive(Clone, Copy)]
+enum Name {
+    /// `getsockname`: reported even unbound, with the socket's family.
+    Local,
+    /// `getpeername`: `ENOTCONN` until connected.
+    Peer,
+}
+
+fn raw_name(fd: i32, name: Name) -> Result<RawAddr, Errno> {
     // SAFETY: all-zero bytes are a valid `sockaddr_storage`.
     let mut raw = RawAddr { storage: unsafe { zeroed() }, len: 0 };
     raw.len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-    // SAFETY: `raw.storage` is writable for `raw.len` bytes.
-    let rc = unsafe { libc::getsockname(fd, (&raw mut raw.storage).cast(), &mut raw.len) };
-    if rc < 0 {
-        return Err(Errno::last());
-    }
-    raw.to_std().ok_or(Errno::EAFNOSUPPORT)
+    let storage = (&raw mut raw.storage).cast();
+    // SAFETY: `storage` is writable for `raw.len` bytes.
+    let rc = unsafe {
+        match name {
+            Name::Local => libc::getsockname(fd, storage, &mut raw.len),
+            Name::Peer => libc::getpeername(fd, storage, &mut raw.len),
+        }
+    };
+    if rc < 0 { Err(Errno::last()) } else { Ok(raw) }
 }
 
 pub(crate) fn shutdown(fd: i32, how: Shutdown) -> Result<(), Errno> {
@@ -259,7 +275,7 @@ pub(crate) fn accept(fd: i32, options: &SocketOptions) -> Result<i32, Errno> {
 /// of the other family is `EAFNOSUPPORT` (Linux answers `EINVAL` for an
 /// IPv4 address on an IPv6 socket).
 pub(crate) fn connect(fd: i32, address: &SocketAddr) -> Result<bool, Errno> {
-    if peer_address(fd).is_ok() {
+    if raw_name(fd, Name::Peer).is_ok() {
         return Err(Errno::EISCONN);
     }
     let raw = RawAddr::from_std(address);
@@ -299,33 +315,10 @@ fn family_checked(fd: i32, address: &SocketAddr, errno: Errno) -> Errno {
         SocketAddr::V4(_) => libc::AF_INET,
         SocketAddr::V6(_) => libc::AF_INET6,
     };
-    match socket_family(fd) {
-        Some(family) if family != want => Errno::EAFNOSUPPORT,
+    match raw_name(fd, Name::Local) {
+        Ok(raw) if i32::from(raw.storage.ss_family) != want => Errno::EAFNOSUPPORT,
         _ => errno,
     }
-}
-
-/// The socket's address family (`getsockname` reports it even unbound).
-fn socket_family(fd: i32) -> Option<i32> {
-    // SAFETY: all-zero bytes are a valid `sockaddr_storage`.
-    let mut raw = RawAddr { storage: unsafe { zeroed() }, len: 0 };
-    raw.len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-    // SAFETY: `raw.storage` is writable for `raw.len` bytes.
-    let rc = unsafe { libc::getsockname(fd, (&raw mut raw.storage).cast(), &mut raw.len) };
-    (rc == 0).then_some(i32::from(raw.storage.ss_family))
-}
-
-/// The connected peer's address; `ENOTCONN` while not connected.
-fn peer_address(fd: i32) -> Result<SocketAddr, Errno> {
-    // SAFETY: all-zero bytes are a valid `sockaddr_storage`.
-    let mut raw = RawAddr { storage: unsafe { zeroed() }, len: 0 };
-    raw.len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-    // SAFETY: `raw.storage` is writable for `raw.len` bytes.
-    let rc = unsafe { libc::getpeername(fd, (&raw mut raw.storage).cast(), &mut raw.len) };
-    if rc < 0 {
-        return Err(Errno::last());
-    }
-    raw.to_std().ok_or(Errno::EAFNOSUPPORT)
 }
 
 /// Reads and clears the socket's pending error (the outcome of a connect).

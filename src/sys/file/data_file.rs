@@ -20,10 +20,10 @@ use crate::sys::retry_eintr;
 /// absolute) for use as the `dir` of [`open_data_file`], creating it and
 /// any missing parent first: directories are implicit, as in the twin.
 pub(crate) fn open_dir(path: &Path) -> Result<i32, OpenError> {
-    c_path(path)?;
+    let c_path = c_path(path)?;
     check_lengths(path)?;
     create_dirs(libc::AT_FDCWD, path)?;
-    let path = c_path(path)?;
+    let path = c_path;
     let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC;
     // SAFETY: `path` is a NUL-terminated string that outlives the call.
     retry_eintr(|| unsafe { libc::open(path.as_ptr(), flags) }).map_err(OpenError::from_errno)
