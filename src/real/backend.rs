@@ -163,6 +163,8 @@ impl<C> IO<C> {
         }
         // One lookup of the descriptor's state serves both directions.
         let mut woken = 0;
+        state.read_closed |= event.read_closed;
+        state.write_closed |= event.write_closed;
         if event.readable {
             state.readable = true;
             woken += wake_list(&mut state.readers, &mut self.core, None);

@@ -16,11 +16,12 @@
 //!   `(arrival, sequence)` order, so ties are deterministic.
 //! - The handshake: the client's SYN reaches the listener; if it is
 //!   accepted, the server socket is established at once and waits in the
-//!   listener's backlog, and its SYN-ACK establishes the client. No listener,
-//!   a full backlog or the `refuse` fault answer with RST: the client's
-//!   connect fails with `ConnectionRefused` (where Linux would drop a SYN
-//!   on a full backlog and let the client retry, this model refuses, so a
-//!   full backlog is visible at once). A backlog of 0 admits one connection.
+//!   listener's backlog, and its SYN-ACK establishes the client. No listener
+//!   or the `refuse` fault answer with RST: the client's connect fails with
+//!   `ConnectionRefused`. As on Linux, a backlog of `n` holds `n + 1`
+//!   connections (at most `SOMAXCONN`), and a SYN that finds it full is
+//!   dropped: the client sends it again 1, 3, 7, 15, 31 and 63 s after the
+//!   first, and its connect fails with `ConnectionTimedOut` at 127 s.
 //! - Flow control: at most [`SEND_WINDOW`] bytes per direction are sent and
 //!   not yet read by the receiver; a send beyond that would block. The
 //!   window reopens the moment the receiver reads (no delayed window update).
@@ -30,7 +31,11 @@
 //! - Resets: a socket that received RST returns its buffered data first,
 //!   then `ConnectionResetByPeer` once (from recv or send, whichever comes
 //!   first), then, as Linux does, end of stream from recv and `BrokenPipe`
-//!   from send.
+//!   from send. A reset after the peer's FIN (Linux's `CLOSE_WAIT`) is
+//!   reported as `BrokenPipe` from send and never from recv.
+//! - A socket neither connected nor connecting answers send with
+//!   `BrokenPipe`, recv with `NotConnected` (end of stream after a refused
+//!   connect), as Linux does. `shutdown` of a listener's read half stops it.
 //! - Partitions cut the network between two nodes: segments between them
 //!   that come due are held, in order, and released when the partition
 //!   heals. A released segment keeps its arrival time, which is then in the
@@ -39,15 +44,19 @@
 //! - `close`, `shutdown` and `crash_node` take no time argument: they act
 //!   at the latest time the network has been given.
 
+mod addresses;
 mod faults;
+mod handshake;
+mod queue;
 
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
 
 pub use faults::NetworkFaults;
+use queue::SegmentQueue;
 
 use crate::error::{
     AcceptError, CloseError, ConnectError, Errno, ListenError, RecvError, SendError, ShutdownError,
@@ -60,12 +69,16 @@ use crate::sim::prng::Prng;
 /// not yet read by the receiver): the send buffer plus the receive window.
 pub const SEND_WINDOW: usize = 64 * 1024;
 
-/// How many emptied payload buffers the network keeps for reuse.
-const SPARE_PAYLOADS: usize = 64;
-
 /// The first port handed out for port 0 and for a client's local address
 /// (the IANA dynamic range, as the BSDs and macOS use).
 const EPHEMERAL_FIRST: u16 = 49152;
+/// The largest backlog a listener gets (Linux's default `somaxconn`).
+const SOMAXCONN: usize = 4096;
+/// The first SYN retransmission timeout; each later one doubles it.
+const SYN_RTO: u64 = 1_000_000_000;
+/// How many times a dropped SYN is sent again (Linux's `tcp_syn_retries`).
+const SYN_RETRIES: u8 = 6;
+
 /// How many ephemeral ports there are.
 const EPHEMERAL_COUNT: u32 = 65536 - EPHEMERAL_FIRST as u32;
 
@@ -87,7 +100,7 @@ pub struct Network {
     /// Listening sockets by bound address.
     listeners: Vec<(SocketAddr, SocketKey)>,
     /// Segments in flight, by (arrival time, sequence number).
-    in_flight: BTreeMap<(u64, u64), Segment>,
+    in_flight: SegmentQueue<Segment>,
     /// Segments held by a partition, in the order they came due.
     held: Vec<((u64, u64), Segment)>,
     /// Cut node pairs, each stored as (smaller, larger).
@@ -97,8 +110,6 @@ pub struct Network {
     now: u64,
     /// The next ephemeral port to try, as an offset from `EPHEMERAL_FIRST`.
     next_ephemeral: u32,
-    /// Emptied payload buffers, reused by later sends.
-    spare: Vec<Vec<u8>>,
 }
 
 #[derive(Debug, Default)]
@@ -143,7 +154,12 @@ struct Endpoint {
     /// The handshake's one-way delay, reused for segments sent without a
     /// `Prng` at hand (FIN and RST from `close`, `shutdown`, `crash_node`).
     path_delay: u64,
-    received: VecDeque<u8>,
+    /// Bytes the peer sent to this endpoint and it has not read, in stream
+    /// order: the first `arrived` have arrived, the rest are in flight (a
+    /// data segment carries only their count). One buffer per direction,
+    /// sized once to the window, so traffic allocates nothing per segment.
+    stream: VecDeque<u8>,
+    arrived: usize,
     /// Bytes sent to the peer that it has not read yet.
     unread_by_peer: usize,
     fin_received: bool,
@@ -164,13 +180,42 @@ struct Segment {
     kind: Kind,
 }
 
+#[derive(Debug, Clone, Copy)]
+struct Syn {
+    client: SocketKey,
+    client_address: SocketAddr,
+    address: SocketAddr,
+    refuse: bool,
+    /// How many times this SYN was sent before.
+    tries: u8,
+}
+
 #[derive(Debug)]
 enum Kind {
-    Syn { client: SocketKey, client_address: SocketAddr, address: SocketAddr, refuse: bool },
-    SynAck { client: SocketKey, server: SocketKey, server_address: SocketAddr },
-    Data { to: SocketKey, from: SocketKey, bytes: Vec<u8> },
-    Fin { to: SocketKey },
-    Rst { to: SocketKey },
+    Syn(Syn),
+    /// The client's last SYN went unanswered: its connect times out.
+    SynTimeout {
+        client: SocketKey,
+    },
+    SynAck {
+        client: SocketKey,
+        server: SocketKey,
+        server_address: SocketAddr,
+    },
+    /// `len` bytes of the stream to `to`, waiting in its endpoint, or
+    /// `carried` here if it had none yet when they were sent.
+    Data {
+        to: SocketKey,
+        from: SocketKey,
+        len: usize,
+        carried: Vec<u8>,
+    },
+    Fin {
+        to: SocketKey,
+    },
+    Rst {
+        to: SocketKey,
+    },
 }
 
 impl Network {
@@ -226,7 +271,7 @@ impl Network {
 
     /// Binds and listens. Port 0 takes the next free ephemeral port.
     /// `AddressInUse` if a listener holds the port on the same address, or
-    /// on the wildcard address, of the same family.
+    /// on a wildcard address covering it (see `listener_conflict`).
     pub fn listen(
         &mut self,
         key: SocketKey,
@@ -234,7 +279,9 @@ impl Network {
         backlog: u32,
     ) -> Result<SocketAddr, ListenError> {
         match &self.socket(key).ok_or(ListenError::BadFileDescriptor)?.state {
-            State::Open | State::Failed(_) => {}
+            State::Open => {}
+            // A connect bound the socket to a local port, even one that
+            // failed: Linux's bind then says EINVAL.
             _ => return Err(ListenError::AlreadyBound),
         }
         let mut address = address;
@@ -244,7 +291,7 @@ impl Network {
         } else if self.listener_conflict(address) {
             return Err(ListenError::AddressInUse);
         }
-        let backlog = usize::try_from(backlog).unwrap_or(usize::MAX).max(1);
+        let backlog = usize::try_from(backlog).unwrap_or(usize::MAX).min(SOMAXCONN);
         if let Some(socket) = self.socket_mut(key) {
             socket.state = State::Listening(Listener { address, backlog, queue: VecDeque::new() });
         }
@@ -279,7 +326,7 @@ impl Network {
         if let Some(socket) = self.socket_mut(key) {
             socket.state = State::Connecting { local };
         }
-        let syn = Kind::Syn { client: key, client_address: local, address, refuse };
+        let syn = Kind::Syn(Syn { client: key, client_address: local, address, refuse, tries: 0 });
         self.send_segment(key.index, node, None, delay, syn);
         Ok(())
     }
@@ -328,19 +375,23 @@ impl Network {
         let endpoint = match &mut socket.state {
             State::Connected(endpoint) => endpoint,
             State::Connecting { .. } => return None,
-            _ => return Some(Err(RecvError::NotConnected)),
+            // A refused connect leaves the socket shut in both directions
+            // (Linux's `tcp_done`): end of stream, as the kernel answers.
+            State::Failed(_) => return Some(Ok(0)),
+            State::Open | State::Listening(_) => return Some(Err(RecvError::NotConnected)),
         };
         if buf.is_empty() {
             return Some(Ok(0));
         }
-        if !endpoint.received.is_empty() {
-            let mut count = buf.len().min(endpoint.received.len());
+        if endpoint.arrived > 0 {
+            let mut count = buf.len().min(endpoint.arrived);
             if count > 1 && prng.chance(faults.partial_recv) {
                 count = prng.range_inclusive(1, count as u64 - 1) as usize;
             }
-            for (to, from) in buf.iter_mut().zip(endpoint.received.drain(..count)) {
+            for (to, from) in buf.iter_mut().zip(endpoint.stream.drain(..count)) {
                 *to = from;
             }
+            endpoint.arrived -= count;
             let peer = endpoint.peer;
             if let Some(Socket { state: State::Connected(sender), .. }) = self.socket_mut(peer) {
                 sender.unread_by_peer = sender.unread_by_peer.saturating_sub(count);
@@ -377,7 +428,12 @@ impl Network {
         let endpoint = match &mut socket.state {
             State::Connected(endpoint) => endpoint,
             State::Connecting { .. } => return None,
-            _ => return Some(Err(SendError::NotConnected)),
+            // Linux's `sk_stream_wait_connect`: a socket that is neither
+            // connected nor connecting (never connected, listening, or
+            // refused) answers EPIPE.
+            State::Open | State::Listening(_) | State::Failed(_) => {
+                return Some(Err(SendError::BrokenPipe));
+            }
         };
         if endpoint.reset {
             if endpoint.reset_reported {
@@ -410,14 +466,27 @@ impl Network {
         }
         endpoint.unread_by_peer += count;
         let delay = faults.draw_delay(prng);
-        let mut bytes = self.spare.pop().unwrap_or_default();
-        bytes.extend_from_slice(&data[..count]);
+        // The bytes wait in the receiver's stream until their segment
+        // arrives. A server may send before its client has the SYN-ACK:
+        // those bytes travel in the segment (once per connection, at most).
+        // A receiver already gone answers the segment with RST.
+        let mut carried = Vec::new();
+        match self.socket_mut(peer) {
+            Some(Socket { state: State::Connected(receiver), .. }) => {
+                receiver.reserve_window();
+                receiver.stream.extend(&data[..count]);
+            }
+            Some(Socket { state: State::Connecting { .. }, .. }) => {
+                carried.extend_from_slice(&data[..count]);
+            }
+            _ => {}
+        }
         self.send_segment(
             key.index,
             node,
             Some(peer_node),
             delay,
-            Kind::Data { to: peer, from: key, bytes },
+            Kind::Data { to: peer, from: key, len: count, carried },
         );
         Some(Ok(count))
     }
@@ -431,6 +500,15 @@ impl Network {
         let node = socket.node;
         let endpoint = match &mut socket.state {
             State::Connected(endpoint) if !endpoint.reset => endpoint,
+            // Linux: shutting a listener's write half does nothing; its read
+            // half stops the listener (its backlog is reset) and leaves an
+            // unconnected socket.
+            State::Listening(_) => {
+                if how != Shutdown::Write {
+                    self.stop_listening(key);
+                }
+                return Ok(());
+            }
             _ => return Err(ShutdownError::NotConnected),
         };
         // Both sides have sent FIN: the connection is over (TIME_WAIT or
@@ -447,6 +525,15 @@ impl Network {
             self.send_segment(key.index, node, Some(peer_node), delay, Kind::Fin { to: peer });
         }
         Ok(())
+    }
+
+    /// Turns a listener back into an unconnected socket, resetting the
+    /// connections waiting in its backlog.
+    fn stop_listening(&mut self, key: SocketKey) {
+        let Some(socket) = self.socket_mut(key) else { return };
+        let state = std::mem::replace(&mut socket.state, State::Open);
+        let node = socket.node;
+        self.release(key, Socket { node, state }, false);
     }
 
     /// Closes a socket; its key goes stale at once. A connection sends FIN
@@ -478,11 +565,11 @@ impl Network {
     /// at or before `now`, including replies those deliveries provoke.
     pub fn advance(&mut self, now: u64) {
         self.observe(now);
-        while let Some(entry) = self.in_flight.first_entry() {
-            if entry.key().0 > now {
+        while let Some(key) = self.in_flight.first_key() {
+            if key.0 > now {
                 break;
             }
-            let (key, segment) = entry.remove_entry();
+            let Some((key, segment)) = self.in_flight.pop_first() else { break };
             self.deliver(key, segment);
         }
     }
@@ -490,7 +577,7 @@ impl Network {
     /// When the next segment arrives, if any is in flight. A time at or
     /// before the last `now` (a segment released by `heal`) means due now.
     pub fn next_arrival(&self) -> Option<u64> {
-        self.in_flight.first_key_value().map(|(&(arrival, _), _)| arrival)
+        self.in_flight.first_key().map(|(arrival, _)| arrival)
     }
 
     /// Cuts the network between `a` and `b` (both directions) until healed.
@@ -522,15 +609,6 @@ impl Network {
     /// How many segments are in flight or held.
     pub fn segments_pending(&self) -> usize {
         self.in_flight.len() + self.held.len()
-    }
-
-    /// Keeps a payload's allocation for the next send, so steady traffic
-    /// does not allocate per segment.
-    fn recycle(&mut self, mut bytes: Vec<u8>) {
-        if self.spare.len() < SPARE_PAYLOADS {
-            bytes.clear();
-            self.spare.push(bytes);
-        }
     }
 
     fn observe(&mut self, now: u64) {
@@ -583,7 +661,7 @@ impl Network {
                     return;
                 }
                 let to = endpoint.peer;
-                let kind = if crash || !endpoint.received.is_empty() {
+                let kind = if crash || endpoint.arrived > 0 {
                     Kind::Rst { to }
                 } else if endpoint.write_shut {
                     return;
@@ -644,7 +722,7 @@ impl Network {
 
     fn deliver(&mut self, key: (u64, u64), mut segment: Segment) {
         let arrival = key.0;
-        if let Kind::Syn { address, .. } = segment.kind
+        if let Kind::Syn(Syn { address, .. }) = segment.kind
             && segment.to.is_none()
         {
             segment.to = self.listener_at(address).and_then(|listener| self.node_of(listener));
@@ -658,16 +736,13 @@ impl Network {
         let reply_at = arrival.saturating_add(segment.delay);
         let reply_from = segment.to.unwrap_or(segment.from);
         match segment.kind {
-            Kind::Syn { client, client_address, address, refuse } => {
-                self.deliver_syn(
-                    segment.from,
-                    segment.delay,
-                    reply_at,
-                    client,
-                    client_address,
-                    address,
-                    refuse,
-                );
+            Kind::Syn(syn) => self.deliver_syn(segment.from, segment.delay, arrival, syn),
+            Kind::SynTimeout { client } => {
+                if let Some(socket) = self.socket_mut(client)
+                    && matches!(socket.state, State::Connecting { .. })
+                {
+                    socket.state = State::Failed(ConnectError::ConnectionTimedOut);
+                }
             }
             Kind::SynAck { client, server, server_address } => {
                 let established = match self.socket_mut(client) {
@@ -699,17 +774,24 @@ impl Network {
                     );
                 }
             }
-            Kind::Data { to, from, bytes } => {
+            Kind::Data { to, from, len, carried } => {
                 let delivered = match self.socket_mut(to) {
                     Some(Socket { state: State::Connected(endpoint), .. }) => {
-                        if !endpoint.reset {
-                            endpoint.received.extend(bytes.iter());
+                        if !carried.is_empty() {
+                            endpoint.insert_in_flight(&carried);
+                        }
+                        if endpoint.reset {
+                            // Data after a reset is dropped: these bytes
+                            // are the first still in flight.
+                            let end = (endpoint.arrived + len).min(endpoint.stream.len());
+                            endpoint.stream.drain(endpoint.arrived..end);
+                        } else {
+                            endpoint.arrived += len;
                         }
                         true
                     }
                     _ => false,
                 };
-                self.recycle(bytes);
                 if !delivered {
                     self.reply_rst(
                         to.index,
@@ -730,7 +812,16 @@ impl Network {
             Kind::Rst { to } => {
                 if let Some(socket) = self.socket_mut(to) {
                     match &mut socket.state {
-                        State::Connected(endpoint) => endpoint.reset = true,
+                        State::Connected(endpoint) => {
+                            endpoint.reset = true;
+                            // After the peer's FIN (CLOSE_WAIT), Linux
+                            // records a reset as EPIPE, not ECONNRESET, and
+                            // recv keeps answering end of stream: there is
+                            // no reset left to report.
+                            if endpoint.fin_received {
+                                endpoint.reset_reported = true;
+                            }
+                        }
                         // RST in SYN-SENT: the connect is refused.
                         State::Connecting { .. } => {
                             socket.state = State::Failed(ConnectError::ConnectionRefused);
@@ -740,55 +831,6 @@ impl Network {
                 }
             }
         }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn deliver_syn(
-        &mut self,
-        client_node: NodeId,
-        delay: u64,
-        reply_at: u64,
-        client: SocketKey,
-        client_address: SocketAddr,
-        address: SocketAddr,
-        refuse: bool,
-    ) {
-        let listener = self.listener_at(address);
-        let admitted = listener.filter(|&listener| {
-            !refuse
-                && matches!(
-                    self.socket(listener),
-                    Some(Socket { state: State::Listening(l), .. }) if l.queue.len() < l.backlog
-                )
-        });
-        let Some(listener) = admitted else {
-            // Refused: the RST comes from the listener's slot when there is
-            // one, otherwise from nowhere (no ordering to keep).
-            let from_slot = listener.map_or(u32::MAX, |l| l.index);
-            let from = listener.and_then(|l| self.node_of(l)).unwrap_or(client_node);
-            self.reply_rst(from_slot, from, client_node, delay, reply_at, client);
-            return;
-        };
-        let Some(server_node) = self.node_of(listener) else { return };
-        let server = self.open(server_node);
-        if let Some(socket) = self.socket_mut(server) {
-            socket.state = State::Connected(Box::new(Endpoint::new(
-                address,
-                client_address,
-                client,
-                client_node,
-                delay,
-            )));
-        }
-        if let Some(Socket { state: State::Listening(listening), .. }) = self.socket_mut(listener) {
-            listening.queue.push_back(server);
-        }
-        let syn_ack = Kind::SynAck { client, server, server_address: address };
-        self.send_at(
-            server.index,
-            reply_at,
-            Segment { from: server_node, to: Some(client_node), delay, kind: syn_ack },
-        );
     }
 
     fn reply_rst(
@@ -806,46 +848,6 @@ impl Network {
             Segment { from, to: Some(to_node), delay, kind: Kind::Rst { to } },
         );
     }
-
-    /// The listener that a connection to `address` reaches: one bound to
-    /// exactly that address, else one bound to the wildcard of its family.
-    fn listener_at(&self, address: SocketAddr) -> Option<SocketKey> {
-        let exact = self.listeners.iter().find(|(bound, _)| *bound == address);
-        let wildcard = || {
-            self.listeners.iter().find(|(bound, _)| {
-                bound.port() == address.port()
-                    && bound.ip().is_unspecified()
-                    && bound.is_ipv4() == address.is_ipv4()
-            })
-        };
-        exact.or_else(wildcard).map(|&(_, key)| key)
-    }
-
-    fn listener_conflict(&self, address: SocketAddr) -> bool {
-        self.listeners.iter().any(|(bound, _)| {
-            bound.port() == address.port()
-                && bound.is_ipv4() == address.is_ipv4()
-                && (bound.ip() == address.ip()
-                    || bound.ip().is_unspecified()
-                    || address.ip().is_unspecified())
-        })
-    }
-
-    fn free_listen_port(&mut self, address: SocketAddr) -> Option<u16> {
-        for _ in 0..EPHEMERAL_COUNT {
-            let port = self.next_port();
-            if !self.listener_conflict(SocketAddr::new(address.ip(), port)) {
-                return Some(port);
-            }
-        }
-        None
-    }
-
-    fn next_port(&mut self) -> u16 {
-        let port = EPHEMERAL_FIRST + self.next_ephemeral as u16;
-        self.next_ephemeral = (self.next_ephemeral + 1) % EPHEMERAL_COUNT;
-        port
-    }
 }
 
 impl Endpoint {
@@ -862,7 +864,8 @@ impl Endpoint {
             peer,
             peer_node,
             path_delay,
-            received: VecDeque::new(),
+            stream: VecDeque::new(),
+            arrived: 0,
             unread_by_peer: 0,
             fin_received: false,
             read_shut: false,
@@ -870,6 +873,24 @@ impl Endpoint {
             reset: false,
             reset_reported: false,
         }
+    }
+}
+
+impl Endpoint {
+    /// Sizes the stream buffer to the window once, so it never grows again.
+    fn reserve_window(&mut self) {
+        if self.stream.capacity() < SEND_WINDOW {
+            self.stream.reserve_exact(SEND_WINDOW - self.stream.len());
+        }
+    }
+
+    /// Puts bytes that travelled in their segment where they belong: first
+    /// of the bytes still in flight, which were all sent after them.
+    fn insert_in_flight(&mut self, bytes: &[u8]) {
+        self.reserve_window();
+        self.stream.extend(bytes);
+        let arrived = self.arrived;
+        self.stream.make_contiguous()[arrived..].rotate_right(bytes.len());
     }
 }
 

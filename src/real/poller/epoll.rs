@@ -156,6 +156,8 @@ impl Poller {
             // A hang-up or error wakes both directions so their ops see it.
             readable: broken || flags & (libc::EPOLLIN | libc::EPOLLRDHUP) != 0,
             writable: broken || flags & libc::EPOLLOUT != 0,
+            read_closed: broken || flags & libc::EPOLLRDHUP != 0,
+            write_closed: broken,
             error: None,
         }
     }
