@@ -2,6 +2,7 @@
 //! run on the real kernel by `kv-server` and under a seeded, fault-injecting
 //! simulation by `vopr`.
 
+pub mod cli;
 pub mod crc32c;
 pub mod protocol;
 pub mod record;

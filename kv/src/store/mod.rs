@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use twinio::{DirectIo, Fd, Io, SECTOR_SIZE};
+use twinio::{DirectIo, Fd, Io, OpenError, SECTOR_SIZE};
 
 use crate::protocol::Request;
 use crate::record::RECORD_SIZE;
@@ -117,6 +117,8 @@ pub struct Store {
     reads: reads::Reads,
     /// Acknowledged mutations since start, for reporting.
     committed: u64,
+    /// The path and system error behind a failure to open, for people.
+    failure_detail: Option<String>,
 }
 
 impl AsMut<Store> for Store {
@@ -145,6 +147,7 @@ impl Store {
             connections: net::Connections::default(),
             reads: reads::Reads::default(),
             committed: 0,
+            failure_detail: None,
         }
     }
 
@@ -190,6 +193,18 @@ impl Store {
     /// True when no key is live.
     pub fn is_empty(&self) -> bool {
         self.index.is_empty()
+    }
+
+    /// What a failure to open was about: the path and the system error.
+    pub fn failure_detail(&self) -> Option<&str> {
+        self.failure_detail.as_deref()
+    }
+
+    /// Stops the store because a file could not be opened.
+    fn fail_opening(&mut self, why: &'static str, path: &std::path::Path, error: OpenError) {
+        let errno = error.errno().map(|errno| format!(" ({errno:?})")).unwrap_or_default();
+        self.failure_detail = Some(format!("{}: {error}{errno}", path.display()));
+        self.fail(why);
     }
 
     /// Stops the store for good: no more requests are served.

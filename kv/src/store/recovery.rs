@@ -39,14 +39,23 @@ where
     store.recovery = Recovery::default();
     let dir = match io.open_dir(&store.config.dir) {
         Ok(dir) => dir,
-        Err(_) => return store.fail("cannot open the data directory"),
+        Err(error) => {
+            let path = store.config.dir.clone();
+            return store.fail_opening("cannot open the data directory", &path, error);
+        }
     };
     for (copy, name) in COPY_NAMES.iter().enumerate() {
         match open_copy(io, dir, name, store.config.file_size(), store.config.direct_io) {
             Ok(fd) => store.files[copy] = Some(fd),
-            Err(OpenError::Locked) => return store.fail("the log is locked by another process"),
-            Err(OpenError::SizeMismatch) => return store.fail("a log copy has the wrong size"),
-            Err(_) => return store.fail("cannot open a log copy"),
+            Err(error) => {
+                let why = match error {
+                    OpenError::Locked => "the log is locked by another process",
+                    OpenError::SizeMismatch => "a log copy has the wrong size",
+                    _ => "cannot open a log copy",
+                };
+                let path = store.config.dir.join(name);
+                return store.fail_opening(why, &path, error);
+            }
         }
     }
     // The directory descriptor is only needed to open the copies.
