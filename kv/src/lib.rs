@@ -3,6 +3,7 @@
 //! simulation by `vopr`.
 
 pub mod cli;
+pub mod client;
 pub mod crc32c;
 pub mod protocol;
 pub mod record;

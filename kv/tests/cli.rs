@@ -5,6 +5,7 @@ use std::process::{Command, Output, Stdio};
 
 const VOPR: &str = env!("CARGO_BIN_EXE_vopr");
 const SERVER: &str = env!("CARGO_BIN_EXE_kv-server");
+const CLIENT: &str = env!("CARGO_BIN_EXE_kv-client");
 
 fn run(binary: &str, args: &[&str]) -> Output {
     Command::new(binary).args(args).stdin(Stdio::null()).output().expect("the binary runs")
@@ -26,7 +27,7 @@ fn refused(binary: &str, args: &[&str], expected: &str) {
 
 #[test]
 fn help_prints_usage_and_exit_codes_to_stdout() {
-    for binary in [VOPR, SERVER] {
+    for binary in [VOPR, SERVER, CLIENT] {
         for flag in ["--help", "-h"] {
             let output = run(binary, &[flag]);
             assert_eq!(output.status.code(), Some(0), "{binary} {flag}");
@@ -105,4 +106,19 @@ fn progress_lines_are_whole_lines_when_stdout_is_not_a_terminal() {
     let stdout = text(&output.stdout);
     assert!(!stdout.contains('\r'), "{stdout:?}");
     assert!(stdout.ends_with("0 failures\n"), "{stdout:?}");
+}
+
+#[test]
+fn kv_client_refuses_bad_command_lines_precisely() {
+    refused(CLIENT, &[], "Usage:");
+    refused(CLIENT, &["frobnicate"], "unrecognized subcommand 'frobnicate'");
+    refused(CLIENT, &["get"], "<KEY>");
+    refused(CLIENT, &["put", "k"], "<VALUE>");
+    refused(CLIENT, &["get", &"k".repeat(256)], "256 bytes, at most 255");
+    refused(CLIENT, &["--server", "nowhere", "get", "k"], "invalid value 'nowhere'");
+    refused(CLIENT, &["load", "--mix", "50:40"], "three percentages");
+    refused(CLIENT, &["load", "--mix", "50:40:20"], "is not 100");
+    refused(CLIENT, &["load", "--depth", "0"], "0 is not in 1..=4096");
+    refused(CLIENT, &["load", "--connections", "-1"], "invalid value '-1'");
+    refused(CLIENT, &["load", "--requests", "0"], "0 is not in 1..");
 }
