@@ -6,6 +6,7 @@
 //! vopr --seed S             # replay exactly the run of seed S, verbosely
 //! vopr --from S --seeds N   # seeds S, S+1, …, S+N-1
 //! vopr --bug ack-before-fsync   # plant a bug: it must be found
+//! vopr --jobs N --json      # N seeds at once; one JSON line per seed
 //! ```
 //!
 //! Exit codes: 0 all passed, 1 bad usage, 2 correctness failure, 3 liveness
@@ -13,14 +14,15 @@
 //! seed stops the batch and is printed with its fault configuration and a
 //! one-line replay command.
 
-use std::panic::{self, AssertUnwindSafe};
+use std::ops::ControlFlow;
 use std::process::ExitCode;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use clap::{Parser, ValueEnum};
 use twinio_kv::cli::{self, Closed, Out};
 use twinio_kv::store::Bugs;
-use twinio_kv::vopr::{self, Options, Outcome};
+use twinio_kv::vopr::batch::{self, SeedRun};
+use twinio_kv::vopr::{Options, Outcome};
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -49,6 +51,14 @@ struct Cli {
     /// Plant a bug in the store: the runner must find it.
     #[arg(long, value_enum)]
     bug: Option<Bug>,
+    /// Seeds run at once, each on its own thread [default: every core].
+    /// What is reported does not depend on it.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    jobs: Option<u64>,
+    /// One JSON object per seed on stdout (the batch's header and summary
+    /// go to stderr), so shards run on many machines merge with `sort`.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -78,17 +88,6 @@ fn replay_command(seed: u64, bug: Option<Bug>) -> String {
     format!("cargo run --release --bin vopr -- --seed {seed}{bug}")
 }
 
-/// Runs one seed, turning a panic into its message.
-fn run_one(seed: u64, options: &Options) -> Result<vopr::Report, String> {
-    panic::catch_unwind(AssertUnwindSafe(|| vopr::run_seed(seed, options))).map_err(|payload| {
-        payload
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "a panic".into())
-    })
-}
-
 fn exit_code(outcome: &Outcome) -> u8 {
     match outcome {
         Outcome::Passed => 0,
@@ -97,67 +96,148 @@ fn exit_code(outcome: &Outcome) -> u8 {
     }
 }
 
-/// Replays one seed. Deterministic output only (no wall-clock figures), so
-/// two replays of a seed print the same bytes.
-fn replay(out: &mut Out, seed: u64, options: &Options) -> Result<u8, Closed> {
-    match run_one(seed, options) {
-        Ok(report) => {
-            out.line(format_args!("faults: {}", report.faults))?;
-            out.line(&report)?;
-            Ok(exit_code(&report.outcome))
-        }
-        Err(panic) => {
-            out.line(format_args!("seed {seed}: PANIC: {panic}"))?;
-            Ok(4)
-        }
+/// How a run ended, as an exit code.
+fn run_code(run: &SeedRun) -> u8 {
+    match &run.result {
+        Ok(report) => exit_code(&report.outcome),
+        Err(_) => 4,
     }
 }
 
-/// Runs `seeds` seeds from `from`; stops at the first failure.
-fn batch(
-    out: &mut Out,
-    from: u64,
-    seeds: u64,
-    bug: Option<Bug>,
-    options: &Options,
-) -> Result<u8, Closed> {
-    let planted = bug.map(|bug| format!(", planted bug: {}", bug.name())).unwrap_or_default();
-    out.line(format_args!("vopr: {seeds} seeds from {from}{planted}"))?;
-    let start = Instant::now();
-    let mut last_progress = start;
-    let (mut crashes, mut answered) = (0u64, 0u64);
-    for (done, seed) in (from..=from + (seeds - 1)).enumerate() {
-        let report = match run_one(seed, options) {
-            Ok(report) => report,
-            Err(panic) => {
-                out.line(format_args!("seed {seed}: PANIC: {panic}"))?;
-                out.line(format_args!("replay: {}", replay_command(seed, bug)))?;
-                return Ok(4);
+/// One seed as a JSON object on one line. The wall time is last, so
+/// `sed 's/,"wall_ms":[^}]*//'` leaves only what a replay reproduces.
+fn json_line(run: &SeedRun) -> String {
+    let mut line = format!("{{\"seed\":{}", run.seed);
+    match &run.result {
+        Ok(report) => {
+            let (verdict, why) = match &report.outcome {
+                Outcome::Passed => ("passed", None),
+                Outcome::Correctness(why) => ("correctness", Some(why)),
+                Outcome::Liveness(why) => ("liveness", Some(why)),
+            };
+            line += &format!(
+                ",\"verdict\":\"{verdict}\",\"trace_hash\":\"{:016x}\",\"virtual_ns\":{},\
+                 \"crashes\":{},\"answers\":{},\"checks\":{},\"faults\":{}",
+                report.trace_hash,
+                report.virtual_ns,
+                report.crashes,
+                report.answered,
+                report.checks,
+                json_string(
+                    &format!("{}; corruption on {}", report.faults, report.damaged_copy)
+                        .replace('\n', "; ")
+                ),
+            );
+            if let Some(why) = why {
+                line += &format!(",\"why\":{}", json_string(why));
             }
-        };
-        crashes += u64::from(report.crashes);
-        answered += report.answered;
-        if report.outcome != Outcome::Passed {
-            out.line(&report)?;
-            out.line(format_args!("faults: {}", report.faults))?;
-            out.line(format_args!("replay: {}", replay_command(seed, bug)))?;
-            return Ok(exit_code(&report.outcome));
         }
-        if last_progress.elapsed().as_secs() >= 2 {
-            last_progress = Instant::now();
-            let rate = (done + 1) as f64 / start.elapsed().as_secs_f64();
-            out.progress(format_args!(
-                "{} / {seeds} seeds, {rate:.1} seeds/s, 0 failures",
-                done + 1
-            ))?;
+        Err(panic) => line += &format!(",\"verdict\":\"panic\",\"why\":{}", json_string(panic)),
+    }
+    line + &format!(",\"wall_ms\":{:.3}}}", run.wall.as_secs_f64() * 1e3)
+}
+
+/// `text` as a JSON string literal.
+fn json_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
         }
     }
-    out.line(format_args!(
-        "{seeds} seeds passed in {:.1} s ({crashes} server crashes, {answered} answers checked), \
-         0 failures",
-        start.elapsed().as_secs_f64()
-    ))?;
-    Ok(0)
+    out.push('"');
+    out
+}
+
+/// Prints a failing seed: what broke, its faults, how to replay it.
+fn explain(out: &mut Out, run: &SeedRun, bug: Option<Bug>) -> Result<(), Closed> {
+    match &run.result {
+        Ok(report) => {
+            out.line(report)?;
+            out.line(format_args!("faults: {}", report.faults))?;
+        }
+        Err(panic) => out.line(format_args!("seed {}: PANIC: {panic}", run.seed))?,
+    }
+    out.line(format_args!("replay: {}", replay_command(run.seed, bug)))
+}
+
+/// Replays one seed. Deterministic output only (no wall-clock figures,
+/// unless `--json` asks for them), so two replays print the same bytes.
+fn replay(out: &mut Out, seed: u64, args: &Cli, options: &Options) -> Result<u8, Closed> {
+    let run = batch::run_one(seed, options);
+    if args.json {
+        out.line(json_line(&run))?;
+        return Ok(run_code(&run));
+    }
+    match &run.result {
+        Ok(report) => {
+            out.line(format_args!("faults: {}", report.faults))?;
+            out.line(report)?;
+        }
+        Err(panic) => out.line(format_args!("seed {seed}: PANIC: {panic}"))?,
+    }
+    Ok(run_code(&run))
+}
+
+/// Runs `seeds` seeds from `from` on `jobs` threads; stops at the lowest
+/// failing seed.
+fn run_batch(out: &mut Out, from: u64, seeds: u64, args: &Cli, options: &Options) -> u8 {
+    let jobs = args.jobs.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        |jobs| jobs as usize,
+    );
+    let planted = args.bug.map(|bug| format!(", planted bug: {}", bug.name())).unwrap_or_default();
+    let header = format!("vopr: {seeds} seeds from {from}, {jobs} jobs{planted}");
+    if args.json {
+        eprintln!("{header}");
+    } else if out.line(header).is_err() {
+        return 0;
+    }
+    let start = Instant::now();
+    let mut last_progress = start;
+    let (mut done, mut crashes, mut answered, mut code) = (0u64, 0u64, 0u64, 0u8);
+    let mut closed = false;
+    batch::run_batch(from, seeds, jobs, options, |run| {
+        done += 1;
+        if let Ok(report) = &run.result {
+            crashes += u64::from(report.crashes);
+            answered += report.answered;
+        }
+        code = run_code(&run);
+        let printed = if args.json {
+            out.line(json_line(&run))
+        } else if code != 0 {
+            explain(out, &run, args.bug)
+        } else if last_progress.elapsed().as_secs() >= 2 {
+            last_progress = Instant::now();
+            let rate = done as f64 / start.elapsed().as_secs_f64();
+            out.progress(format_args!("{done} / {seeds} seeds, {rate:.1} seeds/s, 0 failures"))
+        } else {
+            Ok(())
+        };
+        closed = printed.is_err();
+        if closed { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+    });
+    if closed || code != 0 {
+        // A reader that went away (`vopr | head`) ends the run quietly.
+        return code;
+    }
+    let summary = format!(
+        "{seeds} seeds passed in {:.1} s ({:.1} seeds/s on {jobs} jobs; {crashes} server crashes, \
+         {answered} answers checked), 0 failures",
+        start.elapsed().as_secs_f64(),
+        seeds as f64 / start.elapsed().as_secs_f64(),
+    );
+    if args.json {
+        eprintln!("{summary}");
+    } else {
+        let _ = out.line(summary);
+    }
+    0
 }
 
 fn main() -> ExitCode {
@@ -168,8 +248,8 @@ fn main() -> ExitCode {
     let options =
         Options { bugs: args.bug.map(Bug::plant).unwrap_or_default(), ..Options::default() };
     let mut out = Out::default();
-    let result = match args.seed {
-        Some(seed) => replay(&mut out, seed, &options),
+    let code = match args.seed {
+        Some(seed) => replay(&mut out, seed, &args, &options).unwrap_or(0),
         None => {
             // A batch starts at a fresh seed each time unless told where:
             // the point is to explore. Every failure prints the seed that
@@ -187,9 +267,8 @@ fn main() -> ExitCode {
                     u64::MAX - from + 1
                 ));
             }
-            batch(&mut out, from, args.seeds, args.bug, &options)
+            run_batch(&mut out, from, args.seeds, &args, &options)
         }
     };
-    // A reader that went away (`vopr | head`) ends the run quietly.
-    ExitCode::from(result.unwrap_or(0))
+    ExitCode::from(code)
 }

@@ -15,6 +15,7 @@
 //! two copies precisely so that one damaged copy loses nothing, and the
 //! runner checks exactly that promise.
 
+pub mod batch;
 mod checker;
 mod client;
 mod world;
