@@ -8,4 +8,5 @@ pub mod crc32c;
 pub mod protocol;
 pub mod record;
 pub mod store;
+pub mod trace;
 pub mod vopr;

@@ -33,13 +33,13 @@ fn a_passing_batch_reports_the_same_on_any_number_of_jobs() {
 fn a_failing_batch_stops_at_the_lowest_failing_seed_on_any_number_of_jobs() {
     let options =
         Options { bugs: Bugs { ack_before_fsync: true, ..Bugs::default() }, ..Options::default() };
-    let one = reported(100, 60, 1, &options);
+    let one = reported(200, 60, 1, &options);
     let &(first_failure, passed, _) = one.last().expect("some seeds ran");
-    assert!(!passed, "ack-before-fsync survived seeds 100..160: {one:?}");
+    assert!(!passed, "ack-before-fsync survived seeds 200..260: {one:?}");
     assert!(one[..one.len() - 1].iter().all(|&(_, passed, _)| passed));
-    assert!(first_failure > 100, "the test needs passing seeds before the failure");
+    assert!(first_failure > 200, "the test needs passing seeds before the failure");
     for jobs in [2, 4] {
-        assert_eq!(reported(100, 60, jobs, &options), one, "{jobs} jobs");
+        assert_eq!(reported(200, 60, jobs, &options), one, "{jobs} jobs");
     }
 }
 

@@ -48,6 +48,8 @@ fn a_stopped_store_and_its_clients_do_not_spin_at_one_instant() {
         faults: Some(faults),
         crash_points: Some(vec![255_000_000]),
         faults_phase_ns: Some(2_000_000_000),
+        // The workload the fuzzer found it with, not one drawn from the seed.
+        swarm: false,
         ..Options::default()
     };
     let report = run_guarded(17_798_225_727_368_199_946, options);

@@ -55,6 +55,11 @@ struct Cli {
     /// What is reported does not depend on it.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
     jobs: Option<u64>,
+    /// With --seed: print the run's event log (the runner's crashes,
+    /// restarts and partitions, every client request and answer, the
+    /// store's recovery, repair and batch decisions), with virtual time.
+    #[arg(long, requires = "seed")]
+    trace: bool,
     /// One JSON object per seed on stdout (the batch's header and summary
     /// go to stderr), so shards run on many machines merge with `sort`.
     #[arg(long)]
@@ -67,6 +72,12 @@ enum Bug {
     AckBeforeFsync,
     /// Serve a get without checking its record's checksum.
     SkipChecksum,
+    /// Handle only the first request of each recv (pipelining stalls).
+    OneFramePerRecv,
+    /// Recovery misses the last slot of a full log.
+    LastSlot,
+    /// Recovery ignores deletes: deleted values come back after a restart.
+    StaleAfterRestart,
 }
 
 impl Bug {
@@ -74,6 +85,9 @@ impl Bug {
         match self {
             Bug::AckBeforeFsync => Bugs { ack_before_fsync: true, ..Bugs::default() },
             Bug::SkipChecksum => Bugs { skip_checksum: true, ..Bugs::default() },
+            Bug::OneFramePerRecv => Bugs { one_frame_per_recv: true, ..Bugs::default() },
+            Bug::LastSlot => Bugs { last_slot: true, ..Bugs::default() },
+            Bug::StaleAfterRestart => Bugs { stale_after_restart: true, ..Bugs::default() },
         }
     }
 
@@ -128,6 +142,17 @@ fn json_line(run: &SeedRun) -> String {
                         .replace('\n', "; ")
                 ),
             );
+            line += &format!(",\"workload\":{}", json_string(&report.workload.to_string()));
+            let r = &report.reached;
+            line += &format!(
+                ",\"reached\":{{\"max_in_flight\":{},\"full_answers\":{},\
+                 \"unacknowledged_reads\":{},\"racing_gets\":{},\"crashes_in_recovery\":{}}}",
+                r.max_in_flight,
+                r.full_answers,
+                r.unacknowledged_reads,
+                r.racing_gets,
+                r.crashes_in_recovery
+            );
             if let Some(why) = why {
                 line += &format!(",\"why\":{}", json_string(why));
             }
@@ -158,6 +183,7 @@ fn explain(out: &mut Out, run: &SeedRun, bug: Option<Bug>) -> Result<(), Closed>
     match &run.result {
         Ok(report) => {
             out.line(report)?;
+            out.line(format_args!("workload: {}", report.workload))?;
             out.line(format_args!("faults: {}", report.faults))?;
         }
         Err(panic) => out.line(format_args!("seed {}: PANIC: {panic}", run.seed))?,
@@ -176,6 +202,11 @@ fn replay(out: &mut Out, seed: u64, args: &Cli, options: &Options) -> Result<u8,
     match &run.result {
         Ok(report) => {
             out.line(format_args!("faults: {}", report.faults))?;
+            out.line(format_args!("workload: {}", report.workload))?;
+            for line in &report.trace {
+                out.line(line)?;
+            }
+            out.line(format_args!("reached: {}", report.reached))?;
             out.line(report)?;
         }
         Err(panic) => out.line(format_args!("seed {seed}: PANIC: {panic}"))?,
@@ -245,8 +276,11 @@ fn main() -> ExitCode {
         Ok(args) => args,
         Err(code) => return code,
     };
-    let options =
-        Options { bugs: args.bug.map(Bug::plant).unwrap_or_default(), ..Options::default() };
+    let options = Options {
+        bugs: args.bug.map(Bug::plant).unwrap_or_default(),
+        trace: args.trace,
+        ..Options::default()
+    };
     let mut out = Out::default();
     let code = match args.seed {
         Some(seed) => replay(&mut out, seed, &args, &options).unwrap_or(0),

@@ -18,6 +18,8 @@ const MAX_BATCH: usize = 16;
 
 #[derive(Debug)]
 pub(crate) struct Batch {
+    /// Counted from 1 since start, for the trace.
+    number: u64,
     first_slot: u64,
     /// The batch's requests, with their records' checksums, in slot order.
     entries: Vec<(Pending, u32)>,
@@ -47,6 +49,8 @@ where
     }
     let room = store.config.slots - store.head;
     if room == 0 {
+        let (refused, slots) = (store.queued.len(), store.config.slots);
+        store.note(io, || format!("log full ({slots} slots): {refused} mutations answered Full"));
         while let Some(pending) = store.queued.pop_front() {
             let response = Response::Error { id: pending.request.id(), code: ErrorCode::Full };
             net::respond(store, io, pending.connection, response);
@@ -65,7 +69,12 @@ where
         entries.push((pending, parent));
     }
     let first_slot = store.head;
+    store.batches += 1;
+    let number = store.batches;
+    let last = first_slot + count as u64 - 1;
+    store.note(io, || format!("batch {number}: slots {first_slot}..={last}, writing both copies"));
     store.batch = Some(Batch {
+        number,
         first_slot,
         entries,
         writes_pending: 2,
@@ -161,6 +170,8 @@ where
     let batch = store.batch.as_mut().expect("a batch is in flight");
     let first_slot = batch.first_slot;
     let entries = std::mem::take(&mut batch.entries);
+    let (number, count) = (batch.number, entries.len());
+    store.note(io, || format!("batch {number}: acknowledging {count} mutations"));
     for (i, (pending, checksum)) in entries.into_iter().enumerate() {
         let slot = first_slot + i as u64;
         match &pending.request {
@@ -184,6 +195,7 @@ fn fail_batch<I: Io>(store: &mut Store, io: &mut I, why: &'static str)
 where
     I::Context: AsMut<Store>,
 {
+    store.note(io, || format!("stopped: {why}; the batch's clients are told Unavailable"));
     store.fail(why);
     if let Some(batch) = store.batch.take() {
         for (pending, _) in batch.entries {

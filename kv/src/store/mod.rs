@@ -29,6 +29,7 @@ use twinio::{DirectIo, Fd, Io, OpenError, SECTOR_SIZE};
 
 use crate::protocol::Request;
 use crate::record::RECORD_SIZE;
+use crate::trace::Trace;
 
 /// Bugs that can be planted on purpose, to show the simulation finds them.
 /// All off in any real use.
@@ -38,6 +39,15 @@ pub struct Bugs {
     pub ack_before_fsync: bool,
     /// Serve a get's value without checking the record's checksum.
     pub skip_checksum: bool,
+    /// Handle only the first frame of each recv; pipelined requests behind
+    /// it wait for the next bytes to arrive.
+    pub one_frame_per_recv: bool,
+    /// Recovery stops one slot short of a full log: the last slot's record
+    /// (an off-by-one at the end of the log) is not replayed.
+    pub last_slot: bool,
+    /// Recovery replays puts but not deletes: a deleted key's old value
+    /// comes back after a restart.
+    pub stale_after_restart: bool,
 }
 
 /// How a store is set up.
@@ -119,6 +129,10 @@ pub struct Store {
     committed: u64,
     /// The path and system error behind a failure to open, for people.
     failure_detail: Option<String>,
+    /// Batches written since start.
+    batches: u64,
+    /// Where the store's decisions are logged, if anywhere.
+    trace: Option<Trace>,
 }
 
 impl AsMut<Store> for Store {
@@ -148,6 +162,8 @@ impl Store {
             reads: reads::Reads::default(),
             committed: 0,
             failure_detail: None,
+            batches: 0,
+            trace: None,
         }
     }
 
@@ -158,6 +174,18 @@ impl Store {
         I::Context: AsMut<Store>,
     {
         recovery::start(self, io);
+    }
+
+    /// Logs the store's decisions (recovery, repairs, batches) to `trace`.
+    pub fn set_trace(&mut self, trace: Trace) {
+        self.trace = Some(trace);
+    }
+
+    /// Notes a decision, if tracing; `what` is formatted only then.
+    fn note<I: Io>(&self, io: &I, what: impl FnOnce() -> String) {
+        if let Some(trace) = &self.trace {
+            trace.note(io.now_ns(), format_args!("store: {}", what()));
+        }
     }
 
     /// Where the store is in its life.

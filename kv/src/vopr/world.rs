@@ -7,7 +7,9 @@ use twinio::Prng;
 
 use super::checker::Checker;
 use super::client::Client;
+use super::workload::Workload;
 use crate::store::Store;
+use crate::trace::Trace;
 
 /// Where a run is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +41,12 @@ pub struct World {
     pub liveness_ops_per_client: u32,
     /// The first broken invariant.
     pub violation: Option<String>,
+    /// The first stall with faults off (a liveness failure).
+    pub stall: Option<String>,
+    /// What the clients do.
+    pub workload: Workload,
+    /// The event log, if asked for.
+    pub trace_log: Option<Trace>,
 }
 
 impl World {
@@ -49,6 +57,7 @@ impl World {
         prng: Prng,
         store_address: SocketAddr,
         liveness_ops_per_client: u32,
+        workload: Workload,
     ) -> World {
         World {
             store,
@@ -59,6 +68,16 @@ impl World {
             store_address,
             liveness_ops_per_client,
             violation: None,
+            stall: None,
+            workload,
+            trace_log: None,
+        }
+    }
+
+    /// Notes an event in the trace, if tracing; `what` is formatted only then.
+    pub fn trace(&self, now_ns: u64, what: impl FnOnce() -> String) {
+        if let Some(trace) = &self.trace_log {
+            trace.note(now_ns, what());
         }
     }
 
