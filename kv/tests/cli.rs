@@ -57,6 +57,9 @@ fn vopr_refuses_bad_command_lines_precisely() {
     refused(VOPR, &["--from", "18446744073709551614", "--seeds", "3"], "at most 2 seeds from");
     refused(VOPR, &["--bug", "nonsense"], "invalid value 'nonsense' for '--bug <BUG>'");
     refused(VOPR, &["extra"], "unexpected argument 'extra'");
+    refused(VOPR, &["--trace"], "required arguments were not provided");
+    refused(VOPR, &["--jobs", "0"], "0 is not in 1..=1024");
+    refused(VOPR, &["--jobs", "-2"], "invalid value '-2' for '--jobs <N>'");
 }
 
 #[test]
@@ -64,6 +67,15 @@ fn the_last_seeds_of_the_range_can_be_run() {
     let output = run(VOPR, &["--from", "18446744073709551614", "--seeds", "2"]);
     let stdout = text(&output.stdout);
     assert!(stdout.contains("2 seeds passed"), "{stdout} {}", text(&output.stderr));
+}
+
+#[test]
+fn a_traced_replay_prints_the_event_log_and_the_verdict() {
+    let output = run(VOPR, &["--seed", "3", "--trace"]);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(stdout.contains("store: recovery:") && stdout.contains("client 0: request 1:"));
+    assert!(stdout.lines().last().is_some_and(|line| line.starts_with("seed 3: passed")));
 }
 
 #[test]

@@ -64,7 +64,7 @@ impl Workload {
             if shared_keys { prng.range_inclusive(1, 12) } else { prng.range_inclusive(2, 24) };
         let get_percent = prng.range_inclusive(15, 60);
         let delete_percent = prng.range_inclusive(0, 25);
-        let mutations_per_client = prng.range_inclusive(40, 250) as u32;
+        let mutations_per_client = prng.range_inclusive(60, 400) as u32;
         // Small enough that the clients' mutations overflow it, down to a
         // log of one slot, where the first and the last slot are one.
         let log_slots = if small_log {
