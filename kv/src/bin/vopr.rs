@@ -78,6 +78,8 @@ enum Bug {
     LastSlot,
     /// Recovery ignores deletes: deleted values come back after a restart.
     StaleAfterRestart,
+    /// The server drops the unsent tail of a short send.
+    ShortSend,
 }
 
 impl Bug {
@@ -88,6 +90,7 @@ impl Bug {
             Bug::OneFramePerRecv => Bugs { one_frame_per_recv: true, ..Bugs::default() },
             Bug::LastSlot => Bugs { last_slot: true, ..Bugs::default() },
             Bug::StaleAfterRestart => Bugs { stale_after_restart: true, ..Bugs::default() },
+            Bug::ShortSend => Bugs { short_send: true, ..Bugs::default() },
         }
     }
 
@@ -295,7 +298,8 @@ fn main() -> ExitCode {
             });
             if from.checked_add(args.seeds - 1).is_none() {
                 return cli::refuse::<Cli>(format!(
-                    "--from {from} --seeds {} runs past the last seed, {}: at most {} seeds from {from}",
+                    "--from {from} --seeds {} runs past the last seed, {}: \
+                     at most {} seeds from {from}",
                     args.seeds,
                     u64::MAX,
                     u64::MAX - from + 1

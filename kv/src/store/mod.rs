@@ -48,6 +48,9 @@ pub struct Bugs {
     /// Recovery replays puts but not deletes: a deleted key's old value
     /// comes back after a restart.
     pub stale_after_restart: bool,
+    /// Treat a short send as complete: the unsent tail of the answers is
+    /// dropped, and the client waits for the rest of a frame.
+    pub short_send: bool,
 }
 
 /// How a store is set up.

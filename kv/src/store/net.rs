@@ -242,7 +242,7 @@ where
     let id = ConnectionId::from_tag(done.tag);
     let Some(slot) = store.connections.get(id) else { return };
     match done.result {
-        Ok(n) if n < done.buffer.len() => {
+        Ok(n) if n < done.buffer.len() && !store.config.bugs.short_send => {
             // A short send: put the unsent tail back in front of the outbox.
             let mut rest = done.buffer[n..].to_vec();
             rest.extend_from_slice(&slot.outbox);

@@ -19,8 +19,9 @@
 //! return bytes never written to its key. A get that finds nothing
 //! observed the initial state or some delete, so it is refused only when
 //! some write took effect before it was sent (the initial state is gone)
-//! and every delete of the key ended before such an `f`. Times are compared in event order (a logical clock), which is the
-//! real-time order of the simulation; virtual times are kept for messages.
+//! and every delete of the key ended before such an `f`. Times are
+//! compared in event order (a logical clock), which is the real-time order
+//! of the simulation; virtual times are kept for messages.
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -73,7 +73,8 @@ struct Outstanding {
     kind: Kind,
     token: Token,
     timer: Option<OpId>,
-    sent_in_liveness: bool,
+    /// Virtual time it was sent.
+    sent_ns: u64,
 }
 
 /// One client's state.
@@ -269,8 +270,7 @@ fn next_request<I: Io<Context = World>>(world: &mut World, io: &mut I, index: us
     }
     let timer_tag = index as u64 | id << 16;
     let timer = io.timeout(REQUEST_TIMEOUT_NS, timer_tag, on_request_timeout::<I>).ok();
-    let sent_in_liveness = phase == Phase::Liveness;
-    client.outstanding.push(Outstanding { id, kind, token, timer, sent_in_liveness });
+    client.outstanding.push(Outstanding { id, kind, token, timer, sent_ns: now });
     client.max_in_flight = client.max_in_flight.max(client.outstanding.len());
     if !client.sending {
         flush_outbox(world, io, index);
@@ -439,11 +439,16 @@ fn on_request_timeout<I: Io<Context = World>>(world: &mut World, io: &mut I, don
     let id = done.tag >> 16;
     let Some(client) = world.clients.get(index) else { return };
     let Some(outstanding) = client.outstanding.iter().find(|o| o.id == id) else { return };
-    if outstanding.sent_in_liveness {
-        // Faults were off for its whole life: nothing excuses the silence.
+    if outstanding.sent_ns > world.disturbed_ns {
+        // No crash, restart, partition or heal since it was sent: a
+        // correct store answers within the timeout whatever the other
+        // faults (latencies, short sends and receives) do, so silence is
+        // a stall, even though the reconnect that follows would hide it.
         let why = format!(
-            "client {index}: request {id} ({}), sent with faults off, unanswered after {} s",
+            "client {index}: request {id} ({}), sent at {:.3} ms, unanswered after {} s \
+             with no crash, restart or partition since",
             outstanding.kind,
+            outstanding.sent_ns as f64 / 1e6,
             REQUEST_TIMEOUT_NS / 1_000_000_000
         );
         world.stall.get_or_insert(why);
@@ -461,7 +466,11 @@ fn disconnect<I: Io<Context = World>>(world: &mut World, io: &mut I, index: usiz
             let _ = io.cancel(timer);
         }
     }
-    world.trace(io.now_ns(), || format!("client {index}: connection closed (refused, reset or timed out); requests in flight are in doubt"));
+    world.trace(io.now_ns(), || {
+        format!(
+            "client {index}: connection closed (refused, reset or timed out); in flight: in doubt"
+        )
+    });
     let client = &mut world.clients[index];
     client.generation = client.generation.wrapping_add(1);
     client.connected = false;

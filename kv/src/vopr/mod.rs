@@ -274,11 +274,13 @@ pub fn run_seed(seed: u64, options: &Options) -> Report {
                 match partitioned_until {
                     Some(until) if now >= until => {
                         io.heal_all();
+                        world.disturbed_ns = now;
                         partitioned_until = None;
                         server.note(now, || "network healed".into());
                     }
                     None if prng.below(1000) < 2 => {
                         io.partition(client_node, store_node);
+                        world.disturbed_ns = now;
                         server.note(now, || "network partitioned: clients | server".into());
                         partitioned_until =
                             Some(now + prng.range_inclusive(SECOND / 10, 5 * SECOND));
@@ -288,6 +290,7 @@ pub fn run_seed(seed: u64, options: &Options) -> Report {
                 if now >= faults_end {
                     io.set_faults(io.faults().liveness());
                     io.heal_all();
+                    world.disturbed_ns = now;
                     if !io.is_alive(store_node) {
                         restart(&mut io, &mut world, &mut server, client_node);
                     }
@@ -359,6 +362,7 @@ fn crash(io: &mut SimIO<World>, world: &mut World, server: &mut Server, stopped:
         server.crashes_in_recovery += 1;
     }
     io.crash_node(server.node).expect("the node exists");
+    world.disturbed_ns = io.now_ns();
     server.crashes += 1;
     world.checker.crashed();
     let why = if stopped { "the stopped store exits" } else { "power loss" };
@@ -370,6 +374,7 @@ fn crash(io: &mut SimIO<World>, world: &mut World, server: &mut Server, stopped:
 /// Brings the server process back: a fresh store that recovers from disk.
 fn restart(io: &mut SimIO<World>, world: &mut World, server: &mut Server, client_node: NodeId) {
     io.restart_node(server.node).expect("the node exists");
+    world.disturbed_ns = io.now_ns();
     server.restart_at = None;
     server.note(io.now_ns(), || "server restarted".into());
     io.set_current_node(server.node).expect("the node exists");

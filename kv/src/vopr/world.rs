@@ -41,8 +41,11 @@ pub struct World {
     pub liveness_ops_per_client: u32,
     /// The first broken invariant.
     pub violation: Option<String>,
-    /// The first stall with faults off (a liveness failure).
+    /// The first stall (a liveness failure): a request unanswered with
+    /// nothing to excuse it.
     pub stall: Option<String>,
+    /// The last crash, restart, partition, heal or phase change.
+    pub disturbed_ns: u64,
     /// What the clients do.
     pub workload: Workload,
     /// The event log, if asked for.
@@ -69,6 +72,7 @@ impl World {
             liveness_ops_per_client,
             violation: None,
             stall: None,
+            disturbed_ns: 0,
             workload,
             trace_log: None,
         }
