@@ -103,6 +103,13 @@ fn dropping_the_tail_of_a_short_send_is_caught() {
     caught(Bugs { short_send: true, ..Bugs::default() }, "short-send", Expect::Either);
 }
 
+/// Only the concurrency checker sees it: the value read was never
+/// acknowledged, so the old model let it (and its loss) pass.
+#[test]
+fn dirty_reads_of_mutations_not_yet_durable_are_caught() {
+    caught(Bugs { dirty_read: true, ..Bugs::default() }, "dirty-read", Expect::Correctness);
+}
+
 #[test]
 fn the_correct_store_passes_the_first_seeds() {
     for seed in 0..10 {

@@ -80,6 +80,8 @@ enum Bug {
     StaleAfterRestart,
     /// The server drops the unsent tail of a short send.
     ShortSend,
+    /// Serve gets from mutations not yet durable.
+    DirtyRead,
 }
 
 impl Bug {
@@ -91,6 +93,7 @@ impl Bug {
             Bug::LastSlot => Bugs { last_slot: true, ..Bugs::default() },
             Bug::StaleAfterRestart => Bugs { stale_after_restart: true, ..Bugs::default() },
             Bug::ShortSend => Bugs { short_send: true, ..Bugs::default() },
+            Bug::DirtyRead => Bugs { dirty_read: true, ..Bugs::default() },
         }
     }
 

@@ -39,6 +39,19 @@ fn mutation_of(request: &Request) -> Option<Mutation> {
     }
 }
 
+/// The planted `dirty_read` bug's lookup: the newest mutation of `key` not
+/// yet durable (queued, or in the batch being written), if any: `Some(None)`
+/// for a delete.
+pub(super) fn pending_value(store: &Store, key: &[u8]) -> Option<Option<Vec<u8>>> {
+    let in_batch = store.batch.iter().flat_map(|batch| batch.entries.iter().map(|(p, _)| p));
+    let newest_first = in_batch.chain(store.queued.iter()).collect::<Vec<_>>().into_iter().rev();
+    newest_first.map(|pending| &pending.request).find_map(|request| match request {
+        Request::Put { key: k, value, .. } if k == key => Some(Some(value.clone())),
+        Request::Delete { key: k, .. } if k == key => Some(None),
+        _ => None,
+    })
+}
+
 /// Starts the next batch if the store is serving, idle and has work.
 pub(super) fn pump<I: Io>(store: &mut Store, io: &mut I)
 where

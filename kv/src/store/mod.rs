@@ -51,6 +51,9 @@ pub struct Bugs {
     /// Treat a short send as complete: the unsent tail of the answers is
     /// dropped, and the client waits for the rest of a frame.
     pub short_send: bool,
+    /// Serve a get from a mutation still queued or being written: a value
+    /// that a crash can still take back (a dirty read).
+    pub dirty_read: bool,
 }
 
 /// How a store is set up.
