@@ -29,7 +29,9 @@ Exit codes:
   0  every seed passed (or stdout was closed by its reader before the end)
   1  bad usage: the command line was refused
   2  correctness failure: an invariant broke
-  3  liveness failure: with faults off, the clients did not finish in time
+  3  liveness failure: a request stalled (unanswered for 5 s with no crash,
+     restart or partition since it was sent), or with faults off the
+     clients did not finish in time
   4  a panic in the simulated system";
 
 /// Hunts bugs in the example store: each seed is one deterministic run
