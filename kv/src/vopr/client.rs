@@ -439,11 +439,15 @@ fn on_request_timeout<I: Io<Context = World>>(world: &mut World, io: &mut I, don
     let id = done.tag >> 16;
     let Some(client) = world.clients.get(index) else { return };
     let Some(outstanding) = client.outstanding.iter().find(|o| o.id == id) else { return };
-    if outstanding.sent_ns > world.disturbed_ns {
-        // No crash, restart, partition or heal since it was sent: a
-        // correct store answers within the timeout whatever the other
-        // faults (latencies, short sends and receives) do, so silence is
-        // a stall, even though the reconnect that follows would hide it.
+    let unsettled = world.partitioned
+        || world.server_down
+        || world.store.state() != crate::store::State::Serving;
+    if outstanding.sent_ns > world.disturbed_ns && !unsettled {
+        // No crash, restart, partition or heal since it was sent, and none
+        // in force: a correct store answers within the timeout whatever
+        // the other faults (latencies, short sends and receives) do, so
+        // silence is a stall, even though the reconnect that follows
+        // would hide it.
         let why = format!(
             "client {index}: request {id} ({}), sent at {:.3} ms, unanswered after {} s \
              with no crash, restart or partition since",

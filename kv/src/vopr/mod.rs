@@ -275,12 +275,14 @@ pub fn run_seed(seed: u64, options: &Options) -> Report {
                     Some(until) if now >= until => {
                         io.heal_all();
                         world.disturbed_ns = now;
+                        world.partitioned = false;
                         partitioned_until = None;
                         server.note(now, || "network healed".into());
                     }
                     None if prng.below(1000) < 2 => {
                         io.partition(client_node, store_node);
                         world.disturbed_ns = now;
+                        world.partitioned = true;
                         server.note(now, || "network partitioned: clients | server".into());
                         partitioned_until =
                             Some(now + prng.range_inclusive(SECOND / 10, 5 * SECOND));
@@ -291,6 +293,7 @@ pub fn run_seed(seed: u64, options: &Options) -> Report {
                     io.set_faults(io.faults().liveness());
                     io.heal_all();
                     world.disturbed_ns = now;
+                    world.partitioned = false;
                     if !io.is_alive(store_node) {
                         restart(&mut io, &mut world, &mut server, client_node);
                     }
@@ -363,6 +366,7 @@ fn crash(io: &mut SimIO<World>, world: &mut World, server: &mut Server, stopped:
     }
     io.crash_node(server.node).expect("the node exists");
     world.disturbed_ns = io.now_ns();
+    world.server_down = true;
     server.crashes += 1;
     world.checker.crashed();
     let why = if stopped { "the stopped store exits" } else { "power loss" };
@@ -375,6 +379,7 @@ fn crash(io: &mut SimIO<World>, world: &mut World, server: &mut Server, stopped:
 fn restart(io: &mut SimIO<World>, world: &mut World, server: &mut Server, client_node: NodeId) {
     io.restart_node(server.node).expect("the node exists");
     world.disturbed_ns = io.now_ns();
+    world.server_down = false;
     server.restart_at = None;
     server.note(io.now_ns(), || "server restarted".into());
     io.set_current_node(server.node).expect("the node exists");

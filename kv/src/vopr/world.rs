@@ -46,6 +46,10 @@ pub struct World {
     pub stall: Option<String>,
     /// The last crash, restart, partition, heal or phase change.
     pub disturbed_ns: u64,
+    /// The network between clients and server is cut.
+    pub partitioned: bool,
+    /// The server process is crashed and not yet restarted.
+    pub server_down: bool,
     /// What the clients do.
     pub workload: Workload,
     /// The event log, if asked for.
@@ -73,6 +77,8 @@ impl World {
             violation: None,
             stall: None,
             disturbed_ns: 0,
+            partitioned: false,
+            server_down: false,
             workload,
             trace_log: None,
         }
