@@ -65,6 +65,19 @@ where
     read_slot(store, io);
 }
 
+/// How many places a copy may take before the store gives up: the first,
+/// then `retry-1/…` to `retry-7/…`.
+const PLACES: usize = 8;
+
+/// Opens the copy `name`, formatting it if it is missing.
+///
+/// A copy of the wrong size was never fully formatted: a crash cut its
+/// `Format` (or a failed `Format` could not make its removal durable), so
+/// it never held a record (a record is acknowledged only once both copies
+/// were formatted and synced, and a formatted file never changes size).
+/// The store cannot remove it (the `Io` has no unlink), so it leaves it
+/// and uses the next place, `retry-N/<name>`, in order: every start finds
+/// the same place again.
 fn open_copy<I: Io>(
     io: &mut I,
     dir: twinio::Fd,
@@ -72,13 +85,21 @@ fn open_copy<I: Io>(
     size: u64,
     direct_io: DirectIo,
 ) -> Result<twinio::Fd, OpenError> {
-    let path = std::path::Path::new(name);
-    match io.open_data_file(dir, path, size, FilePurpose::Open, direct_io) {
-        Err(OpenError::NotFound) => {
-            io.open_data_file(dir, path, size, FilePurpose::Format, direct_io)
+    let mut last = OpenError::SizeMismatch;
+    for place in 0..PLACES {
+        let path = match place {
+            0 => std::path::PathBuf::from(name),
+            n => std::path::Path::new(&format!("retry-{n}")).join(name),
+        };
+        match io.open_data_file(dir, &path, size, FilePurpose::Open, direct_io) {
+            Err(OpenError::NotFound) => {
+                return io.open_data_file(dir, &path, size, FilePurpose::Format, direct_io);
+            }
+            Err(OpenError::SizeMismatch) => last = OpenError::SizeMismatch,
+            other => return other,
         }
-        other => other,
     }
+    Err(last)
 }
 
 fn read_slot<I: Io>(store: &mut Store, io: &mut I)
