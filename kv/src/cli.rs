@@ -35,6 +35,7 @@ pub struct Closed;
 
 /// Standard output, line by line, that reports a closed pipe as [`Closed`]
 /// instead of panicking as `println!` does.
+#[derive(Debug)]
 pub struct Out {
     stdout: io::Stdout,
     terminal: bool,

@@ -36,6 +36,7 @@ impl fmt::Display for ClientError {
 impl std::error::Error for ClientError {}
 
 /// One connection to the server.
+#[derive(Debug)]
 pub struct Connection {
     stream: TcpStream,
     inbox: Vec<u8>,
