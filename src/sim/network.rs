@@ -58,9 +58,7 @@ use std::net::SocketAddr;
 pub use faults::NetworkFaults;
 use queue::SegmentQueue;
 
-use crate::error::{
-    AcceptError, CloseError, ConnectError, Errno, ListenError, RecvError, SendError, ShutdownError,
-};
+use crate::error::{CloseError, Errno, ListenError, ShutdownError};
 use crate::options::Shutdown;
 use crate::sim::node::NodeId;
 use crate::sim::prng::Prng;
@@ -133,7 +131,7 @@ enum State {
     Open,
     Listening(Listener),
     Connecting { local: SocketAddr },
-    Failed(ConnectError),
+    Failed(Errno),
     Connected(Box<Endpoint>),
 }
 
@@ -308,15 +306,15 @@ impl Network {
         now: u64,
         prng: &mut Prng,
         faults: &NetworkFaults,
-    ) -> Result<(), ConnectError> {
+    ) -> Result<(), Errno> {
         self.observe(now);
         let node = match self.socket(key) {
-            None => return Err(ConnectError::BadFileDescriptor),
+            None => return Err(Errno::EBADF),
             Some(Socket { state: State::Connecting { .. }, .. }) => {
-                return Err(ConnectError::AlreadyInProgress);
+                return Err(Errno::EALREADY);
             }
             Some(Socket { state: State::Connected(_) | State::Listening(_), .. }) => {
-                return Err(ConnectError::AlreadyConnected);
+                return Err(Errno::EISCONN);
             }
             Some(socket) => socket.node,
         };
@@ -333,29 +331,27 @@ impl Network {
 
     /// The outcome of the handshake `connect` started: `None` while it is
     /// under way (or held by a partition), `Some(Ok(()))` once connected.
-    pub fn poll_connect(&mut self, key: SocketKey) -> Option<Result<(), ConnectError>> {
+    pub fn poll_connect(&mut self, key: SocketKey) -> Option<Result<(), Errno>> {
         let Some(socket) = self.socket(key) else {
-            return Some(Err(ConnectError::BadFileDescriptor));
+            return Some(Err(Errno::EBADF));
         };
         match &socket.state {
             State::Connecting { .. } => None,
             State::Connected(_) => Some(Ok(())),
             State::Failed(error) => Some(Err(*error)),
             // Nothing was started: not a state a caller can wait out.
-            State::Open | State::Listening(_) => {
-                Some(Err(ConnectError::Unexpected(Errno::ENOTCONN)))
-            }
+            State::Open | State::Listening(_) => Some(Err(Errno::ENOTCONN)),
         }
     }
 
     /// The next established connection waiting on `listener`, or `None`.
-    pub fn poll_accept(&mut self, listener: SocketKey) -> Option<Result<SocketKey, AcceptError>> {
+    pub fn poll_accept(&mut self, listener: SocketKey) -> Option<Result<SocketKey, Errno>> {
         let Some(socket) = self.socket_mut(listener) else {
-            return Some(Err(AcceptError::BadFileDescriptor));
+            return Some(Err(Errno::EBADF));
         };
         match &mut socket.state {
             State::Listening(listening) => listening.queue.pop_front().map(Ok),
-            _ => Some(Err(AcceptError::SocketNotListening)),
+            _ => Some(Err(Errno::EINVAL)),
         }
     }
 
@@ -368,9 +364,9 @@ impl Network {
         buf: &mut [u8],
         prng: &mut Prng,
         faults: &NetworkFaults,
-    ) -> Option<Result<usize, RecvError>> {
+    ) -> Option<Result<usize, Errno>> {
         let Some(socket) = self.socket_mut(key) else {
-            return Some(Err(RecvError::BadFileDescriptor));
+            return Some(Err(Errno::EBADF));
         };
         let endpoint = match &mut socket.state {
             State::Connected(endpoint) => endpoint,
@@ -378,7 +374,7 @@ impl Network {
             // A refused connect leaves the socket shut in both directions
             // (Linux's `tcp_done`): end of stream, as the kernel answers.
             State::Failed(_) => return Some(Ok(0)),
-            State::Open | State::Listening(_) => return Some(Err(RecvError::NotConnected)),
+            State::Open | State::Listening(_) => return Some(Err(Errno::ENOTCONN)),
         };
         if buf.is_empty() {
             return Some(Ok(0));
@@ -400,7 +396,7 @@ impl Network {
         }
         if endpoint.reset && !endpoint.reset_reported {
             endpoint.reset_reported = true;
-            return Some(Err(RecvError::ConnectionResetByPeer));
+            return Some(Err(Errno::ECONNRESET));
         }
         if endpoint.reset || endpoint.fin_received || endpoint.read_shut {
             return Some(Ok(0));
@@ -419,10 +415,10 @@ impl Network {
         now: u64,
         prng: &mut Prng,
         faults: &NetworkFaults,
-    ) -> Option<Result<usize, SendError>> {
+    ) -> Option<Result<usize, Errno>> {
         self.observe(now);
         let Some(socket) = self.socket_mut(key) else {
-            return Some(Err(SendError::BadFileDescriptor));
+            return Some(Err(Errno::EBADF));
         };
         let node = socket.node;
         let endpoint = match &mut socket.state {
@@ -432,18 +428,18 @@ impl Network {
             // connected nor connecting (never connected, listening, or
             // refused) answers EPIPE.
             State::Open | State::Listening(_) | State::Failed(_) => {
-                return Some(Err(SendError::BrokenPipe));
+                return Some(Err(Errno::EPIPE));
             }
         };
         if endpoint.reset {
             if endpoint.reset_reported {
-                return Some(Err(SendError::BrokenPipe));
+                return Some(Err(Errno::EPIPE));
             }
             endpoint.reset_reported = true;
-            return Some(Err(SendError::ConnectionResetByPeer));
+            return Some(Err(Errno::ECONNRESET));
         }
         if endpoint.write_shut {
-            return Some(Err(SendError::BrokenPipe));
+            return Some(Err(Errno::EPIPE));
         }
         if data.is_empty() {
             return Some(Ok(0));
@@ -458,7 +454,7 @@ impl Network {
             endpoint.reset_reported = true;
             let delay = endpoint.path_delay;
             self.send_segment(key.index, node, Some(peer_node), delay, Kind::Rst { to: peer });
-            return Some(Err(SendError::ConnectionResetByPeer));
+            return Some(Err(Errno::ECONNRESET));
         }
         let mut count = data.len().min(room);
         if count > 1 && prng.chance(faults.partial_send) {
@@ -741,7 +737,7 @@ impl Network {
                 if let Some(socket) = self.socket_mut(client)
                     && matches!(socket.state, State::Connecting { .. })
                 {
-                    socket.state = State::Failed(ConnectError::ConnectionTimedOut);
+                    socket.state = State::Failed(Errno::ETIMEDOUT);
                 }
             }
             Kind::SynAck { client, server, server_address } => {
@@ -824,7 +820,7 @@ impl Network {
                         }
                         // RST in SYN-SENT: the connect is refused.
                         State::Connecting { .. } => {
-                            socket.state = State::Failed(ConnectError::ConnectionRefused);
+                            socket.state = State::Failed(Errno::ECONNREFUSED);
                         }
                         _ => {}
                     }
