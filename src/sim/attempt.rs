@@ -27,6 +27,8 @@ pub(crate) struct SlotData {
     /// The file a storage operation was issued against (resolved from its
     /// descriptor at issue, as the kernel holds the open file).
     pub file: u32,
+    /// A storage operation whose latency has passed: it runs now.
+    pub due: bool,
 }
 
 impl<C> SimIO<C> {
@@ -38,7 +40,7 @@ impl<C> SimIO<C> {
             Op::Free => unreachable!("a free slot is never queued"),
             Op::Timeout { .. } | Op::EventListen { .. } => Attempt::Done(Ok(0)),
             Op::Read { .. } | Op::Write { .. } | Op::Fsync { .. } => {
-                if slot.due {
+                if slot.data.due {
                     Attempt::Done(self.execute_storage(index))
                 } else {
                     self.issue_storage(index)

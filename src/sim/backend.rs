@@ -39,7 +39,7 @@ impl<C> Backend for SimIO<C> {
         if !self.is_alive(self.current) {
             return Err(SubmitError::Closed);
         }
-        Ok(SlotData { node: self.current, file: 0 })
+        Ok(SlotData { node: self.current, file: 0, due: false })
     }
 
     fn submitted(&mut self, index: u32) {
@@ -52,6 +52,10 @@ impl<C> Backend for SimIO<C> {
             u64::from(index),
         ];
         self.trace.record(Record::Submit, fields);
+    }
+
+    fn deadline_passed(data: &mut SlotData) {
+        data.due = true;
     }
 
     fn attempt(&mut self, index: u32) -> Attempt {
