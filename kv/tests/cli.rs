@@ -88,12 +88,17 @@ fn kv_server_refuses_bad_command_lines_precisely() {
 }
 
 #[test]
-fn kv_server_names_the_missing_directory_and_the_system_error() {
-    let output = run(SERVER, &["--dir", "/nonexistent/x"]);
+fn kv_server_names_the_unusable_directory_and_the_system_error() {
+    // A missing directory is created (open_dir makes the data directory);
+    // one under a regular file cannot be.
+    let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-not-a-directory");
+    std::fs::write(&file, b"a file").expect("write the file");
+    let dir = file.join("x");
+    let output = run(SERVER, &["--dir", dir.to_str().expect("utf-8 path")]);
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("/nonexistent/x"), "{stderr}");
-    assert!(stderr.contains("ENOENT"), "{stderr}");
+    assert!(stderr.contains(dir.to_str().unwrap()), "{stderr}");
+    assert!(stderr.contains("ENOTDIR"), "{stderr}");
 }
 
 #[test]
