@@ -87,6 +87,7 @@ pub struct SimulationDoctest;
 
 pub use real::{DEFAULT_MAX_WAIT_NS, EventTrigger, IO, InitError, IoOptions, UNBOUNDED_WAIT};
 pub use sim::config::{CrashPolicy, FaultConfig, Latency, StorageFaults, Unwritten};
+pub use sim::events::{EventLog, OpKind, SimEvent, SimEventKind, StorageFault, StorageFaultSet};
 pub use sim::network::NetworkFaults;
 pub use sim::node::NodeId;
 pub use sim::prng::{Prng, Ratio};

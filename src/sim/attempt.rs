@@ -2,6 +2,7 @@
 //! storage (with its latency and faults) and the descriptor table.
 
 use super::SimIO;
+use super::events::{SimEventKind, StorageFaultSet};
 use super::fds::FdKind;
 use super::network::SocketKey;
 use super::node::NodeId;
@@ -10,6 +11,7 @@ use crate::buffer::SECTOR_SIZE;
 use crate::engine::check_within_data_file;
 use crate::engine::op::{Attempt, Op, Place, Span};
 use crate::error::Errno;
+use crate::fd::Fd;
 use crate::options::{AddressFamily, SocketOptions};
 
 /// Where an operation of the twin waits outside the core.
@@ -174,19 +176,32 @@ impl<C> SimIO<C> {
         let slot = &mut self.core.slots[index as usize];
         let file = slot.data.file;
         let node = slot.data.node;
-        let mut chaos = Chaos { faults: &self.faults.storage, prng: &mut self.streams.storage };
+        let mut chaos = Chaos {
+            faults: &self.faults.storage,
+            prng: &mut self.streams.storage,
+            fired: StorageFaultSet::default(),
+        };
         let storage = &mut self.storage;
         let access = |fd: &i32| Access { node, fd: *fd };
-        match &mut slot.op {
-            Op::Read { fd, span, offset, .. } => {
-                storage.read(file, access(fd), span.bytes_mut(), *offset, &mut chaos)
-            }
+        let (result, fd, offset) = match &mut slot.op {
+            Op::Read { fd, span, offset, .. } => (
+                storage.read(file, access(fd), span.bytes_mut(), *offset, &mut chaos),
+                *fd,
+                *offset,
+            ),
             Op::Write { fd, span, offset, .. } => {
-                storage.write(file, access(fd), span.bytes(), *offset, &mut chaos)
+                (storage.write(file, access(fd), span.bytes(), *offset, &mut chaos), *fd, *offset)
             }
-            Op::Fsync { fd, .. } => storage.fsync(file, access(fd), &mut chaos).map(|()| 0),
+            Op::Fsync { fd, .. } => {
+                (storage.fsync(file, access(fd), &mut chaos).map(|()| 0), *fd, 0)
+            }
             _ => unreachable!("not a storage operation"),
+        };
+        if !chaos.fired.is_empty() {
+            let faults = chaos.fired;
+            self.log(node, SimEventKind::StorageFaults { fd: Fd::from_raw(fd), offset, faults });
         }
+        result
     }
 
     fn attempt_close(&mut self, index: u32, node: NodeId, fd: i32) -> Attempt {

@@ -4,11 +4,13 @@
 
 use super::SimIO;
 use super::attempt::{SlotData, Wait};
+use super::events::{OpKind, SimEventKind};
 use super::node::NodeId;
 use super::trace::Record;
 use crate::engine::op::{Attempt, Op};
 use crate::engine::{Backend, Core};
 use crate::error::{CancelError, Errno, EventError, RunError, SubmitError};
+use crate::fd::Fd;
 
 /// What a dead node's process-level calls fail with: "no such process".
 pub(crate) const DEAD: Errno = Errno::ESRCH;
@@ -52,6 +54,24 @@ impl<C> Backend for SimIO<C> {
             u64::from(index),
         ];
         self.trace.record(Record::Submit, fields);
+        if self.event_log.is_some() {
+            let (op, node) = (&slot.op, slot.data.node);
+            let (offset, len) = match op {
+                Op::Read { span, offset, .. } | Op::Write { span, offset, .. } => {
+                    (*offset, span.len())
+                }
+                Op::Recv { span, .. } | Op::Send { span, .. } => (0, span.len()),
+                _ => (0, 0),
+            };
+            let kind = SimEventKind::Submit {
+                op: OpKind::from_code(op.kind()),
+                fd: op.fd().map(Fd::from_raw),
+                offset,
+                len,
+                tag: op.tag(),
+            };
+            self.log(node, kind);
+        }
     }
 
     fn deadline_passed(data: &mut SlotData) {
@@ -120,6 +140,15 @@ impl<C> Backend for SimIO<C> {
         };
         let fields = [self.clock.now(), op.kind(), op.tag(), code, u64::from(data.node.0)];
         self.trace.record(Record::Complete, fields);
+        if self.event_log.is_some() {
+            let kind = SimEventKind::Complete {
+                op: OpKind::from_code(op.kind()),
+                fd: op.fd().map(Fd::from_raw),
+                result: *result,
+                tag: op.tag(),
+            };
+            self.log(data.node, kind);
+        }
         std::mem::replace(&mut self.current, data.node)
     }
 

@@ -11,6 +11,7 @@ mod attempt;
 mod backend;
 mod clock;
 pub mod config;
+pub mod events;
 mod fds;
 // Some inspection methods of the network serve only its own tests.
 #[allow(dead_code)]
@@ -72,6 +73,7 @@ impl<C> fmt::Debug for SimIO<C> {
             .field("nodes", &self.nodes.len())
             .field("current_node", &self.current)
             .field("trace_hash", &self.trace.hash())
+            .field("event_log", &self.event_log.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -151,6 +153,8 @@ pub struct SimIO<C> {
     current: NodeId,
     streams: Streams,
     trace: Trace,
+    /// Where events go, if a caller asked for them (`set_event_log`).
+    event_log: Option<events::EventLog>,
 }
 
 impl_io!(SimIO);
@@ -186,6 +190,7 @@ impl<C> SimIO<C> {
             current: NodeId::FIRST,
             streams,
             trace: Trace::new(seed),
+            event_log: None,
         }
     }
 
@@ -218,6 +223,38 @@ impl<C> SimIO<C> {
     /// restart. Equal seeds and equal inputs give equal hashes.
     pub fn trace_hash(&self) -> u64 {
         self.trace.hash()
+    }
+
+    /// Sends every event of the run from now on to `log` (`None` stops):
+    /// each submit and completion, each injected storage fault, each crash
+    /// and restart, in the order they happen, with virtual time. It changes
+    /// nothing about the run: not a draw, not the trace hash. The box is
+    /// made once, here; no event allocates.
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use twinio::{FaultConfig, Io, SimIO};
+    ///
+    /// let lines = Rc::new(RefCell::new(Vec::new()));
+    /// let mut sim: SimIO<()> = SimIO::new(1, 8, FaultConfig::none());
+    /// let sink = Rc::clone(&lines);
+    /// sim.set_event_log(Some(Box::new(move |event| sink.borrow_mut().push(event.to_string()))));
+    /// sim.timeout(1_000, 7, |_, _, _| {}).unwrap();
+    /// sim.run_until_done(&mut ()).unwrap();
+    /// assert_eq!(lines.borrow().len(), 2, "{:?}", lines.borrow()); // submit, complete
+    /// assert!(lines.borrow()[1].contains("complete Timeout Ok(0) tag 7"));
+    /// ```
+    pub fn set_event_log(&mut self, log: Option<events::EventLog>) {
+        self.event_log = log;
+    }
+
+    /// Hands `kind` to the event log, if there is one.
+    #[inline]
+    pub(crate) fn log(&mut self, node: NodeId, kind: events::SimEventKind) {
+        if let Some(log) = self.event_log.as_mut() {
+            log(&events::SimEvent { at_ns: self.clock.now(), node, kind });
+        }
     }
 
     /// The number of operation slots.
@@ -296,6 +333,7 @@ impl<C> SimIO<C> {
         let policy_code = policy as u64;
         let words = [self.clock.now(), u64::from(node.0), policy_code, outcome, 0];
         self.trace.record(Record::Crash, words);
+        self.log(node, events::SimEventKind::Crash { policy });
         Ok(())
     }
 
@@ -306,6 +344,7 @@ impl<C> SimIO<C> {
         if !self.nodes[at] {
             self.nodes[at] = true;
             self.trace.record(Record::Restart, [self.clock.now(), u64::from(node.0), 0, 0, 0]);
+            self.log(node, events::SimEventKind::Restart);
         }
         Ok(())
     }

@@ -9,22 +9,29 @@ use super::{Access, FileId, Storage, is_direct};
 use crate::buffer::SECTOR_SIZE;
 use crate::error::Errno;
 use crate::sim::config::StorageFaults;
+use crate::sim::events::{StorageFault, StorageFaultSet};
 use crate::sim::prng::{Prng, Ratio};
 
 /// The randomness and configuration one storage operation may draw on.
 pub(crate) struct Chaos<'a> {
     pub faults: &'a StorageFaults,
     pub prng: &'a mut Prng,
+    /// The faults that fired during this operation (for the event log).
+    pub fired: StorageFaultSet,
 }
 
 impl Chaos<'_> {
     /// A corruption fault: never on an exempt file.
-    fn corrupt(&mut self, exempt: bool, ratio: Ratio) -> bool {
-        !exempt && self.prng.chance(ratio)
+    fn corrupt(&mut self, exempt: bool, ratio: Ratio, fault: StorageFault) -> bool {
+        !exempt && self.chance(ratio, fault)
     }
 
-    fn chance(&mut self, ratio: Ratio) -> bool {
-        self.prng.chance(ratio)
+    fn chance(&mut self, ratio: Ratio, fault: StorageFault) -> bool {
+        let fired = self.prng.chance(ratio);
+        if fired {
+            self.fired.insert(fault);
+        }
+        fired
     }
 }
 
@@ -47,25 +54,25 @@ impl Storage {
         let mut len = clamp(buffer.len(), offset, file.size);
         let end = offset + len as u64;
         let faults = chaos.faults;
-        if chaos.corrupt(exempt, faults.latent_sector_error) {
+        if chaos.corrupt(exempt, faults.latent_sector_error, StorageFault::LatentSectorError) {
             let byte = chaos.prng.range_inclusive(offset, end - 1);
             file.sectors.set_bad(byte / SECTOR);
         }
-        if chaos.corrupt(exempt, faults.bit_rot) {
+        if chaos.corrupt(exempt, faults.bit_rot, StorageFault::BitRot) {
             let byte = chaos.prng.range_inclusive(offset, end - 1);
             let bit = chaos.prng.below(8) as u32;
             file.sectors.stored_mut(byte / SECTOR)[(byte % SECTOR) as usize] ^= 1 << bit;
         }
-        if chaos.corrupt(exempt, faults.multi_bit_rot) {
+        if chaos.corrupt(exempt, faults.multi_bit_rot, StorageFault::MultiBitRot) {
             let sector = chaos.prng.range_inclusive(offset, end - 1) / SECTOR;
             let bits = chaos.prng.range_inclusive(2, 16);
             file.flip_bits(sector, bits, chaos.prng);
         }
-        if chaos.corrupt(exempt, faults.sector_garbage) {
+        if chaos.corrupt(exempt, faults.sector_garbage, StorageFault::SectorGarbage) {
             let sector = chaos.prng.range_inclusive(offset, end - 1) / SECTOR;
             file.scramble(sector, chaos.prng);
         }
-        if chaos.chance(faults.short_read) {
+        if chaos.chance(faults.short_read, StorageFault::ShortRead) {
             len = shorten(len, is_direct(&self.handles, access), chaos.prng);
         }
         let (first, last) = span(offset, len);
@@ -74,7 +81,7 @@ impl Storage {
         }
         let buffer = &mut buffer[..len];
         file.sectors.read(buffer, offset);
-        if chaos.corrupt(exempt, faults.misdirected_read) {
+        if chaos.corrupt(exempt, faults.misdirected_read, StorageFault::MisdirectedRead) {
             // One sector's worth of the buffer comes from another sector.
             let victim = chaos.prng.range_inclusive(first, last);
             let others = file.size / SECTOR - 1;
@@ -86,7 +93,7 @@ impl Storage {
             let source_at = source * SECTOR + (from as u64 + offset) % SECTOR;
             file.sectors.read(&mut buffer[from..to], source_at);
         }
-        if chaos.corrupt(exempt, faults.stale_read) {
+        if chaos.corrupt(exempt, faults.stale_read, StorageFault::StaleRead) {
             // An older version of a sector rewritten since it was durable.
             let victim = chaos.prng.range_inclusive(first, last);
             if let Some(entry) = file.sectors.entry(victim).filter(|e| !e.orphan) {
@@ -114,23 +121,23 @@ impl Storage {
         if offset >= file.size {
             return Err(Errno::EFBIG);
         }
-        if chaos.chance(faults.no_space) {
+        if chaos.chance(faults.no_space, StorageFault::NoSpace) {
             return Err(Errno::ENOSPC);
         }
         let exempt = file.exempt;
         let mut len = clamp(data.len(), offset, file.size);
-        if chaos.chance(faults.write_io_error) {
+        if chaos.chance(faults.write_io_error, StorageFault::WriteIoError) {
             // The device failed part way: a prefix of whole sectors landed.
             let (first, last) = span(offset, len);
             let cut = ((first + chaos.prng.below(last - first + 1)) * SECTOR).max(offset);
             file.sectors.write(&data[..(cut - offset) as usize], offset);
             return Err(Errno::EIO);
         }
-        if chaos.chance(faults.short_write) {
+        if chaos.chance(faults.short_write, StorageFault::ShortWrite) {
             len = shorten(len, is_direct(&self.handles, access), chaos.prng);
         }
         let mut landed = len;
-        if chaos.corrupt(exempt, faults.torn_write) {
+        if chaos.corrupt(exempt, faults.torn_write, StorageFault::TornWrite) {
             // A strict prefix of the sectors lands: the write is really torn.
             let (first, last) = span(offset, len);
             let keep = chaos.prng.below(last - first + 1);
@@ -138,12 +145,12 @@ impl Storage {
             landed = (cut - offset) as usize;
         }
         let mut target = (id, offset);
-        if chaos.corrupt(exempt, faults.misdirected_write) {
+        if chaos.corrupt(exempt, faults.misdirected_write, StorageFault::MisdirectedWrite) {
             target = self.misdirect(id, access, offset, len, chaos);
         }
         let file = &mut self.files[target.0 as usize];
         file.sectors.write(&data[..landed], target.1);
-        if chaos.chance(faults.writeback_error) {
+        if chaos.chance(faults.writeback_error, StorageFault::WritebackError) {
             let file = &mut self.files[id as usize];
             file.sync_failed(Errno::EIO, faults.fsync_revert, chaos.prng);
         }
@@ -164,7 +171,7 @@ impl Storage {
         let within = offset % SECTOR;
         let span = (within + len as u64).div_ceil(SECTOR);
         let mut target = id;
-        if chaos.chance(chaos.faults.misdirected_write_other_file) {
+        if chaos.chance(chaos.faults.misdirected_write_other_file, StorageFault::MisdirectedWrite) {
             let fits = |other: FileId| {
                 let file = &self.files[other as usize];
                 other != id && !file.exempt && file.size / SECTOR >= span
@@ -191,11 +198,11 @@ impl Storage {
         chaos: &mut Chaos<'_>,
     ) -> Result<(), Errno> {
         let faults = chaos.faults;
-        let failure = if chaos.chance(faults.fsync_error) {
+        let failure = if chaos.chance(faults.fsync_error, StorageFault::FsyncError) {
             Some(Errno::EIO)
-        } else if chaos.chance(faults.fsync_no_space) {
+        } else if chaos.chance(faults.fsync_no_space, StorageFault::FsyncNoSpace) {
             let half = Ratio::new(1, 2).expect("valid ratio");
-            Some(if chaos.chance(half) { Errno::ENOSPC } else { Errno::EDQUOT })
+            Some(if chaos.prng.chance(half) { Errno::ENOSPC } else { Errno::EDQUOT })
         } else {
             None
         };
