@@ -191,9 +191,14 @@ pub enum SimEventKind {
 impl fmt::Display for SimEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = self.at_ns as f64 / 1e6;
-        write!(f, "{ms:.3} ms {}: ", self.node)?;
+        write!(f, "{ms:.3} ms {}: {}", self.node, self.kind)
+    }
+}
+
+impl fmt::Display for SimEventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let fd = |fd: Option<Fd>| fd.map_or(String::new(), |fd| format!(" fd {fd}"));
-        match self.kind {
+        match *self {
             SimEventKind::Submit { op, fd: on, offset, len, tag } => {
                 write!(f, "submit {op:?}{} @{offset}+{len} tag {tag}", fd(on))
             }

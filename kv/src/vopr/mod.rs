@@ -186,6 +186,13 @@ pub fn run_seed(seed: u64, options: &Options) -> Report {
     world.trace_log = trace.clone();
     if let Some(trace) = &trace {
         world.store.set_trace(trace.clone());
+        // The twin's own events (every submit and completion, injected
+        // storage faults, crashes), interleaved with the store's and the
+        // runner's lines in the order they happened.
+        let sink = trace.clone();
+        io.set_event_log(Some(Box::new(move |event| {
+            sink.note(event.at_ns, format_args!("io {}: {}", event.node, event.kind))
+        })));
         trace.note(io.now_ns(), format_args!("runner: workload: {workload}"));
         trace.note(
             io.now_ns(),
