@@ -24,6 +24,8 @@ mod event;
 mod op;
 pub(crate) mod poller;
 mod pool;
+#[cfg(target_os = "linux")]
+mod uring;
 
 use std::net::SocketAddr;
 use std::ops::RangeBounds;
