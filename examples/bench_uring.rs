@@ -164,8 +164,28 @@ mod linux {
         (0..n).map(|_| Block([fill; SMALL])).collect()
     }
 
-    /// Runs `workload` through a ring for `secs`; returns ops per second.
-    fn ring_side(file: &BenchFile, w: Workload, task_run: TaskRun, wait: Wait, secs: f64) -> f64 {
+    /// Ops per second, and CPU time (user + system, all threads, the
+    /// kernel's io-wq workers included) per op in microseconds.
+    #[derive(Clone, Copy)]
+    struct Rate {
+        ops: f64,
+        cpu_us: f64,
+    }
+
+    /// User + system CPU time of the whole process, in microseconds.
+    fn cpu_us() -> f64 {
+        // SAFETY: `getrusage` fills the zeroed struct it is given.
+        let usage = unsafe {
+            let mut usage = std::mem::zeroed::<libc::rusage>();
+            libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+            usage
+        };
+        let us = |t: libc::timeval| t.tv_sec as f64 * 1e6 + t.tv_usec as f64;
+        us(usage.ru_utime) + us(usage.ru_stime)
+    }
+
+    /// Runs `workload` through a ring for `secs`.
+    fn ring_side(file: &BenchFile, w: Workload, task_run: TaskRun, wait: Wait, secs: f64) -> Rate {
         let options = RingOptions { entries: 64, task_run, refuse: false };
         let mut ring = Ring::with_options(options).expect("io_uring");
         let epoll = Epoll::watching(ring.fd());
@@ -207,6 +227,7 @@ mod linux {
             push(&mut ring, slot, false);
         }
         let mut done = Vec::with_capacity(64);
+        let cpu_start = cpu_us();
         let start = Instant::now();
         let deadline = start + Duration::from_secs_f64(secs);
         let mut ops = 0u64;
@@ -233,12 +254,13 @@ mod linux {
             now = Instant::now();
         }
         let elapsed = now.duration_since(start).as_secs_f64();
+        let cpu = cpu_us() - cpu_start;
         ring.submit().expect("submit");
         while ring.in_flight() > 0 {
             ring.submit_and_wait(1, None).expect("drain");
             ring.reap(|_, _| {});
         }
-        ops as f64 / elapsed
+        Rate { ops: ops as f64 / elapsed, cpu_us: cpu / ops as f64 }
     }
 
     struct Epoll(File);
@@ -266,8 +288,9 @@ mod linux {
         }
     }
 
-    /// Runs fio on the file; `None` if fio is not installed or failed.
-    fn fio_side(file: &BenchFile, w: Workload, engine: &str, secs: f64) -> Option<f64> {
+    /// Runs fio on the file; `None` if fio failed. CPU per op is fio's
+    /// own (its job threads), NaN for psync's many jobs.
+    fn fio_side(file: &BenchFile, w: Workload, engine: &str, secs: f64) -> Option<Rate> {
         let (rw, bs) = match w.kind {
             Kind::RandRead => ("randread", "4k"),
             Kind::RandWrite => ("randwrite", "4k"),
@@ -294,14 +317,25 @@ mod linux {
         let output = cmd.output().ok().filter(|o| o.status.success())?;
         let text = String::from_utf8_lossy(&output.stdout);
         let fields: Vec<&str> = text.lines().last()?.split(';').collect();
-        // Terse v3: field 8 is read IOPS, field 49 write IOPS (1-based).
-        let index = if w.kind == Kind::RandRead { 7 } else { 48 };
-        fields.get(index)?.parse().ok()
+        // Terse v3 (1-based): read IOPS 8, write IOPS 49, CPU user and
+        // system percentages 88 and 89.
+        let field = |i: usize| fields.get(i - 1).map(|f| f.trim_end_matches('%').parse::<f64>());
+        let ops = field(if w.kind == Kind::RandRead { 8 } else { 49 })?.ok()?;
+        let cpu = field(88)?.ok()? + field(89)?.ok()?;
+        let cpu_us = if engine == "psync" { f64::NAN } else { cpu / 100.0 * 1e6 / ops };
+        Some(Rate { ops, cpu_us })
     }
 
-    fn median(mut v: Vec<f64>) -> f64 {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
+    /// The median rate and the median CPU per op (taken separately).
+    fn median(v: &[Rate]) -> Rate {
+        let mid = |mut x: Vec<f64>| {
+            x.sort_by(f64::total_cmp);
+            x[x.len() / 2]
+        };
+        Rate {
+            ops: mid(v.iter().map(|r| r.ops).collect()),
+            cpu_us: mid(v.iter().map(|r| r.cpu_us).collect()),
+        }
     }
 
     pub fn main() {
@@ -337,29 +371,35 @@ mod linux {
                     ring_rates[i].push(ring_side(&file, w, task_run, wait, args.secs));
                 }
                 for (i, engine) in ["io_uring", "psync"].iter().enumerate() {
-                    if let Some(rate) = have_fio.then(|| fio_side(&file, w, engine, args.secs)) {
-                        fio_rates[i].push(rate.unwrap_or(f64::NAN));
+                    if have_fio {
+                        let failed = Rate { ops: f64::NAN, cpu_us: f64::NAN };
+                        fio_rates[i].push(fio_side(&file, w, engine, args.secs).unwrap_or(failed));
                     }
                 }
             }
-            let fio: Vec<Option<f64>> =
-                fio_rates.into_iter().map(|v| (!v.is_empty()).then(|| median(v))).collect();
-            let uring_label = format!("fio io_uring, iodepth={}", w.depth);
-            let psync_label = format!("fio psync, numjobs={}", w.depth);
-            for (i, rates) in ring_rates.into_iter().enumerate() {
+            let fio: Vec<Option<Rate>> =
+                fio_rates.iter().map(|v| (!v.is_empty()).then(|| median(v))).collect();
+            for (i, rates) in ring_rates.iter().enumerate() {
                 let rate = median(rates);
-                let mut line = format!("  {:<28} {:>9.0}/s", ring_sides[i].0, rate);
+                let mut line = format!(
+                    "  {:<26} {:>8.0}/s {:>6.1} us CPU/op",
+                    ring_sides[i].0, rate.ops, rate.cpu_us
+                );
                 if let Some(f) = fio[0] {
-                    line += &format!("  {:.2}x fio io_uring", rate / f);
+                    line += &format!("  {:.2}x fio io_uring", rate.ops / f.ops);
                 }
                 if let Some(p) = fio[1] {
-                    line += &format!("  {:.2}x fio psync", rate / p);
+                    line += &format!("  {:.2}x fio psync", rate.ops / p.ops);
                 }
                 println!("{line}");
             }
-            for (label, rate) in [(uring_label, fio[0]), (psync_label, fio[1])] {
+            let labels = [
+                format!("fio io_uring, iodepth={}", w.depth),
+                format!("fio psync, numjobs={}", w.depth),
+            ];
+            for (label, rate) in labels.iter().zip(&fio) {
                 if let Some(rate) = rate {
-                    println!("  {label:<28} {rate:>9.0}/s");
+                    println!("  {label:<26} {:>8.0}/s {:>6.1} us CPU/op", rate.ops, rate.cpu_us);
                 }
             }
         }

@@ -189,11 +189,13 @@ impl Ring {
     /// Queues a cancel of the operation pushed with `target` as its
     /// `user_data`. The target still completes exactly once: `ECANCELED`,
     /// or its own result if it was past the point of cancelling. The cancel
-    /// completes too, under `user_data`: `Ok(0)` (found and canceled),
-    /// `Err(ENOENT)` (not found: already completed, or not submitted yet —
-    /// a cancel in the same batch as its target is processed after it, so
-    /// it finds it), `Err(EALREADY)` (running; it may still complete
-    /// normally).
+    /// completes too, under `user_data`: `Ok(0)` (found and canceled: an
+    /// op waiting for readiness, such as a pipe read, or queued in a kernel
+    /// worker), `Err(ENOENT)` (not found: already completed, or a file
+    /// read or write already issued to the device, which cannot be
+    /// withdrawn and completes with its result — measured: a direct read
+    /// canceled in its own batch), `Err(EALREADY)` (running in a worker; it
+    /// may still complete normally).
     pub fn push_cancel(&mut self, target: u64, user_data: u64) -> Result<(), Full> {
         let entry = opcode::AsyncCancel::new(target).build();
         self.push(entry.user_data(user_data))

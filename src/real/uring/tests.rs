@@ -261,13 +261,14 @@ fn dropping_a_ring_with_ops_in_flight_waits_for_them() {
 struct Epoll(File);
 
 impl Epoll {
-    fn watching(fd: RawFd) -> Epoll {
+    fn watching(fd: RawFd, edge: bool) -> Epoll {
         // SAFETY: plain syscall; the result is checked.
         let epfd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
         assert!(epfd >= 0, "epoll_create1");
         // SAFETY: `epfd` was just created and is owned by nothing else.
         let epoll = Epoll(unsafe { std::os::fd::FromRawFd::from_raw_fd(epfd) });
-        let mut event = libc::epoll_event { events: libc::EPOLLIN as u32, u64: 7 };
+        let trigger = if edge { libc::EPOLLET } else { 0 };
+        let mut event = libc::epoll_event { events: (libc::EPOLLIN | trigger) as u32, u64: 7 };
         // SAFETY: `event` is a valid epoll_event for the call's duration.
         let rc = unsafe { libc::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, fd, &mut event) };
         assert_eq!(rc, 0, "epoll_ctl");
@@ -291,16 +292,22 @@ impl Epoll {
     }
 }
 
-/// Not under `TaskRun::Deferred`: there the completion waits as task work
-/// that only an `io_uring_enter` runs, and epoll is not woken (measured on
-/// Linux 6.18: not readable after a second, for a pipe or a disk read).
+/// Level- and edge-triggered (the engine registers edge-triggered: each
+/// posting must wake it again). Not under `TaskRun::Deferred`: there the
+/// completion waits as task work that only an `io_uring_enter` runs, and
+/// epoll is not woken (measured on Linux 6.18: not readable after a second,
+/// for a pipe or a disk read).
 #[test]
 fn the_ring_fd_polls_readable_in_epoll_when_completions_are_posted() {
-    for mode in [TaskRun::Interrupt, TaskRun::Cooperative] {
+    let cases = [TaskRun::Interrupt, TaskRun::Cooperative]
+        .into_iter()
+        .flat_map(|m| [(m, false), (m, true)]);
+    for (mode, edge) in cases {
         let (reader, writer) = pipe();
         let file = TestFile::new("epoll");
         let mut ring = ring(8, mode);
-        let epoll = Epoll::watching(ring.fd());
+        let epoll = Epoll::watching(ring.fd(), edge);
+        let mode = (mode, if edge { "edge" } else { "level" });
         assert!(!epoll.readable(Duration::ZERO), "{mode:?}: readable with nothing done");
 
         // A completion that comes while the loop is blocked in epoll_wait.
