@@ -20,7 +20,7 @@
 //!
 //! ```text
 //! apt-get install -y fio      # optional: without it the fio sides are skipped
-//! cargo run --release --example bench_uring [-- --secs 3] [--reps 1] [--mib 256]
+//! cargo run --release --example bench_uring -- [--secs 3] [--reps 1] [--mib 256] [--only QD1]
 //! ```
 //!
 //! The ring is crate-private until the engine drives it, so this example
@@ -82,10 +82,12 @@ mod linux {
         secs: f64,
         reps: usize,
         mib: u64,
+        /// Run only the workloads whose name contains this.
+        only: String,
     }
 
     fn args() -> Args {
-        let mut args = Args { secs: 3.0, reps: 1, mib: 256 };
+        let mut args = Args { secs: 3.0, reps: 1, mib: 256, only: String::new() };
         let mut it = std::env::args().skip(1);
         while let Some(flag) = it.next() {
             let value = it.next().unwrap_or_default();
@@ -93,7 +95,8 @@ mod linux {
                 "--secs" => args.secs = value.parse().expect("--secs SECONDS"),
                 "--reps" => args.reps = value.parse().expect("--reps N"),
                 "--mib" => args.mib = value.parse().expect("--mib MIB"),
-                _ => panic!("usage: bench_uring [--secs S] [--reps N] [--mib MIB]"),
+                "--only" => args.only = value,
+                _ => panic!("usage: bench_uring [--secs S] [--reps N] [--mib MIB] [--only TEXT]"),
             }
         }
         args
@@ -362,7 +365,7 @@ mod linux {
             ("ring default, epoll wait", TaskRun::Interrupt, Wait::Epoll),
             ("ring defer, ring wait", TaskRun::Deferred, Wait::Ring),
         ];
-        for w in workloads {
+        for w in workloads.into_iter().filter(|w| w.name().contains(&args.only)) {
             println!("\n{}", w.name());
             let mut ring_rates = vec![Vec::new(); ring_sides.len()];
             let mut fio_rates = [Vec::new(), Vec::new()];

@@ -8,11 +8,20 @@
 //! One pass: push every file operation the pass produced
 //! ([`Ring::push_read`], [`Ring::push_write`], [`Ring::push_fsync`],
 //! [`Ring::push_cancel`]; each fails with [`Full`] instead of blocking),
-//! [`Ring::submit`] them all in one `io_uring_enter`, wait in `epoll_wait`
-//! (the ring's [`Ring::fd`] polls readable while completions are ready), and
-//! [`Ring::reap`] every completion. With no socket to wait for,
-//! [`Ring::submit_and_wait`] submits and waits in the same syscall.
+//! [`Ring::submit`] them all in one `io_uring_enter` (none if nothing is
+//! queued), wait in `epoll_wait` with the ring's [`Ring::fd`] registered
+//! (it polls readable while completions are ready, edge- or
+//! level-triggered), and [`Ring::reap`] every completion. With no socket to
+//! wait for, [`Ring::submit_and_wait`] submits and waits in one syscall.
 //! Nothing allocates after [`Ring::new`].
+//!
+//! Reap after *every* wait, whatever epoll reported. Measured (Linux 6.18,
+//! strace of the benchmark at depth 1): when a completion wakes a thread
+//! blocked in `epoll_wait`, the wait returns `EINTR` in 97–100% of the
+//! cases, not the ring's event — the completion is posted by task work
+//! that runs on the way out of that interrupted syscall. The engine's
+//! poller already maps `EINTR` to zero events; a reap that finds nothing
+//! costs two loads and no syscall.
 //!
 //! Every pushed operation yields exactly one completion, canceled ones
 //! included (with `ECANCELED`, or their own result when too late to
@@ -68,11 +77,24 @@
 //!
 //! Every ring sets `SINGLE_ISSUER` (only the loop thread submits: the kernel
 //! skips its submission locking) and `SUBMIT_ALL` (one bad entry does not
-//! end a batch, so one `submit` always drains the queue). The task-run mode
-//! ([`TaskRun`]) decides when completions are posted; the default,
-//! cooperative, was chosen by measurement (the module's benchmark,
-//! `examples/bench_uring.rs`, and `docs`-bound numbers in the report of
-//! issue 14): see [`RingOptions::new`].
+//! end a batch, so one `submit` always drains the queue); a kernel too old
+//! for them (EINVAL) gets a plain ring. The task-run mode ([`TaskRun`])
+//! decides when completions are posted:
+//!
+//! - `DEFER_TASKRUN` is out for an epoll-driven loop: its completions wait
+//!   for an `io_uring_enter` and do not wake `epoll_wait` at all (tested
+//!   here). It would fit only a loop that blocks in the ring, with the epoll
+//!   descriptor polled *by* the ring — and measured that way, blocking in
+//!   the ring, it was not faster than the epoll-driven ring on this machine.
+//! - `COOP_TASKRUN` (the default) and the kernel's interrupt-driven default
+//!   wake a blocked loop the same way; they differ only while the loop runs
+//!   user code, where the default interrupts it with an IPI and cooperative
+//!   waits for its next syscall (and [`Ring::reap`] enters once when the
+//!   `TASKRUN` flag says work is pending). Their throughput and CPU per op
+//!   were within the run-to-run noise of this shared machine. Cooperative
+//!   is the default: it spares a busy loop the interrupts. (fio's io_uring
+//!   engine sets `COOP_TASKRUN | SINGLE_ISSUER | DEFER_TASKRUN` and blocks
+//!   in the ring: the benchmark's "defer, ring wait" side.)
 //!
 //! # Refusal
 //!

@@ -53,7 +53,7 @@ pub struct RingOptions {
 }
 
 impl RingOptions {
-    /// The defaults: cooperative task run (measured: see the module docs),
+    /// The defaults: cooperative task run (see the module docs for why),
     /// refusal taken from [`REFUSE_ENV`].
     pub fn new(entries: u32) -> RingOptions {
         RingOptions {
