@@ -92,6 +92,15 @@ fn refusal_fails_as_eperm_without_asking_the_kernel() {
 }
 
 #[test]
+fn new_refuses_exactly_when_the_environment_asks() {
+    let asked = refusal_requested(std::env::var_os(super::REFUSE_ENV).as_deref());
+    match Ring::new(8) {
+        Ok(_) => assert!(!asked, "refusal asked for, ring built anyway"),
+        Err(errno) => assert!(asked && errno == Errno::EPERM, "refused with {errno}"),
+    }
+}
+
+#[test]
 fn bad_entries_is_an_errno_not_a_panic() {
     let options = RingOptions { entries: 0, task_run: TaskRun::Cooperative, refuse: false };
     assert_eq!(Ring::with_options(options).err(), Some(Errno::EINVAL));
