@@ -13,7 +13,10 @@
 //!   --numjobs=N` (psync has no queue: depth N is N threads).
 //!
 //! Each prints operations per second (for the sequential workload, write +
-//! fsync pairs per second) and ratios against fio in the same run. The
+//! fsync pairs per second), CPU time per op, and its ratios against fio:
+//! the median over reps of the ratio within a rep (each rep runs every side
+//! once, in an order rotated from the last rep's), so that the machine's
+//! slow drifts cancel out. The
 //! file (256 MiB by default) lives under `target/`, is written in full
 //! before anything reads it (reads of unwritten extents never reach the
 //! device), and is deleted at the end.
@@ -329,15 +332,17 @@ mod linux {
         Some(Rate { ops, cpu_us })
     }
 
+    fn median_of(mut x: Vec<f64>) -> f64 {
+        x.sort_by(f64::total_cmp);
+        let n = x.len();
+        if n % 2 == 1 { x[n / 2] } else { (x[n / 2 - 1] + x[n / 2]) / 2.0 }
+    }
+
     /// The median rate and the median CPU per op (taken separately).
     fn median(v: &[Rate]) -> Rate {
-        let mid = |mut x: Vec<f64>| {
-            x.sort_by(f64::total_cmp);
-            x[x.len() / 2]
-        };
         Rate {
-            ops: mid(v.iter().map(|r| r.ops).collect()),
-            cpu_us: mid(v.iter().map(|r| r.cpu_us).collect()),
+            ops: median_of(v.iter().map(|r| r.ops).collect()),
+            cpu_us: median_of(v.iter().map(|r| r.cpu_us).collect()),
         }
     }
 
@@ -359,51 +364,72 @@ mod linux {
             }
         }
         workloads.push(Workload { kind: Kind::SeqWriteFsync, depth: 1 });
-        let ring_sides = [
-            ("ring coop, epoll wait", TaskRun::Cooperative, Wait::Epoll),
-            ("ring coop, ring wait", TaskRun::Cooperative, Wait::Ring),
-            ("ring default, epoll wait", TaskRun::Interrupt, Wait::Epoll),
-            ("ring defer, ring wait", TaskRun::Deferred, Wait::Ring),
+        let sides = [
+            Side::Ring("ring coop, epoll wait", TaskRun::Cooperative, Wait::Epoll),
+            Side::Ring("ring coop, ring wait", TaskRun::Cooperative, Wait::Ring),
+            Side::Ring("ring default, epoll wait", TaskRun::Interrupt, Wait::Epoll),
+            Side::Ring("ring defer, ring wait", TaskRun::Deferred, Wait::Ring),
+            Side::Fio("io_uring"),
+            Side::Fio("psync"),
         ];
+        let (fio_uring, fio_psync) = (4, 5);
         for w in workloads.into_iter().filter(|w| w.name().contains(&args.only)) {
             println!("\n{}", w.name());
-            let mut ring_rates = vec![Vec::new(); ring_sides.len()];
-            let mut fio_rates = [Vec::new(), Vec::new()];
-            for _ in 0..args.reps {
-                for (i, &(_, task_run, wait)) in ring_sides.iter().enumerate() {
-                    ring_rates[i].push(ring_side(&file, w, task_run, wait, args.secs));
-                }
-                for (i, engine) in ["io_uring", "psync"].iter().enumerate() {
-                    if have_fio {
-                        let failed = Rate { ops: f64::NAN, cpu_us: f64::NAN };
-                        fio_rates[i].push(fio_side(&file, w, engine, args.secs).unwrap_or(failed));
-                    }
+            // rates[rep][side]; each rep runs every side, starting one
+            // further along the list than the rep before.
+            let mut rates = vec![vec![None; sides.len()]; args.reps];
+            for (rep, row) in rates.iter_mut().enumerate() {
+                for k in 0..sides.len() {
+                    let i = (rep + k) % sides.len();
+                    row[i] = match sides[i] {
+                        Side::Ring(_, task_run, wait) => {
+                            Some(ring_side(&file, w, task_run, wait, args.secs))
+                        }
+                        Side::Fio(engine) if have_fio => fio_side(&file, w, engine, args.secs),
+                        Side::Fio(_) => None,
+                    };
                 }
             }
-            let fio: Vec<Option<Rate>> =
-                fio_rates.iter().map(|v| (!v.is_empty()).then(|| median(v))).collect();
-            for (i, rates) in ring_rates.iter().enumerate() {
-                let rate = median(rates);
+            for (i, side) in sides.iter().enumerate() {
+                let runs: Vec<Rate> = rates.iter().filter_map(|row| row[i]).collect();
+                if runs.is_empty() {
+                    continue;
+                }
+                let rate = median(&runs);
                 let mut line = format!(
                     "  {:<26} {:>8.0}/s {:>6.1} us CPU/op",
-                    ring_sides[i].0, rate.ops, rate.cpu_us
+                    side.label(w.depth),
+                    rate.ops,
+                    rate.cpu_us
                 );
-                if let Some(f) = fio[0] {
-                    line += &format!("  {:.2}x fio io_uring", rate.ops / f.ops);
-                }
-                if let Some(p) = fio[1] {
-                    line += &format!("  {:.2}x fio psync", rate.ops / p.ops);
+                for (peer, name) in [(fio_uring, "fio io_uring"), (fio_psync, "fio psync")] {
+                    if i == peer {
+                        continue;
+                    }
+                    // The median of the ratios of runs in the same rep.
+                    let ratios: Vec<f64> =
+                        rates.iter().filter_map(|row| Some(row[i]?.ops / row[peer]?.ops)).collect();
+                    if !ratios.is_empty() {
+                        line += &format!("  {:.2}x {name}", median_of(ratios));
+                    }
                 }
                 println!("{line}");
             }
-            let labels = [
-                format!("fio io_uring, iodepth={}", w.depth),
-                format!("fio psync, numjobs={}", w.depth),
-            ];
-            for (label, rate) in labels.iter().zip(&fio) {
-                if let Some(rate) = rate {
-                    println!("  {label:<26} {:>8.0}/s {:>6.1} us CPU/op", rate.ops, rate.cpu_us);
-                }
+        }
+    }
+
+    #[derive(Clone, Copy)]
+    enum Side {
+        Ring(&'static str, TaskRun, Wait),
+        Fio(&'static str),
+    }
+
+    impl Side {
+        fn label(&self, depth: usize) -> String {
+            match self {
+                Side::Ring(name, ..) => name.to_string(),
+                Side::Fio("psync") => format!("fio psync, numjobs={depth}"),
+                Side::Fio(engine) => format!("fio {engine}, iodepth={depth}"),
             }
         }
     }
