@@ -227,13 +227,15 @@ impl Ring {
     /// Hands every queued entry to the kernel and waits, in the same
     /// `io_uring_enter`, until at least `min_complete` completions are
     /// ready or `timeout` passes (`None`: no bound). A timeout or a signal
-    /// is not an error: reap what is there.
+    /// is not an error: reap what is there. `min_complete` is capped at the
+    /// operations in flight, so it never waits for completions that cannot
+    /// come.
     pub fn submit_and_wait(
         &mut self,
         min_complete: u32,
         timeout: Option<Duration>,
     ) -> Result<usize, Errno> {
-        let want = min_complete as usize;
+        let want = min_complete.min(self.in_flight) as usize;
         let submitter = self.ring.submitter();
         let result = match timeout {
             None => submitter.submit_and_wait(want),

@@ -101,6 +101,14 @@ fn new_refuses_exactly_when_the_environment_asks() {
 }
 
 #[test]
+fn waiting_with_nothing_in_flight_returns_at_once() {
+    let mut ring = ring(8, TaskRun::Cooperative);
+    // No timeout: without the cap on `min_complete` this would never return.
+    assert_eq!(ring.submit_and_wait(1, None), Ok(0));
+    assert_eq!(ring.reap(|_, _| {}), 0);
+}
+
+#[test]
 fn bad_entries_is_an_errno_not_a_panic() {
     let options = RingOptions { entries: 0, task_run: TaskRun::Cooperative, refuse: false };
     assert_eq!(Ring::with_options(options).err(), Some(Errno::EINVAL));
