@@ -41,8 +41,10 @@
 //! callback keeps that, as long as its bytes are on the heap (moving the
 //! handle does not move them). The descriptor should stay open until the
 //! completion: closing it after `submit` is memory-safe (the kernel holds
-//! its own reference to the file from submission on), but closing it
-//! between push and submit would let a reused number reach another file.
+//! its own reference to the file from submission on: with no links or
+//! drains, every entry is issued, its file looked up, during the submit),
+//! but closing it between push and submit would let a reused number reach
+//! another file.
 //!
 //! # What an fsync covers (durability)
 //!
