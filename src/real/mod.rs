@@ -23,6 +23,8 @@ mod fds;
 mod options;
 pub(crate) mod poller;
 mod pool;
+#[cfg(target_os = "linux")]
+mod uring;
 
 use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
 use std::sync::Arc;
