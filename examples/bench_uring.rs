@@ -192,7 +192,7 @@ mod linux {
 
     /// Runs `workload` through a ring for `secs`.
     fn ring_side(file: &BenchFile, w: Workload, task_run: TaskRun, wait: Wait, secs: f64) -> Rate {
-        let options = RingOptions { entries: 64, task_run, refuse: false };
+        let options = RingOptions { entries: 64, task_run, single_issuer: true, refuse: false };
         let mut ring = Ring::with_options(options).expect("io_uring");
         let epoll = Epoll::watching(ring.fd());
         let fd = file.file.as_raw_fd();

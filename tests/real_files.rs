@@ -56,11 +56,13 @@ impl Files {
         Files { io: IO::init(16).expect("init"), ctx: Ctx::default() }
     }
 
-    /// Runs the loop until `take` yields the completion. File operations
-    /// complete in the first pass; the bound only stops a broken engine.
+    /// Runs waiting passes until `take` yields the completion (on the loop
+    /// thread a file operation completes in the first pass; on the io_uring
+    /// or a worker, once the kernel answers). The bound only stops a broken
+    /// engine.
     fn until<T>(&mut self, take: fn(&mut Ctx) -> Option<T>) -> T {
         for _ in 0..100 {
-            self.io.flush(&mut self.ctx, false).expect("flush");
+            self.io.flush(&mut self.ctx, true).expect("flush");
             if let Some(done) = take(&mut self.ctx) {
                 return done;
             }

@@ -125,7 +125,12 @@ fn ring_ops_do_not_allocate() {
         .open(&path)
         .expect("open with O_DIRECT");
     let fd = file.as_raw_fd();
-    let options = RingOptions { entries: 64, task_run: TaskRun::Cooperative, refuse: false };
+    let options = RingOptions {
+        entries: 64,
+        task_run: TaskRun::Cooperative,
+        single_issuer: true,
+        refuse: false,
+    };
     let mut ring = Ring::with_options(options).expect("io_uring available");
     let mut blocks: Vec<Block> = (0..2 * DEPTH).map(|_| Block([1; BLOCK])).collect();
     // Every block written first, so the reads reach the device; then a

@@ -7,7 +7,7 @@ use super::attempt::{SlotData, Wait};
 use super::node::NodeId;
 use super::trace::Record;
 use crate::engine::op::{Attempt, Op};
-use crate::engine::{Backend, Core};
+use crate::engine::{Backend, Core, Withdrawn};
 use crate::error::{CancelError, Errno, EventError, RunError, SubmitError};
 
 /// What a dead node's process-level calls fail with: "no such process".
@@ -58,11 +58,11 @@ impl<C> Backend for SimIO<C> {
         self.attempt_op(index)
     }
 
-    fn unlink_waiting(&mut self, index: u32, wait: Wait) -> Result<(), CancelError> {
+    fn unlink_waiting(&mut self, index: u32, wait: Wait) -> Result<Withdrawn, CancelError> {
         match wait {
             Wait::Parked => self.parked.remove(&mut self.core.links, index),
         }
-        Ok(())
+        Ok(Withdrawn::Now)
     }
 
     fn waits_on_world(&self) -> bool {

@@ -65,6 +65,14 @@ impl Poller {
         self.ctl(libc::EPOLL_CTL_ADD, fd, &mut event)
     }
 
+    /// Watches `fd` (the io_uring's) for readability, edge-triggered, its
+    /// events reported as user event `key`.
+    pub(crate) fn register_user(&mut self, fd: i32, key: u64) -> Result<(), Errno> {
+        let events = (libc::EPOLLIN | libc::EPOLLET) as u32;
+        let mut event = libc::epoll_event { events, u64: key | USER_TOKEN_BIT };
+        self.ctl(libc::EPOLL_CTL_ADD, fd, &mut event)
+    }
+
     /// Stops watching `fd`, which stays open (handed back to its caller).
     pub(crate) fn deregister(&mut self, fd: i32) {
         let mut event = libc::epoll_event { events: 0, u64: 0 };

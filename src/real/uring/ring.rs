@@ -45,9 +45,15 @@ pub struct RingOptions {
     /// The completion queue has twice as many, and that many operations at
     /// most may be in flight.
     pub entries: u32,
-    /// See [`TaskRun`]. Every mode also sets `SINGLE_ISSUER` (one thread
-    /// submits) and `SUBMIT_ALL` (one bad entry does not stop a batch).
+    /// See [`TaskRun`]. Every mode but `Interrupt` also sets `SUBMIT_ALL`
+    /// (one bad entry does not stop a batch).
     pub task_run: TaskRun,
+    /// `SINGLE_ISSUER`: only the thread that created the ring may submit
+    /// (the kernel skips its submission locking; any other thread's
+    /// submit fails with `EEXIST`). `Deferred` sets it whatever this says
+    /// (the kernel requires it). The engine's ring leaves it off, so an
+    /// `IO` stays movable to another thread.
+    pub single_issuer: bool,
     /// Fail with `EPERM` without asking the kernel.
     pub refuse: bool,
 }
@@ -59,6 +65,7 @@ impl RingOptions {
         RingOptions {
             entries,
             task_run: TaskRun::Cooperative,
+            single_issuer: true,
             refuse: refusal_requested(std::env::var_os(REFUSE_ENV).as_deref()),
         }
     }
@@ -103,10 +110,10 @@ impl Ring {
         if options.refuse {
             return Err(Errno::EPERM);
         }
-        let ring = match build(options.entries, options.task_run) {
+        let ring = match build(options.entries, options.task_run, options.single_issuer) {
             // A kernel older than a flag says EINVAL: retry with none.
             Err(Errno::EINVAL) if options.task_run != TaskRun::Interrupt => {
-                build(options.entries, TaskRun::Interrupt)?
+                build(options.entries, TaskRun::Interrupt, false)?
             }
             other => other?,
         };
@@ -309,16 +316,15 @@ impl Drop for Ring {
     }
 }
 
-fn build(entries: u32, task_run: TaskRun) -> Result<IoUring, Errno> {
+fn build(entries: u32, task_run: TaskRun, single_issuer: bool) -> Result<IoUring, Errno> {
     let mut builder = IoUring::builder();
+    if single_issuer && task_run != TaskRun::Interrupt {
+        builder.setup_single_issuer();
+    }
     match task_run {
         TaskRun::Interrupt => {}
         TaskRun::Cooperative => {
-            builder
-                .setup_single_issuer()
-                .setup_submit_all()
-                .setup_coop_taskrun()
-                .setup_taskrun_flag();
+            builder.setup_submit_all().setup_coop_taskrun().setup_taskrun_flag();
         }
         TaskRun::Deferred => {
             builder

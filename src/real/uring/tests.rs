@@ -28,7 +28,7 @@ fn blocks(n: usize, fill: impl Fn(usize) -> u8) -> Vec<Block> {
 }
 
 fn ring(entries: u32, task_run: TaskRun) -> Ring {
-    let options = RingOptions { entries, task_run, refuse: false };
+    let options = RingOptions { entries, task_run, single_issuer: true, refuse: false };
     Ring::with_options(options).expect("io_uring available")
 }
 
@@ -82,7 +82,12 @@ fn complete(ring: &mut Ring, n: usize) -> Vec<(u64, Result<usize, Errno>)> {
 
 #[test]
 fn refusal_fails_as_eperm_without_asking_the_kernel() {
-    let options = RingOptions { entries: 8, task_run: TaskRun::Cooperative, refuse: true };
+    let options = RingOptions {
+        entries: 8,
+        task_run: TaskRun::Cooperative,
+        single_issuer: true,
+        refuse: true,
+    };
     assert_eq!(Ring::with_options(options).err(), Some(Errno::EPERM));
     assert!(refusal_requested(Some(OsStr::new("1"))));
     assert!(refusal_requested(Some(OsStr::new("yes"))));
@@ -110,7 +115,12 @@ fn waiting_with_nothing_in_flight_returns_at_once() {
 
 #[test]
 fn bad_entries_is_an_errno_not_a_panic() {
-    let options = RingOptions { entries: 0, task_run: TaskRun::Cooperative, refuse: false };
+    let options = RingOptions {
+        entries: 0,
+        task_run: TaskRun::Cooperative,
+        single_issuer: true,
+        refuse: false,
+    };
     assert_eq!(Ring::with_options(options).err(), Some(Errno::EINVAL));
 }
 
