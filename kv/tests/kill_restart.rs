@@ -52,6 +52,22 @@ fn start_server(dir: &Path) -> (Child, String) {
     }
 }
 
+/// Waits (bounded) until no one holds the log copies' locks. On the
+/// io_uring file driver, operations in flight when the server was killed
+/// (an fsync, say) hold their file, and so its `flock`, until the kernel
+/// finishes them, after the process has been reaped.
+fn wait_for_log_locks(data: &Path) {
+    let give_up = Instant::now() + Duration::from_secs(30);
+    for name in ["log.a", "log.b"] {
+        let Ok(file) = std::fs::File::open(data.join(name)) else { continue };
+        while file.try_lock().is_err() {
+            assert!(Instant::now() < give_up, "{name} still locked 30 s after the kill");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        file.unlock().unwrap();
+    }
+}
+
 struct Client {
     stream: TcpStream,
     inbox: Vec<u8>,
@@ -132,6 +148,7 @@ fn acknowledged_puts_survive_sigkill() {
         }
         server.kill().expect("SIGKILL");
         server.wait().unwrap();
+        wait_for_log_locks(&dir.0.join("data"));
     }
     let (mut server, address) = start_server(&dir.0);
     let mut client = Client::connect(&address);
