@@ -27,6 +27,9 @@ pub(crate) struct SlotData {
     /// The file a storage operation was issued against (resolved from its
     /// descriptor at issue, as the kernel holds the open file).
     pub file: u32,
+    /// An fsync's ticket, drawn when it was submitted (0: not on a data
+    /// file then): which writes it covers.
+    pub ticket: u32,
 }
 
 impl<C> SimIO<C> {
@@ -188,8 +191,23 @@ impl<C> SimIO<C> {
             Op::Write { fd, span, offset, .. } => {
                 storage.write(file, access(fd), span.bytes(), *offset, &mut chaos)
             }
-            Op::Fsync { fd, .. } => storage.fsync(file, access(fd), &mut chaos).map(|()| 0),
+            Op::Fsync { fd, .. } => {
+                let ticket = slot.data.ticket;
+                storage.fsync(file, access(fd), ticket, &mut chaos).map(|()| 0)
+            }
             _ => unreachable!("not a storage operation"),
+        }
+    }
+
+    /// An fsync was submitted in slot `index`: it draws its file's ticket
+    /// now, so the writes whose callbacks run after this point are not its
+    /// to cover, whenever it is issued.
+    pub(crate) fn fsync_submitted(&mut self, index: u32) {
+        let slot = &self.core.slots[index as usize];
+        let Op::Fsync { fd, .. } = slot.op else { return };
+        if let Some(FdKind::File { file, .. }) = self.fds.get(slot.data.node, fd).map(|e| &e.kind) {
+            let ticket = self.storage.submit_fsync(*file);
+            self.core.slots[index as usize].data.ticket = ticket;
         }
     }
 

@@ -39,7 +39,7 @@ impl<C> Backend for SimIO<C> {
         if !self.is_alive(self.current) {
             return Err(SubmitError::Closed);
         }
-        Ok(SlotData { node: self.current, file: 0 })
+        Ok(SlotData { node: self.current, file: 0, ticket: 0 })
     }
 
     fn submitted(&mut self, index: u32) {
@@ -52,6 +52,7 @@ impl<C> Backend for SimIO<C> {
             u64::from(index),
         ];
         self.trace.record(Record::Submit, fields);
+        self.fsync_submitted(index);
     }
 
     fn attempt(&mut self, index: u32) -> Attempt {
