@@ -9,6 +9,10 @@
 //! - the same ring waiting in `io_uring_enter` (`submit_and_wait`) instead;
 //! - the kernel's default task run, epoll wait; deferred task run, ring
 //!   wait (deferred cannot wake epoll);
+//! - the public `IO` API on each file driver (`FileDriver::IoUring`,
+//!   `Workers(4)`, `Workers(16)`, `LoopThread`): N ops kept in flight by
+//!   callbacks that resubmit, the file opened with `DirectIo::Required`;
+//!   the sequential workload submits each fsync from its write's callback;
 //! - `fio --ioengine=io_uring --iodepth=N` and `fio --ioengine=psync
 //!   --numjobs=N` (psync has no queue: depth N is N threads).
 //!
@@ -26,9 +30,8 @@
 //! cargo run --release --example bench_uring -- [--secs 3] [--reps 1] [--mib 256] [--only QD1]
 //! ```
 //!
-//! The ring is crate-private until the engine drives it, so this example
-//! compiles its source file on its own; the side through `IO` comes with
-//! the engine.
+//! The ring is crate-private, so this example compiles its source file on
+//! its own for the raw ring sides.
 
 #[cfg(target_os = "linux")]
 #[allow(dead_code, reason = "only part of the ring's API is exercised here")]
@@ -43,6 +46,8 @@ mod linux {
     use std::path::{Path, PathBuf};
     use std::process::Command;
     use std::time::{Duration, Instant};
+
+    use twinio::FileDriver;
 
     use super::ring::{Ring, RingOptions, TaskRun};
 
@@ -269,6 +274,123 @@ mod linux {
         Rate { ops: ops as f64 / elapsed, cpu_us: cpu / ops as f64 }
     }
 
+    /// The benchmark through the public `IO` API, on one file driver.
+    mod through_io {
+        use std::path::Path;
+        use std::time::{Duration, Instant};
+
+        use twinio::{
+            Buffer, DirectIo, Fd, FileDriver, FilePurpose, FsyncDone, FsyncMode, IO, Io, IoOptions,
+            ReadDone, WriteDone,
+        };
+
+        use super::{BenchFile, Kind, LARGE, Offsets, Rate, SMALL, Workload, cpu_us};
+
+        struct Ctx {
+            fd: Fd,
+            kind: Kind,
+            offsets: Offsets,
+            sequential: u64,
+            size: u64,
+            ops: u64,
+            in_flight: usize,
+            deadline: Instant,
+            /// A sequential write's buffer while its fsync runs.
+            spare: Option<Buffer>,
+        }
+
+        impl Ctx {
+            /// Submits the next op of the workload with `buffer`, unless
+            /// the time is up.
+            fn next(&mut self, io: &mut IO<Ctx>, buffer: Buffer) {
+                if Instant::now() >= self.deadline {
+                    self.in_flight -= 1;
+                    return;
+                }
+                let submitted = match self.kind {
+                    Kind::RandRead => {
+                        io.read(self.fd, buffer, .., self.offsets.next(), 0, on_read).map(drop)
+                    }
+                    Kind::RandWrite => {
+                        io.write(self.fd, buffer, .., self.offsets.next(), 0, on_write).map(drop)
+                    }
+                    Kind::SeqWriteFsync => {
+                        let offset = self.sequential % self.size;
+                        self.sequential += LARGE as u64;
+                        io.write(self.fd, buffer, .., offset, 0, on_seq_write).map(drop)
+                    }
+                };
+                submitted.unwrap_or_else(|rejected| panic!("submit: {:?}", rejected.error));
+            }
+        }
+
+        fn on_read(ctx: &mut Ctx, io: &mut IO<Ctx>, done: ReadDone) {
+            assert_eq!(done.result, Ok(SMALL), "read");
+            ctx.ops += 1;
+            ctx.next(io, done.buffer);
+        }
+
+        fn on_write(ctx: &mut Ctx, io: &mut IO<Ctx>, done: WriteDone) {
+            assert_eq!(done.result, Ok(SMALL), "write");
+            ctx.ops += 1;
+            ctx.next(io, done.buffer);
+        }
+
+        fn on_seq_write(ctx: &mut Ctx, io: &mut IO<Ctx>, done: WriteDone) {
+            assert_eq!(done.result, Ok(LARGE), "write");
+            // The fsync follows the write's callback: it covers the write.
+            ctx.spare = Some(done.buffer);
+            io.fsync(ctx.fd, FsyncMode::Full, 0, on_fsync).expect("submit fsync");
+        }
+
+        fn on_fsync(ctx: &mut Ctx, io: &mut IO<Ctx>, done: FsyncDone) {
+            assert_eq!(done.result, Ok(()), "fsync");
+            ctx.ops += 1;
+            let buffer = ctx.spare.take().expect("the write's buffer");
+            ctx.next(io, buffer);
+        }
+
+        /// Runs `w` through an `IO` on `driver` for `secs`; `None` if the
+        /// driver is refused here.
+        pub fn side(file: &BenchFile, w: Workload, driver: FileDriver, secs: f64) -> Option<Rate> {
+            let options = IoOptions::new(2 * w.depth as u32 + 4).file_driver(driver);
+            let mut io: IO<Ctx> = IO::with_options(options).ok()?;
+            let dir = io.open_dir(file.path.parent().expect("a directory")).expect("open_dir");
+            let name = Path::new(file.path.file_name().expect("a file name"));
+            let fd = io
+                .open_data_file(dir, name, file.size, FilePurpose::Open, DirectIo::Required)
+                .expect("open the bench file through IO");
+            let mut ctx = Ctx {
+                fd,
+                kind: w.kind,
+                offsets: Offsets(0x9e37_79b9_7f4a_7c15, file.size / SMALL as u64),
+                sequential: 0,
+                size: file.size,
+                ops: 0,
+                in_flight: w.depth,
+                deadline: Instant::now() + Duration::from_secs_f64(secs),
+                spare: None,
+            };
+            let len = if w.kind == Kind::SeqWriteFsync { LARGE } else { SMALL };
+            let cpu_start = cpu_us();
+            let start = Instant::now();
+            for _ in 0..w.depth {
+                let buffer = Buffer::from_slice(&vec![0xa5; len]).expect("buffer");
+                ctx.next(&mut io, buffer);
+            }
+            while ctx.in_flight > 0 {
+                io.flush(&mut ctx, true).expect("flush");
+            }
+            let elapsed = start.elapsed().as_secs_f64();
+            let cpu = cpu_us() - cpu_start;
+            for fd in [fd, dir] {
+                io.close(fd, 0, |_, _, done| done.result.expect("close")).expect("close");
+            }
+            io.run_until_done(&mut ctx).expect("closes");
+            Some(Rate { ops: ctx.ops as f64 / elapsed, cpu_us: cpu / ctx.ops as f64 })
+        }
+    }
+
     struct Epoll(File);
 
     impl Epoll {
@@ -369,10 +491,15 @@ mod linux {
             Side::Ring("ring coop, ring wait", TaskRun::Cooperative, Wait::Ring),
             Side::Ring("ring default, epoll wait", TaskRun::Interrupt, Wait::Epoll),
             Side::Ring("ring defer, ring wait", TaskRun::Deferred, Wait::Ring),
+            Side::Io("IO, io_uring driver", FileDriver::IoUring),
+            Side::Io("IO, 4 worker threads", FileDriver::Workers(4)),
+            Side::Io("IO, 16 worker threads", FileDriver::Workers(16)),
+            Side::Io("IO, loop thread", FileDriver::LoopThread),
             Side::Fio("io_uring"),
             Side::Fio("psync"),
         ];
-        let (fio_uring, fio_psync) = (4, 5);
+        let fio = |engine| sides.iter().position(|s| matches!(s, Side::Fio(e) if *e == engine));
+        let (fio_uring, fio_psync) = (fio("io_uring").unwrap(), fio("psync").unwrap());
         for w in workloads.into_iter().filter(|w| w.name().contains(&args.only)) {
             println!("\n{}", w.name());
             // rates[rep][side]; each rep runs every side, starting one
@@ -385,6 +512,7 @@ mod linux {
                         Side::Ring(_, task_run, wait) => {
                             Some(ring_side(&file, w, task_run, wait, args.secs))
                         }
+                        Side::Io(_, driver) => through_io::side(&file, w, driver, args.secs),
                         Side::Fio(engine) if have_fio => fio_side(&file, w, engine, args.secs),
                         Side::Fio(_) => None,
                     };
@@ -421,13 +549,14 @@ mod linux {
     #[derive(Clone, Copy)]
     enum Side {
         Ring(&'static str, TaskRun, Wait),
+        Io(&'static str, FileDriver),
         Fio(&'static str),
     }
 
     impl Side {
         fn label(&self, depth: usize) -> String {
             match self {
-                Side::Ring(name, ..) => name.to_string(),
+                Side::Ring(name, ..) | Side::Io(name, _) => name.to_string(),
                 Side::Fio("psync") => format!("fio psync, numjobs={depth}"),
                 Side::Fio(engine) => format!("fio {engine}, iodepth={depth}"),
             }
