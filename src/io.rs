@@ -249,11 +249,17 @@ pub trait Io: Sized {
     /// The address of a connected socket's peer.
     fn peer_address(&self, socket: Fd) -> Result<SocketAddr, AddressError>;
 
-    /// Opens a directory to create and open data files in.
+    /// Opens a directory to create and open data files in, creating it
+    /// and any missing parent first (directories are implicit, as in the
+    /// twin). Paths of `PATH_MAX` bytes or more, and names longer than
+    /// `NAME_MAX` (255), are [`OpenError::NameTooLong`].
     fn open_dir(&mut self, path: &Path) -> Result<Fd, OpenError>;
 
     /// Opens (or, for [`FilePurpose::Format`], creates and preallocates) a
     /// data file of `size` bytes under `dir`, locked for exclusive use.
+    /// `Format` creates the missing directories on `relative_path`; `Open`
+    /// and `Inspect` of a path under a missing one are
+    /// [`OpenError::NotFound`].
     /// `relative_path` must stay under `dir`: an absolute path is
     /// [`OpenError::AbsolutePath`], a `..` component or a trailing `/`
     /// [`OpenError::InvalidPath`].

@@ -95,7 +95,6 @@ fn unlink<B: Backend>(io: &mut B, index: u32) -> Result<Withdrawn, CancelError> 
             events.armed -= 1;
         }
     }
-    io.core_mut().slots[index as usize].due = false;
     Ok(Withdrawn::Now)
 }
 

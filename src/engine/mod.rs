@@ -59,6 +59,12 @@ pub(crate) trait Backend: Io {
     /// Whether a submit may be accepted now, and the data its slot keeps.
     fn admit(&self) -> Result<Self::SlotData, SubmitError>;
 
+    /// The deadline of the operation whose slot keeps `data` passed: it
+    /// leaves the heap for `completed` (the twin's deferred storage
+    /// operation then runs instead of being issued again).
+    #[inline(always)]
+    fn deadline_passed(_data: &mut Self::SlotData) {}
+
     /// An operation was just queued in slot `index`.
     #[inline]
     fn submitted(&mut self, _index: u32) {}

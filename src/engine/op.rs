@@ -190,9 +190,6 @@ pub(crate) enum Place<W> {
 pub(crate) struct Slot<B: Backend> {
     pub generation: u32,
     pub place: Place<B::Wait>,
-    /// The deadline of its stay in the heap has passed (a deferred storage
-    /// operation of the twin runs now instead of being issued again).
-    pub due: bool,
     /// The operation's result is already known: it completes with it
     /// instead of being attempted (`ECANCELED` when withdrawn, a worker
     /// thread's result, a failed registration).
@@ -207,7 +204,6 @@ impl<B: Backend> Slot<B> {
         Slot {
             generation: 0,
             place: Place::Free,
-            due: false,
             outcome: None,
             data: B::SlotData::default(),
             op: Op::Free,

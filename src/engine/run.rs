@@ -98,8 +98,8 @@ fn earliest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
 /// sequence) order.
 fn expire<B: Backend>(core: &mut Core<B>, now: u64) {
     while let Some(index) = core.timers.pop_due(now) {
-        core.slots[index as usize].due = true;
         core.make_ready(index);
+        B::deadline_passed(&mut core.slots[index as usize].data);
     }
 }
 
@@ -147,7 +147,6 @@ pub(crate) fn release<B: Backend>(core: &mut Core<B>, index: u32) -> Op<B> {
     let op = std::mem::replace(&mut slot.op, Op::Free);
     slot.place = Place::Free;
     slot.outcome = None;
-    slot.due = false;
     slot.generation = slot.generation.wrapping_add(1);
     core.free.push(index);
     op

@@ -77,7 +77,7 @@ fn occupy<B: Backend>(
     let core = io.core_mut();
     let slot = &mut core.slots[index as usize];
     debug_assert!(matches!(slot.op, Op::Free) && slot.place == Place::Free);
-    debug_assert!(slot.outcome.is_none() && !slot.due);
+    debug_assert!(slot.outcome.is_none());
     // The free slot holds `Op::Free`, which owns nothing: forgetting it
     // skips the drop glue an assignment would branch through.
     std::mem::forget(std::mem::replace(&mut slot.op, op));

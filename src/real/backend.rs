@@ -89,15 +89,27 @@ impl<C> Backend for IO<C> {
         // its end): no syscall when nothing is queued.
         #[cfg(target_os = "linux")]
         self.ring_submit();
-        let ready = self.poller.wait(timeout_ns).map_err(RunError::Poller)?;
-        for i in 0..ready {
-            let event = self.poller.event(i);
-            self.dispatch(event);
+        // A wait interrupted with nothing to show for it waits once more:
+        // dropping an io_uring makes the kernel queue exit work to this
+        // thread, which wakes its next wait (any IO's) with `EINTR`, and a
+        // waiting pass should not end early for it. At most once, so a
+        // wait overshoots its timeout by one timeout at worst.
+        for retry in [false, true] {
+            let ready = self.poller.wait(timeout_ns).map_err(RunError::Poller)?;
+            for i in 0..ready {
+                let event = self.poller.event(i);
+                self.dispatch(event);
+            }
+            // Whatever epoll reported: a completion mostly wakes the wait
+            // with `EINTR`, posted on the way out, not with the ring's event.
+            #[cfg(target_os = "linux")]
+            let reaped = self.ring_reap();
+            #[cfg(not(target_os = "linux"))]
+            let reaped = 0;
+            if retry || ready > 0 || reaped > 0 || timeout_ns == 0 || !self.interrupted() {
+                break;
+            }
         }
-        // Whatever epoll reported: a completion mostly wakes the wait with
-        // `EINTR`, posted on the way out, not with the ring's event.
-        #[cfg(target_os = "linux")]
-        self.ring_reap();
         Ok(())
     }
 
@@ -140,6 +152,16 @@ impl<C> Backend for IO<C> {
 }
 
 impl<C> IO<C> {
+    /// Whether the last wait ended with `EINTR` (tracked on epoll only:
+    /// the io_uring's exit work is what makes it matter).
+    #[inline]
+    fn interrupted(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        return self.poller.interrupted();
+        #[cfg(not(target_os = "linux"))]
+        false
+    }
+
     /// Drops closed events no trigger handle holds any more, closing their
     /// eventfds here, on the loop thread, so the table learns at once that
     /// the numbers are free.
@@ -187,6 +209,8 @@ impl<C> IO<C> {
         }
         // One lookup of the descriptor's state serves both directions.
         let mut woken = 0;
+        state.read_closed |= event.read_closed;
+        state.write_closed |= event.write_closed;
         if event.readable {
             state.readable = true;
             woken += wake_list(&mut state.readers, &mut self.core, None);

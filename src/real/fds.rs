@@ -49,6 +49,11 @@ pub(crate) struct FdState {
     pub registered: bool,
     pub readable: bool,
     pub writable: bool,
+    /// The poller reported that reads (sends) never block again and no
+    /// edge will come: a short read (send) must not mark the descriptor not
+    /// ready then, or a reset that arrived with the data would be missed.
+    pub read_closed: bool,
+    pub write_closed: bool,
     pub readers: List,
     pub writers: List,
     /// Closes waiting for this descriptor's file-driver operations.
@@ -77,6 +82,8 @@ impl FdState {
         registered: false,
         readable: true,
         writable: true,
+        read_closed: false,
+        write_closed: false,
         readers: List::new(),
         writers: List::new(),
         closers: List::new(),
@@ -183,8 +190,8 @@ impl FdTable {
     pub(crate) fn mark_not_ready(&mut self, fd: i32, direction: Direction) {
         if let Some(state) = self.get_mut(fd) {
             match direction {
-                Direction::Read => state.readable = false,
-                Direction::Write => state.writable = false,
+                Direction::Read => state.readable = state.read_closed,
+                Direction::Write => state.writable = state.write_closed,
             }
         }
     }

@@ -27,6 +27,8 @@ pub(crate) struct SlotData {
     /// The file a storage operation was issued against (resolved from its
     /// descriptor at issue, as the kernel holds the open file).
     pub file: u32,
+    /// A storage operation whose latency has passed: it runs now.
+    pub due: bool,
     /// An fsync's ticket, drawn when it was submitted (0: not on a data
     /// file then): which writes it covers.
     pub ticket: u32,
@@ -41,7 +43,7 @@ impl<C> SimIO<C> {
             Op::Free => unreachable!("a free slot is never queued"),
             Op::Timeout { .. } | Op::EventListen { .. } => Attempt::Done(Ok(0)),
             Op::Read { .. } | Op::Write { .. } | Op::Fsync { .. } => {
-                if slot.due {
+                if slot.data.due {
                     Attempt::Done(self.execute_storage(index))
                 } else {
                     self.issue_storage(index)
@@ -77,7 +79,7 @@ impl<C> SimIO<C> {
         let polled = match &mut slot.op {
             Op::Accept { .. } => match self.network.poll_accept(key) {
                 None => None,
-                Some(Err(error)) => Some(Err(errno_of(error.errno()))),
+                Some(Err(errno)) => Some(Err(errno)),
                 Some(Ok(accepted)) => {
                     let kind = FdKind::Socket { key: accepted, family, options };
                     Some(match self.fds.open(slot.data.node, kind) {
@@ -95,22 +97,16 @@ impl<C> SimIO<C> {
                     if AddressFamily::of(address) != family {
                         return Attempt::Done(Err(Errno::EAFNOSUPPORT));
                     }
-                    if let Err(error) = self.network.connect(key, *address, now, prng, faults) {
-                        return Attempt::Done(Err(errno_of(error.errno())));
+                    if let Err(errno) = self.network.connect(key, *address, now, prng, faults) {
+                        return Attempt::Done(Err(errno));
                     }
                 }
-                self.network
-                    .poll_connect(key)
-                    .map(|result| result.map(|()| 0).map_err(|e| errno_of(e.errno())))
+                self.network.poll_connect(key).map(|result| result.map(|()| 0))
             }
-            Op::Recv { span, .. } => self
-                .network
-                .poll_recv(key, span.bytes_mut(), prng, faults)
-                .map(|result| result.map_err(|e| errno_of(e.errno()))),
-            Op::Send { span, .. } => self
-                .network
-                .poll_send(key, span.bytes(), now, prng, faults)
-                .map(|result| result.map_err(|e| errno_of(e.errno()))),
+            Op::Recv { span, .. } => self.network.poll_recv(key, span.bytes_mut(), prng, faults),
+
+            Op::Send { span, .. } => self.network.poll_send(key, span.bytes(), now, prng, faults),
+
             _ => unreachable!("not a network operation"),
         };
         match polled {
@@ -261,11 +257,6 @@ impl<C> SimIO<C> {
         }
         any
     }
-}
-
-/// The errno a network error stands for (every variant has one).
-fn errno_of(errno: Option<Errno>) -> Errno {
-    errno.unwrap_or(Errno::EINVAL)
 }
 
 /// Direct IO needs the offset, the length and the buffer address aligned

@@ -39,7 +39,7 @@ impl<C> Backend for SimIO<C> {
         if !self.is_alive(self.current) {
             return Err(SubmitError::Closed);
         }
-        Ok(SlotData { node: self.current, file: 0, ticket: 0 })
+        Ok(SlotData { node: self.current, file: 0, due: false, ticket: 0 })
     }
 
     fn submitted(&mut self, index: u32) {
@@ -53,6 +53,10 @@ impl<C> Backend for SimIO<C> {
         ];
         self.trace.record(Record::Submit, fields);
         self.fsync_submitted(index);
+    }
+
+    fn deadline_passed(data: &mut SlotData) {
+        data.due = true;
     }
 
     fn attempt(&mut self, index: u32) -> Attempt {

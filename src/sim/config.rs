@@ -220,6 +220,25 @@ impl fmt::Display for CrashPolicy {
 
 /// The whole fault configuration of a simulation. Print it (`Display`)
 /// with the seed to make a run reproducible.
+///
+/// Swarm testing draws a different mix of faults for every seed; the same
+/// seed always draws the same mix, and [`FaultConfig::liveness`] turns the
+/// faults off again to check that progress resumes:
+///
+/// ```
+/// use twinio::{FaultConfig, Ratio, SimIO};
+///
+/// let a = FaultConfig::swarm(7);
+/// assert_eq!(a, FaultConfig::swarm(7), "a seed draws one configuration");
+/// println!("seed 7: {a}");
+///
+/// // Or by hand: every faulty read, and nothing else.
+/// let mut faults = FaultConfig::none();
+/// faults.storage.latent_sector_error = Ratio::new(1, 1).expect("a valid ratio");
+/// let sim: SimIO<()> = SimIO::new(7, 64, faults);
+/// assert_eq!(sim.faults().storage.latent_sector_error, Ratio::new(1, 1).unwrap());
+/// assert_eq!(a.liveness().storage.latent_sector_error, Ratio::ZERO);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct FaultConfig {
     /// Storage faults and latencies.

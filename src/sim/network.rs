@@ -16,11 +16,12 @@
 //!   `(arrival, sequence)` order, so ties are deterministic.
 //! - The handshake: the client's SYN reaches the listener; if it is
 //!   accepted, the server socket is established at once and waits in the
-//!   listener's backlog, and its SYN-ACK establishes the client. No listener,
-//!   a full backlog or the `refuse` fault answer with RST: the client's
-//!   connect fails with `ConnectionRefused` (where Linux would drop a SYN
-//!   on a full backlog and let the client retry, this model refuses, so a
-//!   full backlog is visible at once). A backlog of 0 admits one connection.
+//!   listener's backlog, and its SYN-ACK establishes the client. No listener
+//!   or the `refuse` fault answer with RST: the client's connect fails with
+//!   `ConnectionRefused`. As on Linux, a backlog of `n` holds `n + 1`
+//!   connections (at most `SOMAXCONN`), and a SYN that finds it full is
+//!   dropped: the client sends it again 1, 3, 7, 15, 31 and 63 s after the
+//!   first, and its connect fails with `ConnectionTimedOut` at 127 s.
 //! - Flow control: at most [`SEND_WINDOW`] bytes per direction are sent and
 //!   not yet read by the receiver; a send beyond that would block. The
 //!   window reopens the moment the receiver reads (no delayed window update).
@@ -30,7 +31,11 @@
 //! - Resets: a socket that received RST returns its buffered data first,
 //!   then `ConnectionResetByPeer` once (from recv or send, whichever comes
 //!   first), then, as Linux does, end of stream from recv and `BrokenPipe`
-//!   from send.
+//!   from send. A reset after the peer's FIN (Linux's `CLOSE_WAIT`) is
+//!   reported as `BrokenPipe` from send and never from recv.
+//! - A socket neither connected nor connecting answers send with
+//!   `BrokenPipe`, recv with `NotConnected` (end of stream after a refused
+//!   connect), as Linux does. `shutdown` of a listener's read half stops it.
 //! - Partitions cut the network between two nodes: segments between them
 //!   that come due are held, in order, and released when the partition
 //!   heals. A released segment keeps its arrival time, which is then in the
@@ -39,19 +44,23 @@
 //! - `close`, `shutdown` and `crash_node` take no time argument: they act
 //!   at the latest time the network has been given.
 
+mod addresses;
+mod delivery;
 mod faults;
+mod handshake;
+mod queue;
+mod stream;
 
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
 
 pub use faults::NetworkFaults;
+use queue::SegmentQueue;
 
-use crate::error::{
-    AcceptError, CloseError, ConnectError, Errno, ListenError, RecvError, SendError, ShutdownError,
-};
+use crate::error::{CloseError, Errno, ListenError, ShutdownError};
 use crate::options::Shutdown;
 use crate::sim::node::NodeId;
 use crate::sim::prng::Prng;
@@ -60,12 +69,16 @@ use crate::sim::prng::Prng;
 /// not yet read by the receiver): the send buffer plus the receive window.
 pub const SEND_WINDOW: usize = 64 * 1024;
 
-/// How many emptied payload buffers the network keeps for reuse.
-const SPARE_PAYLOADS: usize = 64;
-
 /// The first port handed out for port 0 and for a client's local address
 /// (the IANA dynamic range, as the BSDs and macOS use).
 const EPHEMERAL_FIRST: u16 = 49152;
+/// The largest backlog a listener gets (Linux's default `somaxconn`).
+const SOMAXCONN: usize = 4096;
+/// The first SYN retransmission timeout; each later one doubles it.
+const SYN_RTO: u64 = 1_000_000_000;
+/// How many times a dropped SYN is sent again (Linux's `tcp_syn_retries`).
+const SYN_RETRIES: u8 = 6;
+
 /// How many ephemeral ports there are.
 const EPHEMERAL_COUNT: u32 = 65536 - EPHEMERAL_FIRST as u32;
 
@@ -87,7 +100,7 @@ pub struct Network {
     /// Listening sockets by bound address.
     listeners: Vec<(SocketAddr, SocketKey)>,
     /// Segments in flight, by (arrival time, sequence number).
-    in_flight: BTreeMap<(u64, u64), Segment>,
+    in_flight: SegmentQueue<Segment>,
     /// Segments held by a partition, in the order they came due.
     held: Vec<((u64, u64), Segment)>,
     /// Cut node pairs, each stored as (smaller, larger).
@@ -97,8 +110,6 @@ pub struct Network {
     now: u64,
     /// The next ephemeral port to try, as an offset from `EPHEMERAL_FIRST`.
     next_ephemeral: u32,
-    /// Emptied payload buffers, reused by later sends.
-    spare: Vec<Vec<u8>>,
 }
 
 #[derive(Debug, Default)]
@@ -122,7 +133,7 @@ enum State {
     Open,
     Listening(Listener),
     Connecting { local: SocketAddr },
-    Failed(ConnectError),
+    Failed(Errno),
     Connected(Box<Endpoint>),
 }
 
@@ -143,7 +154,12 @@ struct Endpoint {
     /// The handshake's one-way delay, reused for segments sent without a
     /// `Prng` at hand (FIN and RST from `close`, `shutdown`, `crash_node`).
     path_delay: u64,
-    received: VecDeque<u8>,
+    /// Bytes the peer sent to this endpoint and it has not read, in stream
+    /// order: the first `arrived` have arrived, the rest are in flight (a
+    /// data segment carries only their count). One buffer per direction,
+    /// sized once to the window, so traffic allocates nothing per segment.
+    stream: VecDeque<u8>,
+    arrived: usize,
     /// Bytes sent to the peer that it has not read yet.
     unread_by_peer: usize,
     fin_received: bool,
@@ -164,13 +180,42 @@ struct Segment {
     kind: Kind,
 }
 
+#[derive(Debug, Clone, Copy)]
+struct Syn {
+    client: SocketKey,
+    client_address: SocketAddr,
+    address: SocketAddr,
+    refuse: bool,
+    /// How many times this SYN was sent before.
+    tries: u8,
+}
+
 #[derive(Debug)]
 enum Kind {
-    Syn { client: SocketKey, client_address: SocketAddr, address: SocketAddr, refuse: bool },
-    SynAck { client: SocketKey, server: SocketKey, server_address: SocketAddr },
-    Data { to: SocketKey, from: SocketKey, bytes: Vec<u8> },
-    Fin { to: SocketKey },
-    Rst { to: SocketKey },
+    Syn(Syn),
+    /// The client's last SYN went unanswered: its connect times out.
+    SynTimeout {
+        client: SocketKey,
+    },
+    SynAck {
+        client: SocketKey,
+        server: SocketKey,
+        server_address: SocketAddr,
+    },
+    /// `len` bytes of the stream to `to`, waiting in its endpoint, or
+    /// `carried` here if it had none yet when they were sent.
+    Data {
+        to: SocketKey,
+        from: SocketKey,
+        len: usize,
+        carried: Vec<u8>,
+    },
+    Fin {
+        to: SocketKey,
+    },
+    Rst {
+        to: SocketKey,
+    },
 }
 
 impl Network {
@@ -226,7 +271,7 @@ impl Network {
 
     /// Binds and listens. Port 0 takes the next free ephemeral port.
     /// `AddressInUse` if a listener holds the port on the same address, or
-    /// on the wildcard address, of the same family.
+    /// on a wildcard address covering it (see `listener_conflict`).
     pub fn listen(
         &mut self,
         key: SocketKey,
@@ -234,7 +279,9 @@ impl Network {
         backlog: u32,
     ) -> Result<SocketAddr, ListenError> {
         match &self.socket(key).ok_or(ListenError::BadFileDescriptor)?.state {
-            State::Open | State::Failed(_) => {}
+            State::Open => {}
+            // A connect bound the socket to a local port, even one that
+            // failed: Linux's bind then says EINVAL.
             _ => return Err(ListenError::AlreadyBound),
         }
         let mut address = address;
@@ -244,7 +291,7 @@ impl Network {
         } else if self.listener_conflict(address) {
             return Err(ListenError::AddressInUse);
         }
-        let backlog = usize::try_from(backlog).unwrap_or(usize::MAX).max(1);
+        let backlog = usize::try_from(backlog).unwrap_or(usize::MAX).min(SOMAXCONN);
         if let Some(socket) = self.socket_mut(key) {
             socket.state = State::Listening(Listener { address, backlog, queue: VecDeque::new() });
         }
@@ -261,15 +308,15 @@ impl Network {
         now: u64,
         prng: &mut Prng,
         faults: &NetworkFaults,
-    ) -> Result<(), ConnectError> {
+    ) -> Result<(), Errno> {
         self.observe(now);
         let node = match self.socket(key) {
-            None => return Err(ConnectError::BadFileDescriptor),
+            None => return Err(Errno::EBADF),
             Some(Socket { state: State::Connecting { .. }, .. }) => {
-                return Err(ConnectError::AlreadyInProgress);
+                return Err(Errno::EALREADY);
             }
             Some(Socket { state: State::Connected(_) | State::Listening(_), .. }) => {
-                return Err(ConnectError::AlreadyConnected);
+                return Err(Errno::EISCONN);
             }
             Some(socket) => socket.node,
         };
@@ -279,147 +326,35 @@ impl Network {
         if let Some(socket) = self.socket_mut(key) {
             socket.state = State::Connecting { local };
         }
-        let syn = Kind::Syn { client: key, client_address: local, address, refuse };
+        let syn = Kind::Syn(Syn { client: key, client_address: local, address, refuse, tries: 0 });
         self.send_segment(key.index, node, None, delay, syn);
         Ok(())
     }
 
     /// The outcome of the handshake `connect` started: `None` while it is
     /// under way (or held by a partition), `Some(Ok(()))` once connected.
-    pub fn poll_connect(&mut self, key: SocketKey) -> Option<Result<(), ConnectError>> {
+    pub fn poll_connect(&mut self, key: SocketKey) -> Option<Result<(), Errno>> {
         let Some(socket) = self.socket(key) else {
-            return Some(Err(ConnectError::BadFileDescriptor));
+            return Some(Err(Errno::EBADF));
         };
         match &socket.state {
             State::Connecting { .. } => None,
             State::Connected(_) => Some(Ok(())),
             State::Failed(error) => Some(Err(*error)),
             // Nothing was started: not a state a caller can wait out.
-            State::Open | State::Listening(_) => {
-                Some(Err(ConnectError::Unexpected(Errno::ENOTCONN)))
-            }
+            State::Open | State::Listening(_) => Some(Err(Errno::ENOTCONN)),
         }
     }
 
     /// The next established connection waiting on `listener`, or `None`.
-    pub fn poll_accept(&mut self, listener: SocketKey) -> Option<Result<SocketKey, AcceptError>> {
+    pub fn poll_accept(&mut self, listener: SocketKey) -> Option<Result<SocketKey, Errno>> {
         let Some(socket) = self.socket_mut(listener) else {
-            return Some(Err(AcceptError::BadFileDescriptor));
+            return Some(Err(Errno::EBADF));
         };
         match &mut socket.state {
             State::Listening(listening) => listening.queue.pop_front().map(Ok),
-            _ => Some(Err(AcceptError::SocketNotListening)),
+            _ => Some(Err(Errno::EINVAL)),
         }
-    }
-
-    /// Receives into `buf`: `Some(Ok(0))` is end of stream (after the peer's
-    /// FIN and all its data, or after `shutdown(Read)`), `None` would block.
-    /// The `partial_recv` fault returns fewer bytes than are available.
-    pub fn poll_recv(
-        &mut self,
-        key: SocketKey,
-        buf: &mut [u8],
-        prng: &mut Prng,
-        faults: &NetworkFaults,
-    ) -> Option<Result<usize, RecvError>> {
-        let Some(socket) = self.socket_mut(key) else {
-            return Some(Err(RecvError::BadFileDescriptor));
-        };
-        let endpoint = match &mut socket.state {
-            State::Connected(endpoint) => endpoint,
-            State::Connecting { .. } => return None,
-            _ => return Some(Err(RecvError::NotConnected)),
-        };
-        if buf.is_empty() {
-            return Some(Ok(0));
-        }
-        if !endpoint.received.is_empty() {
-            let mut count = buf.len().min(endpoint.received.len());
-            if count > 1 && prng.chance(faults.partial_recv) {
-                count = prng.range_inclusive(1, count as u64 - 1) as usize;
-            }
-            for (to, from) in buf.iter_mut().zip(endpoint.received.drain(..count)) {
-                *to = from;
-            }
-            let peer = endpoint.peer;
-            if let Some(Socket { state: State::Connected(sender), .. }) = self.socket_mut(peer) {
-                sender.unread_by_peer = sender.unread_by_peer.saturating_sub(count);
-            }
-            return Some(Ok(count));
-        }
-        if endpoint.reset && !endpoint.reset_reported {
-            endpoint.reset_reported = true;
-            return Some(Err(RecvError::ConnectionResetByPeer));
-        }
-        if endpoint.reset || endpoint.fin_received || endpoint.read_shut {
-            return Some(Ok(0));
-        }
-        None
-    }
-
-    /// Sends a prefix of `data`: `Some(Ok(n))` took `n` bytes, `None` would
-    /// block (the window is full, or the handshake is still under way). The
-    /// `reset` fault resets the connection instead; `partial_send` takes
-    /// fewer bytes than the window allows.
-    pub fn poll_send(
-        &mut self,
-        key: SocketKey,
-        data: &[u8],
-        now: u64,
-        prng: &mut Prng,
-        faults: &NetworkFaults,
-    ) -> Option<Result<usize, SendError>> {
-        self.observe(now);
-        let Some(socket) = self.socket_mut(key) else {
-            return Some(Err(SendError::BadFileDescriptor));
-        };
-        let node = socket.node;
-        let endpoint = match &mut socket.state {
-            State::Connected(endpoint) => endpoint,
-            State::Connecting { .. } => return None,
-            _ => return Some(Err(SendError::NotConnected)),
-        };
-        if endpoint.reset {
-            if endpoint.reset_reported {
-                return Some(Err(SendError::BrokenPipe));
-            }
-            endpoint.reset_reported = true;
-            return Some(Err(SendError::ConnectionResetByPeer));
-        }
-        if endpoint.write_shut {
-            return Some(Err(SendError::BrokenPipe));
-        }
-        if data.is_empty() {
-            return Some(Ok(0));
-        }
-        let room = SEND_WINDOW - endpoint.unread_by_peer.min(SEND_WINDOW);
-        if room == 0 {
-            return None;
-        }
-        let (peer, peer_node) = (endpoint.peer, endpoint.peer_node);
-        if prng.chance(faults.reset) {
-            endpoint.reset = true;
-            endpoint.reset_reported = true;
-            let delay = endpoint.path_delay;
-            self.send_segment(key.index, node, Some(peer_node), delay, Kind::Rst { to: peer });
-            return Some(Err(SendError::ConnectionResetByPeer));
-        }
-        let mut count = data.len().min(room);
-        if count > 1 && prng.chance(faults.partial_send) {
-            count = prng.range_inclusive(1, count as u64 - 1) as usize;
-        }
-        endpoint.unread_by_peer += count;
-        let delay = faults.draw_delay(prng);
-        let mut bytes = self.spare.pop().unwrap_or_default();
-        bytes.extend_from_slice(&data[..count]);
-        self.send_segment(
-            key.index,
-            node,
-            Some(peer_node),
-            delay,
-            Kind::Data { to: peer, from: key, bytes },
-        );
-        Some(Ok(count))
     }
 
     /// Shuts down one or both halves. `Write` sends FIN once: the peer reads
@@ -431,6 +366,15 @@ impl Network {
         let node = socket.node;
         let endpoint = match &mut socket.state {
             State::Connected(endpoint) if !endpoint.reset => endpoint,
+            // Linux: shutting a listener's write half does nothing; its read
+            // half stops the listener (its backlog is reset) and leaves an
+            // unconnected socket.
+            State::Listening(_) => {
+                if how != Shutdown::Write {
+                    self.stop_listening(key);
+                }
+                return Ok(());
+            }
             _ => return Err(ShutdownError::NotConnected),
         };
         // Both sides have sent FIN: the connection is over (TIME_WAIT or
@@ -447,6 +391,15 @@ impl Network {
             self.send_segment(key.index, node, Some(peer_node), delay, Kind::Fin { to: peer });
         }
         Ok(())
+    }
+
+    /// Turns a listener back into an unconnected socket, resetting the
+    /// connections waiting in its backlog.
+    fn stop_listening(&mut self, key: SocketKey) {
+        let Some(socket) = self.socket_mut(key) else { return };
+        let state = std::mem::replace(&mut socket.state, State::Open);
+        let node = socket.node;
+        self.release(key, Socket { node, state }, false);
     }
 
     /// Closes a socket; its key goes stale at once. A connection sends FIN
@@ -472,69 +425,6 @@ impl Network {
                 self.release(key, socket, true);
             }
         }
-    }
-
-    /// Delivers, in `(arrival, sequence)` order, every segment that arrives
-    /// at or before `now`, including replies those deliveries provoke.
-    pub fn advance(&mut self, now: u64) {
-        self.observe(now);
-        while let Some(entry) = self.in_flight.first_entry() {
-            if entry.key().0 > now {
-                break;
-            }
-            let (key, segment) = entry.remove_entry();
-            self.deliver(key, segment);
-        }
-    }
-
-    /// When the next segment arrives, if any is in flight. A time at or
-    /// before the last `now` (a segment released by `heal`) means due now.
-    pub fn next_arrival(&self) -> Option<u64> {
-        self.in_flight.first_key_value().map(|(&(arrival, _), _)| arrival)
-    }
-
-    /// Cuts the network between `a` and `b` (both directions) until healed.
-    /// A node is never cut from itself.
-    pub fn partition(&mut self, a: NodeId, b: NodeId) {
-        if a != b {
-            self.partitions.insert(pair(a, b));
-        }
-    }
-
-    /// Heals the cut between `a` and `b`: the segments it held are due again,
-    /// in their original order.
-    pub fn heal(&mut self, a: NodeId, b: NodeId) {
-        self.partitions.remove(&pair(a, b));
-        self.release_held();
-    }
-
-    /// Heals every partition.
-    pub fn heal_all(&mut self) {
-        self.partitions.clear();
-        self.release_held();
-    }
-
-    /// True if the network between `a` and `b` is cut.
-    pub fn is_partitioned(&self, a: NodeId, b: NodeId) -> bool {
-        a != b && self.partitions.contains(&pair(a, b))
-    }
-
-    /// How many segments are in flight or held.
-    pub fn segments_pending(&self) -> usize {
-        self.in_flight.len() + self.held.len()
-    }
-
-    /// Keeps a payload's allocation for the next send, so steady traffic
-    /// does not allocate per segment.
-    fn recycle(&mut self, mut bytes: Vec<u8>) {
-        if self.spare.len() < SPARE_PAYLOADS {
-            bytes.clear();
-            self.spare.push(bytes);
-        }
-    }
-
-    fn observe(&mut self, now: u64) {
-        self.now = self.now.max(now);
     }
 
     fn socket(&self, key: SocketKey) -> Option<&Socket> {
@@ -583,7 +473,7 @@ impl Network {
                     return;
                 }
                 let to = endpoint.peer;
-                let kind = if crash || !endpoint.received.is_empty() {
+                let kind = if crash || endpoint.arrived > 0 {
                     Kind::Rst { to }
                 } else if endpoint.write_shut {
                     return;
@@ -601,278 +491,4 @@ impl Network {
             State::Open | State::Connecting { .. } | State::Failed(_) => {}
         }
     }
-
-    /// Queues a segment from slot `from_slot`, arriving `delay` after now
-    /// but never before the previous segment from that slot.
-    fn send_segment(
-        &mut self,
-        from_slot: u32,
-        from: NodeId,
-        to: Option<NodeId>,
-        delay: u64,
-        kind: Kind,
-    ) {
-        let arrival = self.now.saturating_add(delay);
-        self.send_at(from_slot, arrival, Segment { from, to, delay, kind });
-    }
-
-    fn send_at(&mut self, from_slot: u32, arrival: u64, segment: Segment) {
-        let arrival = match self.slots.get_mut(from_slot as usize) {
-            Some(slot) => {
-                slot.last_arrival = slot.last_arrival.max(arrival);
-                slot.last_arrival
-            }
-            None => arrival,
-        };
-        self.sequence += 1;
-        self.in_flight.insert((arrival, self.sequence), segment);
-    }
-
-    fn release_held(&mut self) {
-        let held = std::mem::take(&mut self.held);
-        for (key, segment) in held {
-            let cut = segment.to.is_some_and(|to| self.is_partitioned(segment.from, to));
-            if cut {
-                self.held.push((key, segment));
-            } else {
-                // The original key: it is due, and still precedes every later
-                // segment of its direction.
-                self.in_flight.insert(key, segment);
-            }
-        }
-    }
-
-    fn deliver(&mut self, key: (u64, u64), mut segment: Segment) {
-        let arrival = key.0;
-        if let Kind::Syn { address, .. } = segment.kind
-            && segment.to.is_none()
-        {
-            segment.to = self.listener_at(address).and_then(|listener| self.node_of(listener));
-        }
-        if let Some(to) = segment.to
-            && self.is_partitioned(segment.from, to)
-        {
-            self.held.push((key, segment));
-            return;
-        }
-        let reply_at = arrival.saturating_add(segment.delay);
-        let reply_from = segment.to.unwrap_or(segment.from);
-        match segment.kind {
-            Kind::Syn { client, client_address, address, refuse } => {
-                self.deliver_syn(
-                    segment.from,
-                    segment.delay,
-                    reply_at,
-                    client,
-                    client_address,
-                    address,
-                    refuse,
-                );
-            }
-            Kind::SynAck { client, server, server_address } => {
-                let established = match self.socket_mut(client) {
-                    Some(socket) => match socket.state {
-                        State::Connecting { local } => {
-                            socket.state = State::Connected(Box::new(Endpoint::new(
-                                local,
-                                server_address,
-                                server,
-                                segment.from,
-                                segment.delay,
-                            )));
-                            true
-                        }
-                        _ => false,
-                    },
-                    None => false,
-                };
-                if !established {
-                    // The client is gone (closed or crashed while
-                    // connecting): the server's half-open socket is reset.
-                    self.reply_rst(
-                        client.index,
-                        reply_from,
-                        segment.from,
-                        segment.delay,
-                        reply_at,
-                        server,
-                    );
-                }
-            }
-            Kind::Data { to, from, bytes } => {
-                let delivered = match self.socket_mut(to) {
-                    Some(Socket { state: State::Connected(endpoint), .. }) => {
-                        if !endpoint.reset {
-                            endpoint.received.extend(bytes.iter());
-                        }
-                        true
-                    }
-                    _ => false,
-                };
-                self.recycle(bytes);
-                if !delivered {
-                    self.reply_rst(
-                        to.index,
-                        reply_from,
-                        segment.from,
-                        segment.delay,
-                        reply_at,
-                        from,
-                    );
-                }
-            }
-            Kind::Fin { to } => {
-                if let Some(Socket { state: State::Connected(endpoint), .. }) = self.socket_mut(to)
-                {
-                    endpoint.fin_received = true;
-                }
-            }
-            Kind::Rst { to } => {
-                if let Some(socket) = self.socket_mut(to) {
-                    match &mut socket.state {
-                        State::Connected(endpoint) => endpoint.reset = true,
-                        // RST in SYN-SENT: the connect is refused.
-                        State::Connecting { .. } => {
-                            socket.state = State::Failed(ConnectError::ConnectionRefused);
-                        }
-                        _ => {}
-                    }
-                }
-            }
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn deliver_syn(
-        &mut self,
-        client_node: NodeId,
-        delay: u64,
-        reply_at: u64,
-        client: SocketKey,
-        client_address: SocketAddr,
-        address: SocketAddr,
-        refuse: bool,
-    ) {
-        let listener = self.listener_at(address);
-        let admitted = listener.filter(|&listener| {
-            !refuse
-                && matches!(
-                    self.socket(listener),
-                    Some(Socket { state: State::Listening(l), .. }) if l.queue.len() < l.backlog
-                )
-        });
-        let Some(listener) = admitted else {
-            // Refused: the RST comes from the listener's slot when there is
-            // one, otherwise from nowhere (no ordering to keep).
-            let from_slot = listener.map_or(u32::MAX, |l| l.index);
-            let from = listener.and_then(|l| self.node_of(l)).unwrap_or(client_node);
-            self.reply_rst(from_slot, from, client_node, delay, reply_at, client);
-            return;
-        };
-        let Some(server_node) = self.node_of(listener) else { return };
-        let server = self.open(server_node);
-        if let Some(socket) = self.socket_mut(server) {
-            socket.state = State::Connected(Box::new(Endpoint::new(
-                address,
-                client_address,
-                client,
-                client_node,
-                delay,
-            )));
-        }
-        if let Some(Socket { state: State::Listening(listening), .. }) = self.socket_mut(listener) {
-            listening.queue.push_back(server);
-        }
-        let syn_ack = Kind::SynAck { client, server, server_address: address };
-        self.send_at(
-            server.index,
-            reply_at,
-            Segment { from: server_node, to: Some(client_node), delay, kind: syn_ack },
-        );
-    }
-
-    fn reply_rst(
-        &mut self,
-        from_slot: u32,
-        from: NodeId,
-        to_node: NodeId,
-        delay: u64,
-        at: u64,
-        to: SocketKey,
-    ) {
-        self.send_at(
-            from_slot,
-            at,
-            Segment { from, to: Some(to_node), delay, kind: Kind::Rst { to } },
-        );
-    }
-
-    /// The listener that a connection to `address` reaches: one bound to
-    /// exactly that address, else one bound to the wildcard of its family.
-    fn listener_at(&self, address: SocketAddr) -> Option<SocketKey> {
-        let exact = self.listeners.iter().find(|(bound, _)| *bound == address);
-        let wildcard = || {
-            self.listeners.iter().find(|(bound, _)| {
-                bound.port() == address.port()
-                    && bound.ip().is_unspecified()
-                    && bound.is_ipv4() == address.is_ipv4()
-            })
-        };
-        exact.or_else(wildcard).map(|&(_, key)| key)
-    }
-
-    fn listener_conflict(&self, address: SocketAddr) -> bool {
-        self.listeners.iter().any(|(bound, _)| {
-            bound.port() == address.port()
-                && bound.is_ipv4() == address.is_ipv4()
-                && (bound.ip() == address.ip()
-                    || bound.ip().is_unspecified()
-                    || address.ip().is_unspecified())
-        })
-    }
-
-    fn free_listen_port(&mut self, address: SocketAddr) -> Option<u16> {
-        for _ in 0..EPHEMERAL_COUNT {
-            let port = self.next_port();
-            if !self.listener_conflict(SocketAddr::new(address.ip(), port)) {
-                return Some(port);
-            }
-        }
-        None
-    }
-
-    fn next_port(&mut self) -> u16 {
-        let port = EPHEMERAL_FIRST + self.next_ephemeral as u16;
-        self.next_ephemeral = (self.next_ephemeral + 1) % EPHEMERAL_COUNT;
-        port
-    }
-}
-
-impl Endpoint {
-    fn new(
-        local: SocketAddr,
-        remote: SocketAddr,
-        peer: SocketKey,
-        peer_node: NodeId,
-        path_delay: u64,
-    ) -> Endpoint {
-        Endpoint {
-            local,
-            remote,
-            peer,
-            peer_node,
-            path_delay,
-            received: VecDeque::new(),
-            unread_by_peer: 0,
-            fin_received: false,
-            read_shut: false,
-            write_shut: false,
-            reset: false,
-            reset_reported: false,
-        }
-    }
-}
-
-fn pair(a: NodeId, b: NodeId) -> (NodeId, NodeId) {
-    if a <= b { (a, b) } else { (b, a) }
 }

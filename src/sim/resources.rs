@@ -4,7 +4,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 
 use super::SimIO;
 use super::backend::DEAD;
@@ -47,6 +47,48 @@ fn check_path(path: &Path, relative: bool) -> Result<(), OpenError> {
         return Err(OpenError::InvalidPath);
     }
     Ok(())
+}
+
+/// The kernel's limits on a path string (with its NUL) and on one name in
+/// it (Linux's `PATH_MAX` and `NAME_MAX`; the BSDs' are no larger).
+const PATH_MAX: usize = 4096;
+const NAME_MAX: usize = 255;
+
+/// `NameTooLong` for a path the kernel refuses before looking at it.
+fn check_path_length(path: &Path) -> Result<(), OpenError> {
+    if path.as_os_str().len() >= PATH_MAX {
+        return Err(OpenError::NameTooLong);
+    }
+    Ok(())
+}
+
+/// `NameTooLong` for a name the kernel refuses while walking the path.
+fn check_name_lengths(path: &Path) -> Result<(), OpenError> {
+    if path.components().any(|c| c.as_os_str().len() > NAME_MAX) {
+        return Err(OpenError::NameTooLong);
+    }
+    Ok(())
+}
+
+/// Resolves `..` components as the kernel's walk does; the simulated file
+/// system has no symbolic links, so the lexical parent is the parent. `..`
+/// at the root stays there; a relative path keeps its leading `..`s.
+fn resolve_parents(path: &Path) -> PathBuf {
+    let mut resolved = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::ParentDir => match resolved.components().next_back() {
+                Some(Component::Normal(_)) => {
+                    resolved.pop();
+                }
+                Some(Component::RootDir | Component::Prefix(_)) => {}
+                _ => resolved.push(".."),
+            },
+            Component::CurDir => {}
+            other => resolved.push(other),
+        }
+    }
+    resolved
 }
 
 fn check_size(size: u64) -> Result<(), OpenError> {
@@ -115,7 +157,9 @@ impl<C> SimIO<C> {
     pub(crate) fn do_open_dir(&mut self, path: &Path) -> Result<Fd, OpenError> {
         let node = self.alive_or(DEAD).map_err(OpenError::Unexpected)?;
         check_path(path, false)?;
-        let path = storage::key(path, Path::new(""));
+        check_path_length(path)?;
+        check_name_lengths(path)?;
+        let path = storage::key(&resolve_parents(path), Path::new(""));
         match self.storage.lookup(node, &path) {
             Lookup::File(_) | Lookup::UnderFile => Err(OpenError::NotADirectory),
             Lookup::Directory | Lookup::Missing => self.open_fd(node, FdKind::Dir { path }),
@@ -136,11 +180,13 @@ impl<C> SimIO<C> {
         let node = self.alive_or(DEAD).map_err(OpenError::Unexpected)?;
         check_path(relative_path, true)?;
         check_size(size)?;
+        check_path_length(relative_path)?;
         let dir_path = match self.fds.get(node, dir.raw()).map(|e| &e.kind) {
             None => return Err(OpenError::BadFileDescriptor),
             Some(FdKind::Dir { path }) => path.clone(),
             Some(_) => return Err(OpenError::NotADirectory),
         };
+        check_name_lengths(relative_path)?;
         let path = storage::key(&dir_path, relative_path);
         let direct = direct_io != DirectIo::Disabled;
         // "." (or "./.") names the directory itself, which is one even when

@@ -188,7 +188,7 @@ pub(crate) fn listen(fd: i32, address: &SocketAddr, backlog: u32) -> Result<Sock
     let raw = RawAddr::from_std(address);
     // SAFETY: `raw` holds a valid sockaddr of length `raw.len`.
     if unsafe { libc::bind(fd, raw.as_ptr(), raw.len) } < 0 {
-        return Err(Errno::last());
+        return Err(family_checked(fd, address, Errno::last()));
     }
     let backlog = backlog.min(i32::MAX as u32) as i32;
     // SAFETY: plain syscall with integer arguments.
@@ -199,27 +199,35 @@ pub(crate) fn listen(fd: i32, address: &SocketAddr, backlog: u32) -> Result<Sock
 }
 
 pub(crate) fn local_address(fd: i32) -> Result<SocketAddr, Errno> {
-    name_of(fd, libc::getsockname)
+    raw_name(fd, Name::Local)?.to_std().ok_or(Errno::EAFNOSUPPORT)
 }
 
 pub(crate) fn peer_address(fd: i32) -> Result<SocketAddr, Errno> {
-    name_of(fd, libc::getpeername)
+    raw_name(fd, Name::Peer)?.to_std().ok_or(Errno::EAFNOSUPPORT)
 }
 
-type NameCall = unsafe extern "C" fn(i32, *mut libc::sockaddr, *mut libc::socklen_t) -> i32;
+/// Which address of a socket to ask for.
+#[derive(Clone, Copy)]
+enum Name {
+    /// `getsockname`: reported even unbound, with the socket's family.
+    Local,
+    /// `getpeername`: `ENOTCONN` until connected.
+    Peer,
+}
 
-/// One of the socket's addresses, by `getsockname` or `getpeername`.
-fn name_of(fd: i32, call: NameCall) -> Result<SocketAddr, Errno> {
+fn raw_name(fd: i32, name: Name) -> Result<RawAddr, Errno> {
     // SAFETY: all-zero bytes are a valid `sockaddr_storage`.
     let mut raw = RawAddr { storage: unsafe { zeroed() }, len: 0 };
     raw.len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-    // SAFETY: `call` is getsockname or getpeername; `raw.storage` is
-    // writable for `raw.len` bytes and `raw.len` is a valid in/out length.
-    let rc = unsafe { call(fd, (&raw mut raw.storage).cast(), &mut raw.len) };
-    if rc < 0 {
-        return Err(Errno::last());
-    }
-    raw.to_std().ok_or(Errno::EAFNOSUPPORT)
+    let storage = (&raw mut raw.storage).cast();
+    // SAFETY: `storage` is writable for `raw.len` bytes.
+    let rc = unsafe {
+        match name {
+            Name::Local => libc::getsockname(fd, storage, &mut raw.len),
+            Name::Peer => libc::getpeername(fd, storage, &mut raw.len),
+        }
+    };
+    if rc < 0 { Err(Errno::last()) } else { Ok(raw) }
 }
 
 pub(crate) fn shutdown(fd: i32, how: Shutdown) -> Result<(), Errno> {
@@ -274,8 +282,32 @@ pub(crate) fn accept(fd: i32, options: &SocketOptions) -> Result<i32, Errno> {
 
 /// Starts a non-blocking connect: `Ok(true)` connected, `Ok(false)` in
 /// progress (wait for writability, then read `SO_ERROR`).
+///
+/// One answer on every system where the kernels differ: a socket that is
+/// already connected is `EISCONN` (Linux answers 0 once to a connect on a
+/// socket whose non-blocking connect completed, since the IO reads the
+/// outcome with `SO_ERROR` rather than by connecting again), and an address
+/// of the other family is `EAFNOSUPPORT` (Linux answers `EINVAL` for an
+/// IPv4 address on an IPv6 socket).
 pub(crate) fn connect(fd: i32, address: &SocketAddr) -> Result<bool, Errno> {
+    if raw_name(fd, Name::Peer).is_ok() {
+        return Err(Errno::EISCONN);
+    }
     let raw = RawAddr::from_std(address);
+    let result = connect_once(fd, &raw);
+    // Linux leaves a socket whose non-blocking connect failed (and whose
+    // error was read with `SO_ERROR`) half reset: the next connect only
+    // finishes the reset and fails with ECONNABORTED. The one after it
+    // connects, so do that: a connect after a failure tries again.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let result = match result {
+        Err(Errno::ECONNABORTED) => connect_once(fd, &raw),
+        other => other,
+    };
+    result.map_err(|errno| family_checked(fd, address, errno))
+}
+
+fn connect_once(fd: i32, raw: &RawAddr) -> Result<bool, Errno> {
     // SAFETY: `raw` holds a valid sockaddr of length `raw.len`.
     let rc = unsafe { libc::connect(fd, raw.as_ptr(), raw.len) };
     if rc == 0 {
@@ -285,6 +317,22 @@ pub(crate) fn connect(fd: i32, address: &SocketAddr) -> Result<bool, Errno> {
         // EINTR: the connect goes on asynchronously, exactly as EINPROGRESS.
         Errno::EINPROGRESS | Errno::EINTR => Ok(false),
         errno => Err(errno),
+    }
+}
+
+/// `EAFNOSUPPORT` in place of the `EINVAL` a kernel may give for an
+/// address whose family is not the socket's; any other errno unchanged.
+fn family_checked(fd: i32, address: &SocketAddr, errno: Errno) -> Errno {
+    if errno != Errno::EINVAL {
+        return errno;
+    }
+    let want = match address {
+        SocketAddr::V4(_) => libc::AF_INET,
+        SocketAddr::V6(_) => libc::AF_INET6,
+    };
+    match raw_name(fd, Name::Local) {
+        Ok(raw) if i32::from(raw.storage.ss_family) != want => Errno::EAFNOSUPPORT,
+        _ => errno,
     }
 }
 
@@ -309,11 +357,17 @@ pub(crate) fn recv(fd: i32, buffer: &mut [u8]) -> Result<usize, Errno> {
         .map(|n| n as usize)
 }
 
+/// Sends a prefix of `buffer`. A socket neither connected nor connecting
+/// is `EPIPE` on every system, as Linux answers (Apple and the BSDs say
+/// `ENOTCONN`).
 #[inline]
 pub(crate) fn send(fd: i32, buffer: &[u8]) -> Result<usize, Errno> {
     // SAFETY: `buffer` is valid for reads of its length.
-    retry_eintr(|| unsafe { libc::send(fd, buffer.as_ptr().cast(), buffer.len(), SEND_FLAGS) })
-        .map(|n| n as usize)
+    let sent =
+        retry_eintr(|| unsafe { libc::send(fd, buffer.as_ptr().cast(), buffer.len(), SEND_FLAGS) });
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let sent = sent.map_err(|errno| if errno == Errno::ENOTCONN { Errno::EPIPE } else { errno });
+    sent.map(|n| n as usize)
 }
 
 #[cfg(test)]

@@ -1,58 +1,64 @@
 //! The store on the real kernel: `IO` over epoll or kqueue, files on disk.
 //!
-//! ```sh
-//! kv-server --dir DIR [--listen 127.0.0.1:0] [--port-file FILE] [--slots N]
-//! ```
-//!
 //! Once recovery is done and it listens, the bound address is written to
 //! `--port-file` (atomically: a temporary file renamed into place), so a
-//! test or script can wait for it. Exits 1 if the store stops on an error
-//! it cannot recover from in place (restart it: recovery does the rest).
+//! test or script can wait for it.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::Parser;
 use twinio::{DirectIo, IO, Io};
+use twinio_kv::cli;
 use twinio_kv::store::{Bugs, Config, State, Store};
 
-struct Args {
-    config: Config,
+const EXIT_CODES: &str = "\
+Exit codes:
+  1  bad usage: the command line was refused
+  2  the store could not start, or stopped on an error it cannot recover
+     from in place (restart it: recovery does the rest)";
+
+/// Serves the example key-value store over TCP on the real kernel.
+#[derive(Parser, Debug)]
+#[command(name = "kv-server", after_help = EXIT_CODES, allow_negative_numbers = true)]
+struct Cli {
+    /// The data directory (it must exist); holds log.a and log.b.
+    #[arg(long, value_name = "DIR")]
+    dir: PathBuf,
+    /// The address to listen on (port 0: any free port).
+    #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// Where to write the bound address once serving.
+    #[arg(long, value_name = "FILE")]
     port_file: Option<PathBuf>,
+    /// Records per log copy (each one 4096-byte sector); a new log only:
+    /// an existing one must be opened with the size it was made with.
+    #[arg(long, value_name = "N", default_value_t = 16_384,
+          value_parser = clap::value_parser!(u64).range(1..=(1 << 28)))]
+    slots: u64,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut dir = None;
-    let mut listen = "127.0.0.1:0".parse().expect("a valid address");
-    let mut port_file = None;
-    let mut slots = 16_384u64;
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let value = args.next().ok_or(format!("{flag} needs a value"))?;
-        match flag.as_str() {
-            "--dir" => dir = Some(PathBuf::from(value)),
-            "--listen" => listen = value.parse().map_err(|e| format!("--listen: {e}"))?,
-            "--port-file" => port_file = Some(PathBuf::from(value)),
-            "--slots" => slots = value.parse().map_err(|e| format!("--slots: {e}"))?,
-            _ => return Err(format!("unknown flag {flag}")),
-        }
-    }
-    let dir = dir.ok_or("--dir is required")?;
-    if slots == 0 {
-        return Err("--slots must be at least 1".into());
-    }
-    let config =
-        Config { dir, slots, direct_io: DirectIo::Optional, listen, bugs: Bugs::default() };
-    Ok(Args { config, port_file })
-}
-
-fn run(args: Args) -> Result<(), String> {
-    let mut io: IO<Store> = IO::init(1024).map_err(|e| format!("init: {e}"))?;
-    let mut store = Store::new(args.config);
+fn run(args: Cli) -> Result<(), String> {
+    let mut io: IO<Store> = IO::init(1024).map_err(|e| format!("cannot start the IO: {e}"))?;
+    let config = Config {
+        dir: args.dir,
+        slots: args.slots,
+        direct_io: DirectIo::Optional,
+        listen: args.listen,
+        bugs: Bugs::default(),
+    };
+    let mut store = Store::new(config);
     store.start(&mut io);
     let mut announced = false;
     loop {
         match store.state() {
-            State::Failed { why } => return Err(why.to_string()),
+            State::Failed { why } => {
+                return Err(match store.failure_detail() {
+                    Some(detail) => format!("{why}: {detail}"),
+                    None => why.to_string(),
+                });
+            }
             State::Serving if !announced => {
                 announced = true;
                 let address = store.address().expect("serving means listening");
@@ -61,22 +67,27 @@ fn run(args: Args) -> Result<(), String> {
                     let temporary = path.with_extension("tmp");
                     std::fs::write(&temporary, address.to_string())
                         .and_then(|()| std::fs::rename(&temporary, path))
-                        .map_err(|e| format!("port file: {e}"))?;
+                        .map_err(|e| {
+                            format!("cannot write the port file {}: {e}", path.display())
+                        })?;
                 }
             }
             _ => {}
         }
-        io.flush(&mut store, true).map_err(|e| format!("flush: {e}"))?;
+        io.flush(&mut store, true).map_err(|e| format!("the IO loop failed: {e}"))?;
     }
 }
 
 fn main() -> ExitCode {
-    let result = parse_args().and_then(run);
-    match result {
+    let args: Cli = match cli::parse() {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
+    match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(why) => {
             eprintln!("kv-server: {why}");
-            ExitCode::FAILURE
+            ExitCode::from(2)
         }
     }
 }

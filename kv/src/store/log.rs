@@ -18,6 +18,8 @@ const MAX_BATCH: usize = 16;
 
 #[derive(Debug)]
 pub(crate) struct Batch {
+    /// Counted from 1 since start, for the trace.
+    number: u64,
     first_slot: u64,
     /// The batch's requests, with their records' checksums, in slot order.
     entries: Vec<(Pending, u32)>,
@@ -37,6 +39,19 @@ fn mutation_of(request: &Request) -> Option<Mutation> {
     }
 }
 
+/// The planted `dirty_read` bug's lookup: the newest mutation of `key` not
+/// yet durable (queued, or in the batch being written), if any: `Some(None)`
+/// for a delete.
+pub(super) fn pending_value(store: &Store, key: &[u8]) -> Option<Option<Vec<u8>>> {
+    let in_batch = store.batch.iter().flat_map(|batch| batch.entries.iter().map(|(p, _)| p));
+    let newest_first = in_batch.chain(store.queued.iter()).collect::<Vec<_>>().into_iter().rev();
+    newest_first.map(|pending| &pending.request).find_map(|request| match request {
+        Request::Put { key: k, value, .. } if k == key => Some(Some(value.clone())),
+        Request::Delete { key: k, .. } if k == key => Some(None),
+        _ => None,
+    })
+}
+
 /// Starts the next batch if the store is serving, idle and has work.
 pub(super) fn pump<I: Io>(store: &mut Store, io: &mut I)
 where
@@ -47,6 +62,8 @@ where
     }
     let room = store.config.slots - store.head;
     if room == 0 {
+        let (refused, slots) = (store.queued.len(), store.config.slots);
+        store.note(io, || format!("log full ({slots} slots): {refused} mutations answered Full"));
         while let Some(pending) = store.queued.pop_front() {
             let response = Response::Error { id: pending.request.id(), code: ErrorCode::Full };
             net::respond(store, io, pending.connection, response);
@@ -65,7 +82,12 @@ where
         entries.push((pending, parent));
     }
     let first_slot = store.head;
+    store.batches += 1;
+    let number = store.batches;
+    let last = first_slot + count as u64 - 1;
+    store.note(io, || format!("batch {number}: slots {first_slot}..={last}, writing both copies"));
     store.batch = Some(Batch {
+        number,
         first_slot,
         entries,
         writes_pending: 2,
@@ -161,6 +183,8 @@ where
     let batch = store.batch.as_mut().expect("a batch is in flight");
     let first_slot = batch.first_slot;
     let entries = std::mem::take(&mut batch.entries);
+    let (number, count) = (batch.number, entries.len());
+    store.note(io, || format!("batch {number}: acknowledging {count} mutations"));
     for (i, (pending, checksum)) in entries.into_iter().enumerate() {
         let slot = first_slot + i as u64;
         match &pending.request {
@@ -184,6 +208,7 @@ fn fail_batch<I: Io>(store: &mut Store, io: &mut I, why: &'static str)
 where
     I::Context: AsMut<Store>,
 {
+    store.note(io, || format!("stopped: {why}; the batch's clients are told Unavailable"));
     store.fail(why);
     if let Some(batch) = store.batch.take() {
         for (pending, _) in batch.entries {

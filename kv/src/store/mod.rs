@@ -25,10 +25,11 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use twinio::{DirectIo, Fd, Io, SECTOR_SIZE};
+use twinio::{DirectIo, Fd, Io, OpenError, SECTOR_SIZE};
 
 use crate::protocol::Request;
 use crate::record::RECORD_SIZE;
+use crate::trace::Trace;
 
 /// Bugs that can be planted on purpose, to show the simulation finds them.
 /// All off in any real use.
@@ -38,6 +39,21 @@ pub struct Bugs {
     pub ack_before_fsync: bool,
     /// Serve a get's value without checking the record's checksum.
     pub skip_checksum: bool,
+    /// Handle only the first frame of each recv; pipelined requests behind
+    /// it wait for the next bytes to arrive.
+    pub one_frame_per_recv: bool,
+    /// Recovery stops one slot short of a full log: the last slot's record
+    /// (an off-by-one at the end of the log) is not replayed.
+    pub last_slot: bool,
+    /// Recovery replays puts but not deletes: a deleted key's old value
+    /// comes back after a restart.
+    pub stale_after_restart: bool,
+    /// Treat a short send as complete: the unsent tail of the answers is
+    /// dropped, and the client waits for the rest of a frame.
+    pub short_send: bool,
+    /// Serve a get from a mutation still queued or being written: a value
+    /// that a crash can still take back (a dirty read).
+    pub dirty_read: bool,
 }
 
 /// How a store is set up.
@@ -117,6 +133,12 @@ pub struct Store {
     reads: reads::Reads,
     /// Acknowledged mutations since start, for reporting.
     committed: u64,
+    /// The path and system error behind a failure to open, for people.
+    failure_detail: Option<String>,
+    /// Batches written since start.
+    batches: u64,
+    /// Where the store's decisions are logged, if anywhere.
+    trace: Option<Trace>,
 }
 
 impl AsMut<Store> for Store {
@@ -145,6 +167,9 @@ impl Store {
             connections: net::Connections::default(),
             reads: reads::Reads::default(),
             committed: 0,
+            failure_detail: None,
+            batches: 0,
+            trace: None,
         }
     }
 
@@ -155,6 +180,18 @@ impl Store {
         I::Context: AsMut<Store>,
     {
         recovery::start(self, io);
+    }
+
+    /// Logs the store's decisions (recovery, repairs, batches) to `trace`.
+    pub fn set_trace(&mut self, trace: Trace) {
+        self.trace = Some(trace);
+    }
+
+    /// Notes a decision, if tracing; `what` is formatted only then.
+    fn note<I: Io>(&self, io: &I, what: impl FnOnce() -> String) {
+        if let Some(trace) = &self.trace {
+            trace.note(io.now_ns(), format_args!("store: {}", what()));
+        }
     }
 
     /// Where the store is in its life.
@@ -190,6 +227,18 @@ impl Store {
     /// True when no key is live.
     pub fn is_empty(&self) -> bool {
         self.index.is_empty()
+    }
+
+    /// What a failure to open was about: the path and the system error.
+    pub fn failure_detail(&self) -> Option<&str> {
+        self.failure_detail.as_deref()
+    }
+
+    /// Stops the store because a file could not be opened.
+    fn fail_opening(&mut self, why: &'static str, path: &std::path::Path, error: OpenError) {
+        let errno = error.errno().map(|errno| format!(" ({errno:?})")).unwrap_or_default();
+        self.failure_detail = Some(format!("{}: {error}{errno}", path.display()));
+        self.fail(why);
     }
 
     /// Stops the store for good: no more requests are served.

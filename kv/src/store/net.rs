@@ -94,6 +94,8 @@ where
         Err(_) => return store.fail("cannot listen"),
     }
     store.state = State::Serving;
+    let (records, keys) = (store.head, store.index.len());
+    store.note(io, || format!("serving: {records} records in the log, {keys} live keys"));
     if io.accept(listener, 0, on_accept::<I>).is_err() {
         return store.fail("no operation slot for accept");
     }
@@ -152,6 +154,9 @@ where
             Ok(Decoded::Frame(request, used)) => {
                 connection.inbox.drain(..used);
                 handle(store, io, id, request);
+                if store.config.bugs.one_frame_per_recv {
+                    break; // the planted bug: the rest waits for more bytes
+                }
             }
             Ok(Decoded::Incomplete) => break,
             Err(_) => return close(store, io, id),
@@ -237,7 +242,7 @@ where
     let id = ConnectionId::from_tag(done.tag);
     let Some(slot) = store.connections.get(id) else { return };
     match done.result {
-        Ok(n) if n < done.buffer.len() => {
+        Ok(n) if n < done.buffer.len() && !store.config.bugs.short_send => {
             // A short send: put the unsent tail back in front of the outbox.
             let mut rest = done.buffer[n..].to_vec();
             rest.extend_from_slice(&slot.outbox);

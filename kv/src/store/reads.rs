@@ -53,6 +53,15 @@ pub(super) fn get<I: Io>(
 ) where
     I::Context: AsMut<Store>,
 {
+    if store.config.bugs.dirty_read
+        && let Some(pending) = super::log::pending_value(store, &key)
+    {
+        let response = match pending {
+            Some(value) => Response::Value { id, value },
+            None => Response::NotFound { id },
+        };
+        return net::respond(store, io, connection, response);
+    }
     let Some(&entry) = store.index.get(&key) else {
         return net::respond(store, io, connection, Response::NotFound { id });
     };

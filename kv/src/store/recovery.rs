@@ -37,16 +37,27 @@ where
 {
     store.state = State::Recovering;
     store.recovery = Recovery::default();
+    let slots = store.config.slots;
+    store.note(io, || format!("recovery: opening log.a and log.b ({slots} slots each)"));
     let dir = match io.open_dir(&store.config.dir) {
         Ok(dir) => dir,
-        Err(_) => return store.fail("cannot open the data directory"),
+        Err(error) => {
+            let path = store.config.dir.clone();
+            return store.fail_opening("cannot open the data directory", &path, error);
+        }
     };
     for (copy, name) in COPY_NAMES.iter().enumerate() {
         match open_copy(io, dir, name, store.config.file_size(), store.config.direct_io) {
             Ok(fd) => store.files[copy] = Some(fd),
-            Err(OpenError::Locked) => return store.fail("the log is locked by another process"),
-            Err(OpenError::SizeMismatch) => return store.fail("a log copy has the wrong size"),
-            Err(_) => return store.fail("cannot open a log copy"),
+            Err(error) => {
+                let why = match error {
+                    OpenError::Locked => "the log is locked by another process",
+                    OpenError::SizeMismatch => "a log copy has the wrong size",
+                    _ => "cannot open a log copy",
+                };
+                let path = store.config.dir.join(name);
+                return store.fail_opening(why, &path, error);
+            }
         }
     }
     // The directory descriptor is only needed to open the copies.
@@ -54,6 +65,19 @@ where
     read_slot(store, io);
 }
 
+/// How many places a copy may take before the store gives up: the first,
+/// then `retry-1/…` to `retry-7/…`.
+const PLACES: usize = 8;
+
+/// Opens the copy `name`, formatting it if it is missing.
+///
+/// A copy of the wrong size was never fully formatted: a crash cut its
+/// `Format` (or a failed `Format` could not make its removal durable), so
+/// it never held a record (a record is acknowledged only once both copies
+/// were formatted and synced, and a formatted file never changes size).
+/// The store cannot remove it (the `Io` has no unlink), so it leaves it
+/// and uses the next place, `retry-N/<name>`, in order: every start finds
+/// the same place again.
 fn open_copy<I: Io>(
     io: &mut I,
     dir: twinio::Fd,
@@ -61,13 +85,21 @@ fn open_copy<I: Io>(
     size: u64,
     direct_io: DirectIo,
 ) -> Result<twinio::Fd, OpenError> {
-    let path = std::path::Path::new(name);
-    match io.open_data_file(dir, path, size, FilePurpose::Open, direct_io) {
-        Err(OpenError::NotFound) => {
-            io.open_data_file(dir, path, size, FilePurpose::Format, direct_io)
+    let mut last = OpenError::SizeMismatch;
+    for place in 0..PLACES {
+        let path = match place {
+            0 => std::path::PathBuf::from(name),
+            n => std::path::Path::new(&format!("retry-{n}")).join(name),
+        };
+        match io.open_data_file(dir, &path, size, FilePurpose::Open, direct_io) {
+            Err(OpenError::NotFound) => {
+                return io.open_data_file(dir, &path, size, FilePurpose::Format, direct_io);
+            }
+            Err(OpenError::SizeMismatch) => last = OpenError::SizeMismatch,
+            other => return other,
         }
-        other => other,
     }
+    Err(last)
 }
 
 fn read_slot<I: Io>(store: &mut Store, io: &mut I)
@@ -110,30 +142,47 @@ where
 {
     let slot = store.recovery.slot;
     let copies = std::mem::take(&mut store.recovery.copies);
-    let mut good: Option<(record::Record, Buffer)> = None;
+    let mut good: Option<(usize, record::Record, Buffer)> = None;
     let mut bad = Vec::new();
+    let mut verdicts = [""; 2];
     for (copy, sector) in copies.into_iter().enumerate() {
-        let decoded = sector.flatten().and_then(|sector| {
-            let record = record::decode(&sector, slot).ok()?;
-            (record.parent == store.head_checksum && record.lsn == slot + 1)
-                .then_some((record, sector))
-        });
+        let decoded = match sector.flatten() {
+            None => Err("unreadable"),
+            Some(sector) => match record::decode(&sector, slot) {
+                Err(_) => Err("not a record of this slot"),
+                Ok(record) if record.parent != store.head_checksum || record.lsn != slot + 1 => {
+                    Err("does not chain")
+                }
+                Ok(record) => Ok((record, sector)),
+            },
+        };
         match (decoded, &good) {
-            (Some(found), None) => good = Some(found),
-            (Some(_), Some(_)) => {}
-            (None, _) => bad.push(copy),
+            (Ok((record, sector)), None) => good = Some((copy, record, sector)),
+            (Ok(_), Some(_)) => {}
+            (Err(why), _) => {
+                verdicts[copy] = why;
+                bad.push(copy);
+            }
         }
     }
-    let Some((record, sector)) = good else {
+    let Some((chosen, record, sector)) = good else {
         // Neither copy continues the chain: the log ends here.
         store.head = slot;
+        let [a, b] = verdicts;
+        store.note(io, || format!("recovery: the log ends at slot {slot} (log.a {a}, log.b {b})"));
         return repair_next(store, io);
     };
+    if !bad.is_empty() {
+        let why = verdicts[1 - chosen];
+        let (name, other) = (COPY_NAMES[chosen], COPY_NAMES[1 - chosen]);
+        store.note(io, || format!("recovery: slot {slot}: chose {name}; {other} {why}, to repair"));
+    }
     let checksum = record::checksum_of(&sector);
     match record.mutation {
         Mutation::Put { key, .. } => {
             store.index.insert(key, Entry { slot, checksum });
         }
+        Mutation::Delete { .. } if store.config.bugs.stale_after_restart => {}
         Mutation::Delete { key } => {
             store.index.remove(&key);
         }
@@ -143,8 +192,12 @@ where
     }
     store.head_checksum = checksum;
     store.recovery.slot = slot + 1;
-    if store.recovery.slot == store.config.slots {
+    // The planted `last_slot` bug stops one slot early on a full log.
+    let slots = store.config.slots;
+    let end = if store.config.bugs.last_slot && slots > 1 { slots - 1 } else { slots };
+    if store.recovery.slot == end {
         store.head = store.recovery.slot;
+        store.note(io, || format!("recovery: the log is full: {end} of {slots} slots replayed"));
         return repair_next(store, io);
     }
     read_slot(store, io);
@@ -161,6 +214,7 @@ where
     };
     let fd = store.files[copy].expect("opened");
     let offset = slot * RECORD_SIZE as u64;
+    store.note(io, || format!("recovery: repairing slot {slot} of {}", COPY_NAMES[copy]));
     if io.write(fd, sector, .., offset, 0, on_repaired::<I>).is_err() {
         store.fail("no operation slot for a repair");
     }

@@ -1,9 +1,11 @@
-//! A simulated client: one connection, one request in flight, its own keys.
+//! A simulated client: one connection, up to `depth` requests in flight
+//! (pipelined: sent back to back, answered in any order), on its own keys
+//! or on keys shared with the other clients.
 //!
-//! It connects, sends a request, waits for the answer (bounded by a request
-//! timeout), reports the outcome to the checker and sends the next. Any
-//! connection trouble makes the request in flight indeterminate; the client
-//! closes, backs off and reconnects. Every op's tag carries the client's
+//! It connects, keeps its pipeline full (each request bounded by a request
+//! timeout), reports every outcome to the checker as it arrives. Any
+//! connection trouble makes the requests in flight indeterminate; the
+//! client closes, backs off and reconnects. Every op's tag carries the client's
 //! index and connection generation, so callbacks from an abandoned
 //! connection are recognised and ignored.
 
@@ -14,6 +16,7 @@ use twinio::{
     TimeoutDone,
 };
 
+use super::checker::{ReadToken, WriteId};
 use super::world::{Phase, World};
 use crate::protocol::{self, Decoded, ErrorCode, Request, Response};
 
@@ -31,11 +34,47 @@ enum Kind {
     Get { key: u64 },
 }
 
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Kind::Put { key, value } => {
+                let shown = String::from_utf8_lossy(&value[..value.len().min(24)]);
+                write!(f, "put key {key} = {shown:?} ({} bytes)", value.len())
+            }
+            Kind::Delete { key } => write!(f, "delete key {key}"),
+            Kind::Get { key } => write!(f, "get key {key}"),
+        }
+    }
+}
+
+/// An answer as the trace shows it.
+fn show_response(response: &Response) -> String {
+    match response {
+        Response::Ok { .. } => "ok".into(),
+        Response::Value { value, .. } => {
+            let shown = String::from_utf8_lossy(&value[..value.len().min(24)]);
+            format!("value {shown:?} ({} bytes)", value.len())
+        }
+        Response::NotFound { .. } => "not found".into(),
+        Response::Error { code, .. } => format!("error {code:?}"),
+    }
+}
+
+/// What the checker was told when the request was sent.
+#[derive(Debug, Clone, Copy)]
+enum Token {
+    Write(WriteId),
+    Read(ReadToken),
+}
+
 #[derive(Debug)]
 struct Outstanding {
     id: u64,
     kind: Kind,
+    token: Token,
     timer: Option<OpId>,
+    /// Virtual time it was sent.
+    sent_ns: u64,
 }
 
 /// One client's state.
@@ -49,7 +88,11 @@ pub struct Client {
     inbox: Vec<u8>,
     outbox: Vec<u8>,
     sending: bool,
-    outstanding: Option<Outstanding>,
+    /// Requests in flight, at most `depth`.
+    outstanding: Vec<Outstanding>,
+    depth: usize,
+    /// Waiting out a refusal (`Unavailable`, `Full`) before sending more.
+    backing_off: bool,
     next_id: u64,
     /// Mutations it may still issue while faults are on.
     mutation_budget: u32,
@@ -63,13 +106,18 @@ pub struct Client {
     pub verified: bool,
     /// Requests answered in total.
     pub answered: u64,
+    /// The most requests in flight at once.
+    pub max_in_flight: usize,
+    /// Mutations answered `Full`.
+    pub full_answers: u64,
 }
 
 impl Client {
-    /// A client owning `keys`.
+    /// A client on `keys`, keeping up to `depth` requests in flight.
     pub fn new(
         index: usize,
         keys: Range<u64>,
+        depth: usize,
         mutation_budget: u32,
         request_budget: u64,
     ) -> Client {
@@ -82,7 +130,9 @@ impl Client {
             inbox: Vec::new(),
             outbox: Vec::new(),
             sending: false,
-            outstanding: None,
+            outstanding: Vec::new(),
+            depth: depth.max(1),
+            backing_off: false,
             next_id: 1,
             mutation_budget,
             request_budget,
@@ -90,6 +140,8 @@ impl Client {
             verify_cursor: None,
             verified: false,
             answered: 0,
+            max_in_flight: 0,
+            full_answers: 0,
         }
     }
 
@@ -115,6 +167,7 @@ pub fn connect<I: Io<Context = World>>(world: &mut World, io: &mut I, index: usi
     client.outbox.clear();
     client.sending = false;
     client.connected = false;
+    client.backing_off = false;
     let socket = match io.open_socket(AddressFamily::Ipv4, SocketOptions::default()) {
         Ok(socket) => socket,
         Err(_) => return back_off(world, io, index),
@@ -138,30 +191,43 @@ fn on_connect<I: Io<Context = World>>(world: &mut World, io: &mut I, done: Conne
     if io.recv(socket, buffer, .., done.tag, on_recv::<I>).is_err() {
         return disconnect(world, io, index);
     }
-    next_request(world, io, index);
+    fill(world, io, index);
 }
 
-/// Sends the next request, if the phase asks for one.
-fn next_request<I: Io<Context = World>>(world: &mut World, io: &mut I, index: usize) {
+/// Keeps the pipeline full, as far as the phase asks.
+fn fill<I: Io<Context = World>>(world: &mut World, io: &mut I, index: usize) {
+    while next_request(world, io, index) {}
+}
+
+/// Sends the next request, if the phase asks for one; false if it did not.
+fn next_request<I: Io<Context = World>>(world: &mut World, io: &mut I, index: usize) -> bool {
     let phase = world.phase;
     let client = &mut world.clients[index];
-    if client.outstanding.is_some() || !client.connected || client.verified {
-        return;
+    // Reading keys back is one get at a time, after everything else.
+    let depth = if client.verify_cursor.is_some() { 1 } else { client.depth };
+    if client.outstanding.len() >= depth
+        || !client.connected
+        || client.verified
+        || client.backing_off
+        || client.socket.is_none()
+    {
+        return false;
     }
     if phase == Phase::Faults {
         if client.request_budget == 0 {
-            return; // idle until the liveness phase nudges it
+            return false; // idle until the liveness phase nudges it
         }
         client.request_budget -= 1;
     }
+    let (get_percent, delete_percent) = (world.workload.get_percent, world.workload.delete_percent);
     let kind = match phase {
-        Phase::Done => return,
+        Phase::Done => return false,
         Phase::Faults | Phase::Liveness if client.verify_cursor.is_none() => {
             let key = client.keys.start + world.prng.below(client.keys.end - client.keys.start);
             let roll = world.prng.below(100);
-            if client.mutation_budget == 0 || roll < 35 {
+            if client.mutation_budget == 0 || roll < get_percent {
                 Kind::Get { key }
-            } else if roll < 85 {
+            } else if roll >= get_percent + delete_percent {
                 client.mutation_budget -= 1;
                 let mut value = format!("c{}-r{}-", client.index, client.next_id).into_bytes();
                 let padding = world.prng.below(MAX_VALUE_LEN) as usize;
@@ -188,20 +254,28 @@ fn next_request<I: Io<Context = World>>(world: &mut World, io: &mut I, index: us
         Kind::Delete { key } => Request::Delete { id, key: key.to_le_bytes().to_vec() },
         Kind::Get { key } => Request::Get { id, key: key.to_le_bytes().to_vec() },
     };
-    match &kind {
-        Kind::Put { value, .. } => world.checker.issued(&Some(value.clone())),
-        Kind::Delete { .. } | Kind::Get { .. } => {}
-    }
+    let now = io.now_ns();
+    let token = match &kind {
+        Kind::Put { key, value } => {
+            Token::Write(world.checker.sent_write(*key, Some(value.clone()), index, id, now))
+        }
+        Kind::Delete { key } => Token::Write(world.checker.sent_write(*key, None, index, id, now)),
+        Kind::Get { key } => Token::Read(world.checker.sent_read(*key, now)),
+    };
+    world.trace(now, || format!("client {index}: request {id}: {kind}"));
     let client = &mut world.clients[index];
     if let Err(error) = protocol::encode_request(&request, &mut client.outbox) {
-        return world.fail(format!("client {index}: cannot encode its request: {error:?}"));
+        world.fail(format!("client {index}: cannot encode its request: {error:?}"));
+        return false;
     }
     let timer_tag = index as u64 | id << 16;
     let timer = io.timeout(REQUEST_TIMEOUT_NS, timer_tag, on_request_timeout::<I>).ok();
-    client.outstanding = Some(Outstanding { id, kind, timer });
+    client.outstanding.push(Outstanding { id, kind, token, timer, sent_ns: now });
+    client.max_in_flight = client.max_in_flight.max(client.outstanding.len());
     if !client.sending {
         flush_outbox(world, io, index);
     }
+    true
 }
 
 fn flush_outbox<I: Io<Context = World>>(world: &mut World, io: &mut I, index: usize) {
@@ -266,7 +340,7 @@ fn on_recv<I: Io<Context = World>>(world: &mut World, io: &mut I, done: RecvDone
     }
 }
 
-/// Checks an answer against the model, then sends the next request.
+/// Checks an answer against the model, then refills the pipeline.
 fn answered<I: Io<Context = World>>(
     world: &mut World,
     io: &mut I,
@@ -280,9 +354,10 @@ fn answered<I: Io<Context = World>>(
         | Response::NotFound { id }
         | Response::Error { id, .. } => *id,
     };
-    let Some(outstanding) = client.outstanding.take_if(|o| o.id == id) else {
+    let Some(position) = client.outstanding.iter().position(|o| o.id == id) else {
         return world.fail(format!("client {index}: an answer to request {id}, not in flight"));
     };
+    let outstanding = client.outstanding.remove(position);
     if let Some(timer) = outstanding.timer {
         let _ = io.cancel(timer);
     }
@@ -290,41 +365,39 @@ fn answered<I: Io<Context = World>>(
     if world.phase == Phase::Liveness {
         client.liveness_ops += 1;
     }
+    let now = io.now_ns();
+    world.trace(now, || {
+        format!("client {index}: request {id} answered: {}", show_response(&response))
+    });
     let response_code = match &response {
         Response::Error { code, .. } => Some(*code),
         _ => None,
     };
-    let checked = match (&outstanding.kind, response) {
-        (Kind::Put { key, value }, Response::Ok { .. }) => {
-            world.checker.acknowledged(*key, Some(value.clone()));
+    let checked = match (&outstanding.kind, outstanding.token, response) {
+        (Kind::Put { .. } | Kind::Delete { .. }, Token::Write(write), Response::Ok { .. }) => {
+            world.checker.acknowledged(write, now);
             Ok(())
         }
-        (Kind::Delete { key }, Response::Ok { .. }) => {
-            world.checker.acknowledged(*key, None);
-            Ok(())
+        (Kind::Get { .. }, Token::Read(token), Response::Value { value, .. }) => {
+            world.checker.read(token, Some(value), now).map_err(|v| v.to_string())
         }
-        (Kind::Get { key }, Response::Value { value, .. }) => {
-            world.checker.read(*key, Some(value)).map_err(|v| v.to_string())
+        (Kind::Get { .. }, Token::Read(token), Response::NotFound { .. }) => {
+            world.checker.read(token, None, now).map_err(|v| v.to_string())
         }
-        (Kind::Get { key }, Response::NotFound { .. }) => {
-            world.checker.read(*key, None).map_err(|v| v.to_string())
-        }
-        (Kind::Get { key }, Response::Error { code: ErrorCode::Corrupt, .. }) => Err(format!(
+        (Kind::Get { key }, _, Response::Error { code: ErrorCode::Corrupt, .. }) => Err(format!(
             "key {key}: the store reports both log copies corrupt, but one is never damaged"
         )),
-        (kind, Response::Error { code: ErrorCode::Unavailable, .. }) => {
-            // Not serving, or a failed batch: a mutation is in doubt.
-            mark_indeterminate(world, kind);
-            Ok(())
-        }
-        (_, Response::Error { code: ErrorCode::Full, .. }) => Ok(()),
-        (kind, other) => Err(format!("client {index}: {kind:?} answered with {other:?}")),
+        // Not serving, or a failed batch: a mutation is in doubt. The log
+        // is full: nothing was written.
+        (_, _, Response::Error { code: ErrorCode::Unavailable | ErrorCode::Full, .. }) => Ok(()),
+        (kind, _, other) => Err(format!("client {index}: {kind} answered with {other:?}")),
     };
     if let Err(why) = checked {
         return world.fail(why);
     }
     let refused = matches!(response_code, Some(ErrorCode::Unavailable | ErrorCode::Full));
     let client = &mut world.clients[index];
+    client.full_answers += u64::from(response_code == Some(ErrorCode::Full));
     if let (Kind::Get { key }, Some(cursor)) = (&outstanding.kind, client.verify_cursor)
         && *key == cursor
     {
@@ -339,29 +412,23 @@ fn answered<I: Io<Context = World>>(
     {
         client.verify_cursor = Some(client.keys.start);
     }
-    if refused {
+    if refused && !client.backing_off {
         // The store is busy failing or full: retry later, not in a loop
         // that would spin at one instant of virtual time.
+        client.backing_off = true;
         let delay = world.prng.range_inclusive(BACKOFF_MIN_NS, BACKOFF_MAX_NS);
         let tag = world.clients[index].tag();
         let _ = io.timeout(delay, tag, on_retry::<I>);
         return;
     }
-    next_request(world, io, index);
+    fill(world, io, index);
 }
 
 fn on_retry<I: Io<Context = World>>(world: &mut World, io: &mut I, done: TimeoutDone) {
     let Some(client) = client_of(world, done.tag) else { return };
+    client.backing_off = false;
     let index = client.index;
-    next_request(world, io, index);
-}
-
-fn mark_indeterminate(world: &mut World, kind: &Kind) {
-    match kind {
-        Kind::Put { key, value } => world.checker.indeterminate(*key, Some(value.clone())),
-        Kind::Delete { key } => world.checker.indeterminate(*key, None),
-        Kind::Get { .. } => {}
-    }
+    fill(world, io, index);
 }
 
 fn on_request_timeout<I: Io<Context = World>>(world: &mut World, io: &mut I, done: TimeoutDone) {
@@ -371,21 +438,43 @@ fn on_request_timeout<I: Io<Context = World>>(world: &mut World, io: &mut I, don
     let index = (done.tag & 0xFFFF) as usize;
     let id = done.tag >> 16;
     let Some(client) = world.clients.get(index) else { return };
-    if client.outstanding.as_ref().is_some_and(|o| o.id == id) {
-        disconnect(world, io, index);
+    let Some(outstanding) = client.outstanding.iter().find(|o| o.id == id) else { return };
+    let unsettled = world.partitioned
+        || world.server_down
+        || world.store.state() != crate::store::State::Serving;
+    if outstanding.sent_ns > world.disturbed_ns && !unsettled {
+        // No crash, restart, partition or heal since it was sent, and none
+        // in force: a correct store answers within the timeout whatever
+        // the other faults (latencies, short sends and receives) do, so
+        // silence is a stall, even though the reconnect that follows
+        // would hide it.
+        let why = format!(
+            "client {index}: request {id} ({}), sent at {:.3} ms, unanswered after {} s \
+             with no crash, restart or partition since",
+            outstanding.kind,
+            outstanding.sent_ns as f64 / 1e6,
+            REQUEST_TIMEOUT_NS / 1_000_000_000
+        );
+        world.stall.get_or_insert(why);
     }
+    disconnect(world, io, index);
 }
 
-/// Abandons the connection: the request in flight becomes indeterminate;
-/// reconnect after a backoff.
+/// Abandons the connection: the requests in flight become indeterminate
+/// (the checker lets their writes take effect at any later time, or
+/// never); reconnect after a backoff.
 fn disconnect<I: Io<Context = World>>(world: &mut World, io: &mut I, index: usize) {
     let client = &mut world.clients[index];
-    if let Some(outstanding) = client.outstanding.take() {
+    for outstanding in client.outstanding.drain(..) {
         if let Some(timer) = outstanding.timer {
             let _ = io.cancel(timer);
         }
-        mark_indeterminate(world, &outstanding.kind);
     }
+    world.trace(io.now_ns(), || {
+        format!(
+            "client {index}: connection closed (refused, reset or timed out); in flight: in doubt"
+        )
+    });
     let client = &mut world.clients[index];
     client.generation = client.generation.wrapping_add(1);
     client.connected = false;
@@ -417,5 +506,5 @@ pub fn nudge<I: Io<Context = World>>(world: &mut World, io: &mut I, index: usize
     if world.phase == Phase::Liveness && client.verify_cursor.is_none() {
         client.liveness_ops = 0;
     }
-    next_request(world, io, index);
+    fill(world, io, index);
 }

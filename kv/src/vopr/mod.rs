@@ -15,11 +15,13 @@
 //! two copies precisely so that one damaged copy loses nothing, and the
 //! runner checks exactly that promise.
 
+pub mod batch;
 mod checker;
 mod client;
+mod report;
+mod workload;
 mod world;
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -27,9 +29,12 @@ use twinio::{DirectIo, FaultConfig, Io, NodeId, Prng, SimIO};
 
 pub use checker::{Checker, Violation};
 use client::Client;
+pub use report::{Outcome, Reached, Report};
+pub use workload::Workload;
 pub use world::{Phase, World};
 
 use crate::store::{Bugs, Config, State, Store};
+use crate::trace::Trace;
 
 /// The most virtual time run between two looks of the runner at the world.
 const MAX_STEP_NS: u64 = 10_000_000;
@@ -66,6 +71,15 @@ pub struct Options {
     pub crash_points: Option<Vec<u64>>,
     /// The length of the faults phase, instead of a random 10–40 s.
     pub faults_phase_ns: Option<u64>,
+    /// Draw the workload from the seed (swarm testing: pipelining, shared
+    /// keys, the mix, small logs that fill, crash bursts). Off: the fixed
+    /// workload of `clients`, `keys_per_client`, `mutations_per_client`
+    /// and `log_slots`, one request in flight per client, each on its own
+    /// keys. On, `log_slots` bounds the drawn log size and
+    /// `requests_per_client` still applies.
+    pub swarm: bool,
+    /// Keep the run's event log in the report.
+    pub trace: bool,
 }
 
 impl Default for Options {
@@ -81,64 +95,9 @@ impl Default for Options {
             faults: None,
             crash_points: None,
             faults_phase_ns: None,
+            swarm: true,
+            trace: false,
         }
-    }
-}
-
-/// How a run ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// Every invariant held and every client finished.
-    Passed,
-    /// An invariant broke: acknowledged data lost, or never-written data
-    /// served, or the store misbehaved on the wire.
-    Correctness(String),
-    /// With faults off, the system did not finish in time.
-    Liveness(String),
-}
-
-/// What a run did.
-#[derive(Clone, Debug)]
-pub struct Report {
-    /// The seed.
-    pub seed: u64,
-    /// The fault configuration it drew.
-    pub faults: FaultConfig,
-    /// Which log copy corruption was confined to.
-    pub damaged_copy: &'static str,
-    /// How it ended.
-    pub outcome: Outcome,
-    /// The simulator's trace hash: equal for equal runs.
-    pub trace_hash: u64,
-    /// Virtual time simulated.
-    pub virtual_ns: u64,
-    /// Server crashes (power loss) and restarts.
-    pub crashes: u32,
-    /// Requests answered.
-    pub answered: u64,
-    /// Answers checked against the model.
-    pub checks: u64,
-}
-
-impl fmt::Display for Report {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let outcome = match &self.outcome {
-            Outcome::Passed => "passed".to_string(),
-            Outcome::Correctness(why) => format!("CORRECTNESS FAILURE: {why}"),
-            Outcome::Liveness(why) => format!("LIVENESS FAILURE: {why}"),
-        };
-        write!(
-            f,
-            "seed {}: {outcome}; {:.1} s virtual, {} crashes, {} answers, {} checks, \
-             corruption on {}, trace {:016x}",
-            self.seed,
-            self.virtual_ns as f64 / SECOND as f64,
-            self.crashes,
-            self.answered,
-            self.checks,
-            self.damaged_copy,
-            self.trace_hash
-        )
     }
 }
 
@@ -150,6 +109,17 @@ struct Server {
     restart_at: Option<u64>,
     next_crash_at: u64,
     crashes: u32,
+    /// Crashes that hit a store still recovering or repairing.
+    crashes_in_recovery: u32,
+    trace: Option<Trace>,
+}
+
+impl Server {
+    fn note(&self, now: u64, what: impl FnOnce() -> String) {
+        if let Some(trace) = &self.trace {
+            trace.note(now, format_args!("runner: {}", what()));
+        }
+    }
 }
 
 /// Runs one seed to its end.
@@ -166,6 +136,12 @@ pub fn run_seed(seed: u64, options: &Options) -> Report {
     if options.faults.is_none() {
         faults.storage.fsync_latency.floor_ns += fsync_floor;
     }
+    let mut workload_prng = prng.fork();
+    let workload = if options.swarm {
+        Workload::draw(&mut workload_prng, options)
+    } else {
+        Workload::fixed(options)
+    };
     let mut io: SimIO<World> = SimIO::new(prng.next_u64(), 1024, faults);
     let client_node = io.current_node();
     let store_node = io.add_node();
@@ -176,29 +152,56 @@ pub fn run_seed(seed: u64, options: &Options) -> Report {
     let store_address: SocketAddr = "10.0.0.1:3000".parse().expect("a valid address");
     let config = Config {
         dir: PathBuf::from(DATA_DIR),
-        slots: options.log_slots.max(1),
+        slots: workload.log_slots,
         direct_io: DirectIo::Optional,
         listen: store_address,
         bugs: options.bugs,
     };
-    let clients = (0..options.clients)
+    let clients = (0..workload.clients)
         .map(|i| {
-            let first = i as u64 * options.keys_per_client;
-            let keys = first..first + options.keys_per_client;
-            let requests = options.requests_per_client.unwrap_or(u64::MAX);
-            Client::new(i, keys, options.mutations_per_client, requests)
+            // Drawn workloads stop a few gets after their mutations, not at
+            // the end of the phase: a deep pipeline of gets alone would
+            // spend the run's time re-reading settled keys.
+            let unbounded =
+                if options.swarm { 4 * u64::from(workload.mutations_per_client) } else { u64::MAX };
+            let requests = options.requests_per_client.unwrap_or(unbounded);
+            Client::new(
+                i,
+                workload.keys_of(i),
+                workload.depth,
+                workload.mutations_per_client,
+                requests,
+            )
         })
         .collect();
+    let trace = options.trace.then(Trace::default);
     let mut world = World::new(
         Store::new(config.clone()),
         clients,
         prng.fork(),
         store_address,
         options.liveness_ops_per_client,
+        workload.clone(),
     );
+    world.trace_log = trace.clone();
+    if let Some(trace) = &trace {
+        world.store.set_trace(trace.clone());
+        trace.note(io.now_ns(), format_args!("runner: workload: {workload}"));
+        trace.note(
+            io.now_ns(),
+            format_args!("runner: corruption confined to {}", COPY_NAMES[damaged]),
+        );
+    }
     let crash_mean = prng.range_inclusive(2 * SECOND, 20 * SECOND);
-    let mut server =
-        Server { node: store_node, config, restart_at: None, next_crash_at: 0, crashes: 0 };
+    let mut server = Server {
+        node: store_node,
+        config,
+        restart_at: None,
+        next_crash_at: 0,
+        crashes: 0,
+        crashes_in_recovery: 0,
+        trace: trace.clone(),
+    };
     server.next_crash_at = io.now_ns() + prng.range_inclusive(SECOND, crash_mean);
     let start = io.now_ns();
     let faults_end = start
@@ -229,8 +232,16 @@ pub fn run_seed(seed: u64, options: &Options) -> Report {
         if let Some(why) = world.violation.take() {
             break Outcome::Correctness(why);
         }
+        if let Some(why) = world.stall.take() {
+            break Outcome::Liveness(why);
+        }
         let now = io.now_ns();
         let alive = io.is_alive(store_node);
+        if alive && world.store.state() == State::Serving {
+            // The restarted store serves: writes in doubt at the last crash
+            // are now in its log or gone for good.
+            world.checker.serving(now);
+        }
         match world.phase {
             Phase::Faults => {
                 let failed = matches!(world.store.state(), State::Failed { .. });
@@ -247,20 +258,32 @@ pub fn run_seed(seed: u64, options: &Options) -> Report {
                 if alive && (failed || crash_due) {
                     // A store that stopped on an IO error exits; either way
                     // the process is gone and its unsynced writes with it.
-                    io.crash_node(store_node).expect("the node exists");
-                    server.crashes += 1;
+                    crash(&mut io, &mut world, &mut server, failed);
                     server.restart_at = Some(now + prng.range_inclusive(SECOND / 10, 3 * SECOND));
                     server.next_crash_at = now + prng.range_inclusive(SECOND, crash_mean);
                 } else if !alive && server.restart_at.is_some_and(|at| now >= at) {
                     restart(&mut io, &mut world, &mut server, client_node);
+                    // A burst: crash again soon, while recovering or just
+                    // after, where a second failure finds half-done work.
+                    if let Some(burst) = workload.crash_burst_ns
+                        && prng.below(2) == 0
+                    {
+                        server.next_crash_at = now + prng.range_inclusive(1_000, burst);
+                    }
                 }
                 match partitioned_until {
                     Some(until) if now >= until => {
                         io.heal_all();
+                        world.disturbed_ns = now;
+                        world.partitioned = false;
                         partitioned_until = None;
+                        server.note(now, || "network healed".into());
                     }
                     None if prng.below(1000) < 2 => {
                         io.partition(client_node, store_node);
+                        world.disturbed_ns = now;
+                        world.partitioned = true;
+                        server.note(now, || "network partitioned: clients | server".into());
                         partitioned_until =
                             Some(now + prng.range_inclusive(SECOND / 10, 5 * SECOND));
                     }
@@ -269,10 +292,13 @@ pub fn run_seed(seed: u64, options: &Options) -> Report {
                 if now >= faults_end {
                     io.set_faults(io.faults().liveness());
                     io.heal_all();
+                    world.disturbed_ns = now;
+                    world.partitioned = false;
                     if !io.is_alive(store_node) {
                         restart(&mut io, &mut world, &mut server, client_node);
                     }
                     world.phase = Phase::Liveness;
+                    server.note(now, || "faults off: liveness phase".into());
                     liveness_deadline = now + LIVENESS_BUDGET_NS;
                     for index in 0..world.clients.len() {
                         client::nudge(&mut world, &mut io, index);
@@ -289,8 +315,7 @@ pub fn run_seed(seed: u64, options: &Options) -> Report {
                         ));
                     }
                     liveness_restarts += 1;
-                    io.crash_node(store_node).expect("the node exists");
-                    server.crashes += 1;
+                    crash(&mut io, &mut world, &mut server, true);
                     restart(&mut io, &mut world, &mut server, client_node);
                 }
                 if world.clients.iter().all(|client| client.verified) {
@@ -304,25 +329,64 @@ pub fn run_seed(seed: u64, options: &Options) -> Report {
             Phase::Done => break Outcome::Passed,
         }
     };
+    if let Some(trace) = &trace {
+        trace.note(io.now_ns(), format_args!("runner: {outcome:?}"));
+    }
     Report {
         seed,
         faults,
         damaged_copy: COPY_NAMES[damaged],
+        workload,
+        trace: trace.map(|trace| trace.take()).unwrap_or_default(),
         outcome,
         trace_hash: io.trace_hash(),
         virtual_ns: io.now_ns(),
         crashes: server.crashes,
         answered: world.clients.iter().map(|client| client.answered).sum(),
         checks: world.checker.checks,
+        reached: Reached {
+            max_in_flight: world
+                .clients
+                .iter()
+                .map(|client| client.max_in_flight)
+                .max()
+                .unwrap_or(0),
+            full_answers: world.clients.iter().map(|client| client.full_answers).sum(),
+            unacknowledged_reads: world.checker.unacknowledged_reads,
+            racing_gets: world.checker.racing_gets,
+            crashes_in_recovery: server.crashes_in_recovery,
+        },
     }
+}
+
+/// Power loss on the server (or the exit of a store that stopped itself).
+fn crash(io: &mut SimIO<World>, world: &mut World, server: &mut Server, stopped: bool) {
+    if matches!(world.store.state(), State::Recovering | State::Repairing) {
+        server.crashes_in_recovery += 1;
+    }
+    io.crash_node(server.node).expect("the node exists");
+    world.disturbed_ns = io.now_ns();
+    world.server_down = true;
+    server.crashes += 1;
+    world.checker.crashed();
+    let why = if stopped { "the stopped store exits" } else { "power loss" };
+    server.note(io.now_ns(), || {
+        format!("server crashed ({why}): unsynced writes lost, kept or torn")
+    });
 }
 
 /// Brings the server process back: a fresh store that recovers from disk.
 fn restart(io: &mut SimIO<World>, world: &mut World, server: &mut Server, client_node: NodeId) {
     io.restart_node(server.node).expect("the node exists");
+    world.disturbed_ns = io.now_ns();
+    world.server_down = false;
     server.restart_at = None;
+    server.note(io.now_ns(), || "server restarted".into());
     io.set_current_node(server.node).expect("the node exists");
     world.store = Store::new(server.config.clone());
+    if let Some(trace) = &server.trace {
+        world.store.set_trace(trace.clone());
+    }
     world.store.start(io);
     io.set_current_node(client_node).expect("the node exists");
 }

@@ -7,7 +7,9 @@ use twinio::Prng;
 
 use super::checker::Checker;
 use super::client::Client;
+use super::workload::Workload;
 use crate::store::Store;
+use crate::trace::Trace;
 
 /// Where a run is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,6 +42,19 @@ pub struct World {
     pub liveness_ops_per_client: u32,
     /// The first broken invariant.
     pub violation: Option<String>,
+    /// The first stall (a liveness failure): a request unanswered with
+    /// nothing to excuse it.
+    pub stall: Option<String>,
+    /// The last crash, restart, partition, heal or phase change.
+    pub disturbed_ns: u64,
+    /// The network between clients and server is cut.
+    pub partitioned: bool,
+    /// The server process is crashed and not yet restarted.
+    pub server_down: bool,
+    /// What the clients do.
+    pub workload: Workload,
+    /// The event log, if asked for.
+    pub trace_log: Option<Trace>,
 }
 
 impl World {
@@ -50,6 +65,7 @@ impl World {
         prng: Prng,
         store_address: SocketAddr,
         liveness_ops_per_client: u32,
+        workload: Workload,
     ) -> World {
         World {
             store,
@@ -60,6 +76,19 @@ impl World {
             store_address,
             liveness_ops_per_client,
             violation: None,
+            stall: None,
+            disturbed_ns: 0,
+            partitioned: false,
+            server_down: false,
+            workload,
+            trace_log: None,
+        }
+    }
+
+    /// Notes an event in the trace, if tracing; `what` is formatted only then.
+    pub fn trace(&self, now_ns: u64, what: impl FnOnce() -> String) {
+        if let Some(trace) = &self.trace_log {
+            trace.note(now_ns, what());
         }
     }
 

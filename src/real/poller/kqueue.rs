@@ -383,11 +383,17 @@ fn normalise(raw: &libc::kevent, users: &[UserSlot]) -> Option<PollEvent> {
         }
         return Some(PollEvent { error: Some(Errno::from_raw(raw.data as i32)), ..quiet });
     }
-    // EV_EOF needs nothing special: the filter that saw it is reported
-    // ready and the op's own syscall returns the end or the error.
+    // The op's own syscall returns the end or the error; EV_EOF also says
+    // no later edge will come for that direction.
     match raw.filter {
-        libc::EVFILT_READ => Some(PollEvent { readable: true, ..quiet }),
-        libc::EVFILT_WRITE => Some(PollEvent { writable: true, ..quiet }),
+        libc::EVFILT_READ => {
+            let read_closed = raw.flags & libc::EV_EOF != 0;
+            Some(PollEvent { readable: true, read_closed, ..quiet })
+        }
+        libc::EVFILT_WRITE => {
+            let write_closed = raw.flags & libc::EV_EOF != 0;
+            Some(PollEvent { writable: true, write_closed, ..quiet })
+        }
         libc::EVFILT_USER => {
             // A deleted knote reports nothing, so an open ident's key is
             // the event's own.
@@ -398,8 +404,14 @@ fn normalise(raw: &libc::kevent, users: &[UserSlot]) -> Option<PollEvent> {
     }
 }
 
-const NONE: PollEvent =
-    PollEvent { token: Token::Fd(-1), readable: false, writable: false, error: None };
+const NONE: PollEvent = PollEvent {
+    token: Token::Fd(-1),
+    readable: false,
+    writable: false,
+    read_closed: false,
+    write_closed: false,
+    error: None,
+};
 
 #[cfg(test)]
 mod tests {

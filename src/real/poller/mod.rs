@@ -63,6 +63,13 @@ pub(crate) struct PollEvent {
     pub readable: bool,
     /// Data may be sent, or a connect finished.
     pub writable: bool,
+    /// Reading will never block again (end of stream or an error: epoll
+    /// `EPOLLRDHUP` / `EPOLLHUP` / `EPOLLERR`, kqueue `EV_EOF` on the read
+    /// filter), and no further edge will say so. Sticky for the descriptor.
+    pub read_closed: bool,
+    /// Likewise for sending (epoll `EPOLLHUP` / `EPOLLERR`, kqueue `EV_EOF`
+    /// on the write filter).
+    pub write_closed: bool,
     /// The registration itself failed (kqueue `EV_ERROR`): the descriptor is
     /// not watched and its waiters must fail with this errno.
     pub error: Option<Errno>,

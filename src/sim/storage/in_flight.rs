@@ -20,7 +20,8 @@ impl<C> SimIO<C> {
         }
         for slot in &self.core.slots {
             // Issued: waiting out its latency, or due and about to run.
-            let issued = slot.place == Place::Timer || (slot.place == Place::Completed && slot.due);
+            let issued =
+                slot.place == Place::Timer || (slot.place == Place::Completed && slot.data.due);
             if slot.data.node != node || !issued {
                 continue;
             }

@@ -5,7 +5,7 @@
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 
 use super::direct_io;
 use super::fsync::fsync;
@@ -17,9 +17,13 @@ use crate::options::{DirectIo, FilePurpose, FsyncMode};
 use crate::sys::retry_eintr;
 
 /// Opens the directory at `path` (relative to the working directory, or
-/// absolute) for use as the `dir` of [`open_data_file`].
+/// absolute) for use as the `dir` of [`open_data_file`], creating it and
+/// any missing parent first: directories are implicit, as in the twin.
 pub(crate) fn open_dir(path: &Path) -> Result<i32, OpenError> {
-    let path = c_path(path)?;
+    let c_path = c_path(path)?;
+    check_lengths(path)?;
+    create_dirs(libc::AT_FDCWD, path)?;
+    let path = c_path;
     let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC;
     // SAFETY: `path` is a NUL-terminated string that outlives the call.
     retry_eintr(|| unsafe { libc::open(path.as_ptr(), flags) }).map_err(OpenError::from_errno)
@@ -58,6 +62,13 @@ fn format(
     size: u64,
     direct_io: DirectIo,
 ) -> Result<OwnedFd, OpenError> {
+    // Directories are implicit: create the missing ones on the way, but
+    // only once the whole path is known to fit the kernel's limits, so a
+    // refused path leaves nothing behind.
+    check_lengths(relative_path)?;
+    if let Some(parent) = parent(relative_path) {
+        create_dirs(dir, parent)?;
+    }
     // O_EXCL also refuses a symbolic link or anything else at the path.
     let flags = libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC | libc::O_NOFOLLOW;
     let file = open_at(dir, path, flags)?;
@@ -146,6 +157,45 @@ fn check_path(path: &Path) -> Result<CString, OpenError> {
         return Err(OpenError::InvalidPath);
     }
     Ok(c_path)
+}
+
+/// `NameTooLong` for a path longer than `PATH_MAX` (with its NUL) or with
+/// a name longer than `NAME_MAX`: what the kernel would answer, found
+/// before anything is created.
+fn check_lengths(path: &Path) -> Result<(), OpenError> {
+    const NAME_MAX: usize = 255;
+    let too_long = path.as_os_str().len() >= libc::PATH_MAX as usize
+        || path.components().any(|c| c.as_os_str().len() > NAME_MAX);
+    if too_long { Err(OpenError::NameTooLong) } else { Ok(()) }
+}
+
+/// Creates each missing directory along `path` (relative to `dir`, which
+/// may be `AT_FDCWD`), syncing the parent of each one it creates so the new
+/// entry is durable. A component that exists, whatever it is, is left for
+/// the open that follows to judge (`ENOTDIR` for a file).
+fn create_dirs(dir: i32, path: &Path) -> Result<(), OpenError> {
+    let mut prefix = PathBuf::new();
+    for component in path.components() {
+        prefix.push(component);
+        if !matches!(component, Component::Normal(_)) {
+            continue;
+        }
+        let c_prefix = c_path(&prefix)?;
+        // SAFETY: `c_prefix` is NUL-terminated and outlives the call.
+        match retry_eintr(|| unsafe { libc::mkdirat(dir, c_prefix.as_ptr(), 0o777) }) {
+            Ok(_) => {}
+            Err(Errno::EEXIST) => continue,
+            Err(errno) => return Err(OpenError::from_errno(errno)),
+        }
+        let parent = match prefix.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => c_path(parent)?,
+            _ => c_path(Path::new("."))?,
+        };
+        let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC;
+        let parent = open_at(dir, &parent, flags)?;
+        sync(parent.as_raw_fd())?;
+    }
+    Ok(())
 }
 
 fn c_path(path: &Path) -> Result<CString, OpenError> {

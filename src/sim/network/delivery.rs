@@ -1,0 +1,234 @@
+//! Segments in flight: sending them with their delay, delivering them in
+//! `(arrival, sequence)` order as virtual time advances, holding them
+//! across partitions, and answering what arrives for a closed socket.
+
+use super::*;
+
+impl Network {
+    /// Delivers, in `(arrival, sequence)` order, every segment that arrives
+    /// at or before `now`, including replies those deliveries provoke.
+    pub fn advance(&mut self, now: u64) {
+        self.observe(now);
+        while let Some(key) = self.in_flight.first_key() {
+            if key.0 > now {
+                break;
+            }
+            let Some((key, segment)) = self.in_flight.pop_first() else { break };
+            self.deliver(key, segment);
+        }
+    }
+
+    /// When the next segment arrives, if any is in flight. A time at or
+    /// before the last `now` (a segment released by `heal`) means due now.
+    pub fn next_arrival(&self) -> Option<u64> {
+        self.in_flight.first_key().map(|(arrival, _)| arrival)
+    }
+
+    /// Cuts the network between `a` and `b` (both directions) until healed.
+    /// A node is never cut from itself.
+    pub fn partition(&mut self, a: NodeId, b: NodeId) {
+        if a != b {
+            self.partitions.insert(pair(a, b));
+        }
+    }
+
+    /// Heals the cut between `a` and `b`: the segments it held are due again,
+    /// in their original order.
+    pub fn heal(&mut self, a: NodeId, b: NodeId) {
+        self.partitions.remove(&pair(a, b));
+        self.release_held();
+    }
+
+    /// Heals every partition.
+    pub fn heal_all(&mut self) {
+        self.partitions.clear();
+        self.release_held();
+    }
+
+    /// True if the network between `a` and `b` is cut.
+    pub fn is_partitioned(&self, a: NodeId, b: NodeId) -> bool {
+        a != b && self.partitions.contains(&pair(a, b))
+    }
+
+    /// How many segments are in flight or held.
+    pub fn segments_pending(&self) -> usize {
+        self.in_flight.len() + self.held.len()
+    }
+
+    pub(super) fn observe(&mut self, now: u64) {
+        self.now = self.now.max(now);
+    }
+
+    /// Queues a segment from slot `from_slot`, arriving `delay` after now
+    /// but never before the previous segment from that slot.
+    pub(super) fn send_segment(
+        &mut self,
+        from_slot: u32,
+        from: NodeId,
+        to: Option<NodeId>,
+        delay: u64,
+        kind: Kind,
+    ) {
+        let arrival = self.now.saturating_add(delay);
+        self.send_at(from_slot, arrival, Segment { from, to, delay, kind });
+    }
+
+    pub(super) fn send_at(&mut self, from_slot: u32, arrival: u64, segment: Segment) {
+        let arrival = match self.slots.get_mut(from_slot as usize) {
+            Some(slot) => {
+                slot.last_arrival = slot.last_arrival.max(arrival);
+                slot.last_arrival
+            }
+            None => arrival,
+        };
+        self.sequence += 1;
+        self.in_flight.insert((arrival, self.sequence), segment);
+    }
+
+    pub(super) fn release_held(&mut self) {
+        let held = std::mem::take(&mut self.held);
+        for (key, segment) in held {
+            let cut = segment.to.is_some_and(|to| self.is_partitioned(segment.from, to));
+            if cut {
+                self.held.push((key, segment));
+            } else {
+                // The original key: it is due, and still precedes every later
+                // segment of its direction.
+                self.in_flight.insert(key, segment);
+            }
+        }
+    }
+
+    pub(super) fn deliver(&mut self, key: (u64, u64), mut segment: Segment) {
+        let arrival = key.0;
+        if let Kind::Syn(Syn { address, .. }) = segment.kind
+            && segment.to.is_none()
+        {
+            segment.to = self.listener_at(address).and_then(|listener| self.node_of(listener));
+        }
+        if let Some(to) = segment.to
+            && self.is_partitioned(segment.from, to)
+        {
+            self.held.push((key, segment));
+            return;
+        }
+        let reply_at = arrival.saturating_add(segment.delay);
+        let reply_from = segment.to.unwrap_or(segment.from);
+        match segment.kind {
+            Kind::Syn(syn) => self.deliver_syn(segment.from, segment.delay, arrival, syn),
+            Kind::SynTimeout { client } => {
+                if let Some(socket) = self.socket_mut(client)
+                    && matches!(socket.state, State::Connecting { .. })
+                {
+                    socket.state = State::Failed(Errno::ETIMEDOUT);
+                }
+            }
+            Kind::SynAck { client, server, server_address } => {
+                let established = match self.socket_mut(client) {
+                    Some(socket) => match socket.state {
+                        State::Connecting { local } => {
+                            socket.state = State::Connected(Box::new(Endpoint::new(
+                                local,
+                                server_address,
+                                server,
+                                segment.from,
+                                segment.delay,
+                            )));
+                            true
+                        }
+                        _ => false,
+                    },
+                    None => false,
+                };
+                if !established {
+                    // The client is gone (closed or crashed while
+                    // connecting): the server's half-open socket is reset.
+                    self.reply_rst(
+                        client.index,
+                        reply_from,
+                        segment.from,
+                        segment.delay,
+                        reply_at,
+                        server,
+                    );
+                }
+            }
+            Kind::Data { to, from, len, carried } => {
+                let delivered = match self.socket_mut(to) {
+                    Some(Socket { state: State::Connected(endpoint), .. }) => {
+                        if !carried.is_empty() {
+                            endpoint.insert_in_flight(&carried);
+                        }
+                        if endpoint.reset {
+                            // Data after a reset is dropped: these bytes
+                            // are the first still in flight.
+                            let end = (endpoint.arrived + len).min(endpoint.stream.len());
+                            endpoint.stream.drain(endpoint.arrived..end);
+                        } else {
+                            endpoint.arrived += len;
+                        }
+                        true
+                    }
+                    _ => false,
+                };
+                if !delivered {
+                    self.reply_rst(
+                        to.index,
+                        reply_from,
+                        segment.from,
+                        segment.delay,
+                        reply_at,
+                        from,
+                    );
+                }
+            }
+            Kind::Fin { to } => {
+                if let Some(Socket { state: State::Connected(endpoint), .. }) = self.socket_mut(to)
+                {
+                    endpoint.fin_received = true;
+                }
+            }
+            Kind::Rst { to } => {
+                if let Some(socket) = self.socket_mut(to) {
+                    match &mut socket.state {
+                        State::Connected(endpoint) => {
+                            endpoint.reset = true;
+                            // After the peer's FIN (CLOSE_WAIT), Linux
+                            // records a reset as EPIPE, not ECONNRESET, and
+                            // recv keeps answering end of stream: there is
+                            // no reset left to report.
+                            if endpoint.fin_received {
+                                endpoint.reset_reported = true;
+                            }
+                        }
+                        // RST in SYN-SENT: the connect is refused.
+                        State::Connecting { .. } => {
+                            socket.state = State::Failed(Errno::ECONNREFUSED);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+
+    pub(super) fn reply_rst(
+        &mut self,
+        from_slot: u32,
+        from: NodeId,
+        to_node: NodeId,
+        delay: u64,
+        at: u64,
+        to: SocketKey,
+    ) {
+        self.send_at(
+            from_slot,
+            at,
+            Segment { from, to: Some(to_node), delay, kind: Kind::Rst { to } },
+        );
+    }
+}
+
+pub(super) fn pair(a: NodeId, b: NodeId) -> (NodeId, NodeId) {
+    if a <= b { (a, b) } else { (b, a) }
+}

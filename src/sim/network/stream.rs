@@ -1,0 +1,182 @@
+//! The data path of a connection: `recv` and `send` against the
+//! endpoint's buffers and its flow-control window.
+
+use super::*;
+
+impl Network {
+    /// Receives into `buf`: `Some(Ok(0))` is end of stream (after the peer's
+    /// FIN and all its data, or after `shutdown(Read)`), `None` would block.
+    /// The `partial_recv` fault returns fewer bytes than are available.
+    pub fn poll_recv(
+        &mut self,
+        key: SocketKey,
+        buf: &mut [u8],
+        prng: &mut Prng,
+        faults: &NetworkFaults,
+    ) -> Option<Result<usize, Errno>> {
+        let Some(socket) = self.socket_mut(key) else {
+            return Some(Err(Errno::EBADF));
+        };
+        let endpoint = match &mut socket.state {
+            State::Connected(endpoint) => endpoint,
+            State::Connecting { .. } => return None,
+            // A refused connect leaves the socket shut in both directions
+            // (Linux's `tcp_done`): end of stream, as the kernel answers.
+            State::Failed(_) => return Some(Ok(0)),
+            State::Open | State::Listening(_) => return Some(Err(Errno::ENOTCONN)),
+        };
+        if buf.is_empty() {
+            return Some(Ok(0));
+        }
+        if endpoint.arrived > 0 {
+            let mut count = buf.len().min(endpoint.arrived);
+            if count > 1 && prng.chance(faults.partial_recv) {
+                count = prng.range_inclusive(1, count as u64 - 1) as usize;
+            }
+            for (to, from) in buf.iter_mut().zip(endpoint.stream.drain(..count)) {
+                *to = from;
+            }
+            endpoint.arrived -= count;
+            let peer = endpoint.peer;
+            if let Some(Socket { state: State::Connected(sender), .. }) = self.socket_mut(peer) {
+                sender.unread_by_peer = sender.unread_by_peer.saturating_sub(count);
+            }
+            return Some(Ok(count));
+        }
+        if endpoint.reset && !endpoint.reset_reported {
+            endpoint.reset_reported = true;
+            return Some(Err(Errno::ECONNRESET));
+        }
+        if endpoint.reset || endpoint.fin_received || endpoint.read_shut {
+            return Some(Ok(0));
+        }
+        None
+    }
+
+    /// Sends a prefix of `data`: `Some(Ok(n))` took `n` bytes, `None` would
+    /// block (the window is full, or the handshake is still under way). The
+    /// `reset` fault resets the connection instead; `partial_send` takes
+    /// fewer bytes than the window allows.
+    pub fn poll_send(
+        &mut self,
+        key: SocketKey,
+        data: &[u8],
+        now: u64,
+        prng: &mut Prng,
+        faults: &NetworkFaults,
+    ) -> Option<Result<usize, Errno>> {
+        self.observe(now);
+        let Some(socket) = self.socket_mut(key) else {
+            return Some(Err(Errno::EBADF));
+        };
+        let node = socket.node;
+        let endpoint = match &mut socket.state {
+            State::Connected(endpoint) => endpoint,
+            State::Connecting { .. } => return None,
+            // Linux's `sk_stream_wait_connect`: a socket that is neither
+            // connected nor connecting (never connected, listening, or
+            // refused) answers EPIPE.
+            State::Open | State::Listening(_) | State::Failed(_) => {
+                return Some(Err(Errno::EPIPE));
+            }
+        };
+        if endpoint.reset {
+            if endpoint.reset_reported {
+                return Some(Err(Errno::EPIPE));
+            }
+            endpoint.reset_reported = true;
+            return Some(Err(Errno::ECONNRESET));
+        }
+        if endpoint.write_shut {
+            return Some(Err(Errno::EPIPE));
+        }
+        if data.is_empty() {
+            return Some(Ok(0));
+        }
+        let room = SEND_WINDOW - endpoint.unread_by_peer.min(SEND_WINDOW);
+        if room == 0 {
+            return None;
+        }
+        let (peer, peer_node) = (endpoint.peer, endpoint.peer_node);
+        if prng.chance(faults.reset) {
+            endpoint.reset = true;
+            endpoint.reset_reported = true;
+            let delay = endpoint.path_delay;
+            self.send_segment(key.index, node, Some(peer_node), delay, Kind::Rst { to: peer });
+            return Some(Err(Errno::ECONNRESET));
+        }
+        let mut count = data.len().min(room);
+        if count > 1 && prng.chance(faults.partial_send) {
+            count = prng.range_inclusive(1, count as u64 - 1) as usize;
+        }
+        endpoint.unread_by_peer += count;
+        let delay = faults.draw_delay(prng);
+        // The bytes wait in the receiver's stream until their segment
+        // arrives. A server may send before its client has the SYN-ACK:
+        // those bytes travel in the segment (once per connection, at most).
+        // A receiver already gone answers the segment with RST.
+        let mut carried = Vec::new();
+        match self.socket_mut(peer) {
+            Some(Socket { state: State::Connected(receiver), .. }) => {
+                receiver.reserve_window();
+                receiver.stream.extend(&data[..count]);
+            }
+            Some(Socket { state: State::Connecting { .. }, .. }) => {
+                carried.extend_from_slice(&data[..count]);
+            }
+            _ => {}
+        }
+        self.send_segment(
+            key.index,
+            node,
+            Some(peer_node),
+            delay,
+            Kind::Data { to: peer, from: key, len: count, carried },
+        );
+        Some(Ok(count))
+    }
+}
+
+impl Endpoint {
+    pub(super) fn new(
+        local: SocketAddr,
+        remote: SocketAddr,
+        peer: SocketKey,
+        peer_node: NodeId,
+        path_delay: u64,
+    ) -> Endpoint {
+        Endpoint {
+            local,
+            remote,
+            peer,
+            peer_node,
+            path_delay,
+            stream: VecDeque::new(),
+            arrived: 0,
+            unread_by_peer: 0,
+            fin_received: false,
+            read_shut: false,
+            write_shut: false,
+            reset: false,
+            reset_reported: false,
+        }
+    }
+}
+
+impl Endpoint {
+    /// Sizes the stream buffer to the window once, so it never grows again.
+    pub(super) fn reserve_window(&mut self) {
+        if self.stream.capacity() < SEND_WINDOW {
+            self.stream.reserve_exact(SEND_WINDOW - self.stream.len());
+        }
+    }
+
+    /// Puts bytes that travelled in their segment where they belong: first
+    /// of the bytes still in flight, which were all sent after them.
+    pub(super) fn insert_in_flight(&mut self, bytes: &[u8]) {
+        self.reserve_window();
+        self.stream.extend(bytes);
+        let arrived = self.arrived;
+        self.stream.make_contiguous()[arrived..].rotate_right(bytes.len());
+    }
+}
