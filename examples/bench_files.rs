@@ -13,8 +13,11 @@
 //! the same pass of the loop: the way a storage engine chains file IO.
 //!
 //! ```text
-//! cargo run --release --example bench_files [-- --direct] [-- --reps N]
+//! cargo run --release --example bench_files [-- --direct] [-- --reps N] [-- --driver uring|workers|loop]
 //! ```
+//!
+//! `--driver` forces the IO's file driver (default: `Auto`); the one in use
+//! is printed.
 //!
 //! `--direct` opens the file with `DirectIo::Required` (O_DIRECT / F_NOCACHE)
 //! so the random reads and writes reach the device. The file lives under
@@ -24,7 +27,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use twinio::{
-    Buffer, DirectIo, FilePurpose, FsyncDone, FsyncMode, IO, Io, ReadDone, SECTOR_SIZE, WriteDone,
+    Buffer, DirectIo, FileDriver, FilePurpose, FsyncDone, FsyncMode, IO, Io, IoOptions, ReadDone,
+    SECTOR_SIZE, WriteDone,
 };
 
 const FILE_SIZE: u64 = 64 << 20;
@@ -122,7 +126,7 @@ fn through_io(io: &mut IO<Ctx>, ctx: &mut Ctx, workload: Workload, seed: u64) ->
         }
     }
     while ctx.remaining > 0 {
-        io.flush(ctx, false).expect("flush");
+        io.flush(ctx, true).expect("flush");
     }
     start.elapsed().as_nanos() as f64 / workload.ops as f64
 }
@@ -193,7 +197,14 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir_path);
     std::fs::create_dir_all(&dir_path).expect("create bench directory");
 
-    let mut io: IO<Ctx> = IO::init(8).expect("init");
+    let driver = match args.iter().position(|a| a == "--driver").map(|i| args.get(i + 1)) {
+        None => FileDriver::Auto,
+        Some(Some(name)) if name == "uring" => FileDriver::IoUring,
+        Some(Some(name)) if name == "workers" => FileDriver::Workers(4),
+        Some(Some(name)) if name == "loop" => FileDriver::LoopThread,
+        Some(_) => panic!("--driver takes uring, workers or loop"),
+    };
+    let mut io: IO<Ctx> = IO::with_options(IoOptions::new(8).file_driver(driver)).expect("init");
     let dir = io.open_dir(&dir_path).expect("open_dir");
     let mode = if direct_io { DirectIo::Required } else { DirectIo::Disabled };
     let fd = io
@@ -220,9 +231,10 @@ fn main() {
     let mut ctx = Ctx { fd, remaining: 0, offsets: Offsets(1), next_sequential: 0, buffer: None };
     let scale = if direct_io { 0.1 } else { 1.0 };
     println!(
-        "bench_files: {} MiB file, {}, {reps} repetitions, median ns/op",
+        "bench_files: {} MiB file, {}, {reps} repetitions, median ns/op, file driver {:?}",
         FILE_SIZE >> 20,
-        if direct_io { "direct IO" } else { "buffered" }
+        if direct_io { "direct IO" } else { "buffered" },
+        io.file_driver()
     );
     println!("{:<20} {:>12} {:>12} {:>8}", "workload", "IO", "direct", "IO/direct");
     for mut workload in workloads {

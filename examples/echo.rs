@@ -228,9 +228,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let round_trips = clients as f64 * messages as f64;
     println!(
         "echo: {clients} clients x {messages} messages of {size} B verified in {:.3} s: \
-         {:.0} round trips/s",
+         {:.0} round trips/s (file driver: {:?})",
         elapsed.as_secs_f64(),
-        round_trips / elapsed.as_secs_f64()
+        round_trips / elapsed.as_secs_f64(),
+        io.file_driver()
     );
     // Shut down: close every socket, then let the loop deliver the closes.
     for conn in std::mem::take(&mut ctx.conns) {

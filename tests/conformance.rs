@@ -5,6 +5,9 @@
 //! allow-list names it, and the allow-list mirrors the table of differences
 //! in `docs/simulation.md` (checked below); any other difference fails.
 //!
+//! The real IO runs on the file driver `TWINIO_FILE_DRIVER` names
+//! (`tests/support`; CI runs the suite under each).
+//!
 //! `CONFORMANCE_ONLY=name` runs the scenarios whose name contains `name`;
 //! `CONFORMANCE_VERBOSE=1` prints both outcomes of each (with
 //! `--nocapture`).
@@ -31,6 +34,8 @@ mod shutdown;
 mod streams;
 #[path = "conformance/timers.rs"]
 mod timers;
+// Only for the file driver `TWINIO_FILE_DRIVER` names (`real_options`).
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -84,7 +89,7 @@ fn guarded(run: impl FnOnce() -> Vec<String>) -> Vec<String> {
 
 fn run_real(scenario: &Scenario) -> Vec<String> {
     let env = Env::new(real_dir(scenario.name));
-    let mut io: IO<Ctx> = IO::init(64).expect("IO::init");
+    let mut io: IO<Ctx> = IO::with_options(support::real_options(64)).expect("IO::init");
     let outcome = guarded(|| (scenario.real)(&mut io, &env));
     drop(io);
     let _ = std::fs::remove_dir_all(&env.dir);

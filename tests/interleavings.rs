@@ -275,7 +275,7 @@ fn real_with_file_workers_exactly_one_callback_per_op() {
     let _g = exclusive();
     for seed in 100..100 + seeds(4) {
         let mut options = IoOptions::new(32);
-        options.file_workers = 2;
+        options = options.file_workers(2);
         let io: IO<Ctx> = IO::with_options(options).unwrap();
         let dir = temp_dir(&format!("interleave-{seed}"));
         interleave(io, seed, &dir, |_| {});

@@ -190,7 +190,7 @@ fn sim_survives_the_end_of_time() {
 fn file_workers_with_a_huge_descriptor_number() {
     let _g = exclusive();
     let mut options = IoOptions::new(8);
-    options.file_workers = 1;
+    options = options.file_workers(1);
     let mut io: IO<Ctx> = IO::with_options(options).unwrap();
     let mut ctx = Ctx::default();
     let huge = Fd::from_raw(i32::MAX - 1);

@@ -79,7 +79,7 @@ fn every_op_is_refused(io: &mut IO<Ctx>, ctx: &mut Ctx, fd: Fd) {
 fn double_close_cannot_reach_an_eventfd_or_a_data_file() {
     let _g = exclusive();
     let dir_path = support::temp_dir("double-close");
-    let mut io: IO<Ctx> = IO::init(16).unwrap();
+    let mut io: IO<Ctx> = IO::with_options(support::real_options(16)).unwrap();
     let mut ctx = Ctx::default();
     let s = io.open_socket(AddressFamily::Ipv4, SocketOptions::default()).unwrap();
     assert_eq!(close(&mut io, &mut ctx, s), "Ok(())");
@@ -248,7 +248,7 @@ fn the_twin_reports_a_stalled_run() {
 #[test]
 fn adopt_and_hand_back_descriptors() {
     let _g = exclusive();
-    let mut io: IO<Ctx> = IO::init(16).unwrap();
+    let mut io: IO<Ctx> = IO::with_options(support::real_options(16)).unwrap();
     let mut ctx = Ctx::default();
     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address: SocketAddr = std_listener.local_addr().unwrap();

@@ -235,23 +235,39 @@ fn other_event(ctx: &mut Other, _: &mut IO<Other>, done: EventDone) {
 
 #[test]
 fn file_and_event_cycles_allocate_nothing_after_warm_up() {
-    file_and_event_cycles(0);
+    file_and_event_cycles(FileDriver::LoopThread);
 }
 
 #[test]
 fn file_cycles_on_worker_threads_allocate_nothing_after_warm_up() {
-    file_and_event_cycles(2);
+    file_and_event_cycles(FileDriver::Workers(2));
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn file_cycles_on_the_io_uring_allocate_nothing_after_warm_up() {
+    // The CI run that simulates a refused io_uring: the forced driver must
+    // be refused, with the errno a seccomp profile gives.
+    if std::env::var_os("TWINIO_IO_URING_REFUSE").is_some_and(|v| !v.is_empty() && v != "0") {
+        let refused =
+            IO::<Other>::with_options(IoOptions::new(16).file_driver(FileDriver::IoUring));
+        assert_eq!(refused.err(), Some(InitError::IoUring(Errno::EPERM)));
+        return;
+    }
+    file_and_event_cycles(FileDriver::IoUring);
 }
 
 /// Counts only the loop thread: the workers are the pool's business, but
 /// handing jobs to them and harvesting results must not allocate either.
-fn file_and_event_cycles(workers: u32) {
+/// On the io_uring: pushing, submitting and reaping.
+fn file_and_event_cycles(driver: FileDriver) {
     let path = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("alloc-{}-{workers}", std::process::id()));
+        .join(format!("alloc-{}-{driver:?}", std::process::id()));
     let _ = std::fs::remove_dir_all(&path);
     std::fs::create_dir_all(&path).unwrap();
-    let options = IoOptions::new(16).file_workers(workers);
+    let options = IoOptions::new(16).file_driver(driver);
     let mut io: IO<Other> = IO::with_options(options).unwrap();
+    assert_eq!(io.file_driver(), driver);
     let mut ctx = Other { buffer: Some(Buffer::new(SECTOR_SIZE).unwrap()), ..Other::default() };
     let dir = io.open_dir(&path).unwrap();
     let size = 16 * SECTOR_SIZE as u64;

@@ -53,14 +53,17 @@ struct Files {
 
 impl Files {
     fn new() -> Files {
-        Files { io: IO::init(16).expect("init"), ctx: Ctx::default() }
+        let io = IO::with_options(support::real_options(16)).expect("init");
+        Files { io, ctx: Ctx::default() }
     }
 
-    /// Runs the loop until `take` yields the completion. File operations
-    /// complete in the first pass; the bound only stops a broken engine.
+    /// Runs waiting passes until `take` yields the completion (on the loop
+    /// thread a file operation completes in the first pass; on the io_uring
+    /// or a worker, once the kernel answers). The bound only stops a broken
+    /// engine.
     fn until<T>(&mut self, take: fn(&mut Ctx) -> Option<T>) -> T {
         for _ in 0..100 {
-            self.io.flush(&mut self.ctx, false).expect("flush");
+            self.io.flush(&mut self.ctx, true).expect("flush");
             if let Some(done) = take(&mut self.ctx) {
                 return done;
             }
@@ -595,8 +598,19 @@ fn acknowledged_writes_survive_sigkill() {
     let status = child.wait().unwrap();
     assert!(!status.success(), "the child was killed, not finished: {status:?}");
 
-    // The kernel released the dead child's lock; every acknowledged sector is there.
-    let fd = f.open(dir, "data", size, FilePurpose::Open, DirectIo::Disabled).unwrap();
+    // The kernel releases the dead child's lock: at once when its file ops
+    // ran on its own threads, only once they finish when they were in its
+    // io_uring (an op in flight holds the file after the process is gone).
+    // Then every acknowledged sector is there.
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let fd = loop {
+        match f.open(dir, "data", size, FilePurpose::Open, DirectIo::Disabled) {
+            Err(OpenError::Locked) if std::time::Instant::now() < give_up => {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            other => break other.expect("reopen after the kill"),
+        }
+    };
     for sector in 0..=acked {
         let data = f.read(fd, SECTOR, sector * SECTOR as u64).unwrap();
         assert_eq!(data, pattern(sector, SECTOR), "acknowledged sector {sector}");

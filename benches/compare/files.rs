@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use twinio::{Buffer, DirectIo, Fd, FilePurpose, FsyncDone, FsyncMode, IO, Io, ReadDone};
-use twinio::{SECTOR_SIZE, WriteDone};
+use twinio::{FileDriver, IoOptions, SECTOR_SIZE, WriteDone};
 
 const FILE_SIZE: u64 = 32 << 20;
 const SMALL: usize = 4096;
@@ -96,7 +96,11 @@ impl Files {
         let dir_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-compare-files");
         let _ = std::fs::remove_dir_all(&dir_path);
         std::fs::create_dir_all(&dir_path).expect("create bench directory");
-        let mut io: IO<Ctx> = IO::init(8).expect("init");
+        // The loop thread: this workload measures the engine's cost per op
+        // against the same syscalls (one op at a time, page cache warm);
+        // the file drivers are compared in examples/bench_uring.rs.
+        let options = IoOptions::new(8).file_driver(FileDriver::LoopThread);
+        let mut io: IO<Ctx> = IO::with_options(options).expect("init");
         let dir = io.open_dir(&dir_path).expect("open_dir");
         let fd = io
             .open_data_file(

@@ -11,7 +11,7 @@
 //!   another IO issued, is `NotRunning`.
 
 use super::op::{Op, Place};
-use super::{Backend, events};
+use super::{Backend, Withdrawn, events};
 use crate::error::{CancelError, Errno};
 use crate::fd::OpId;
 
@@ -41,8 +41,9 @@ pub(crate) fn cancel<B: Backend>(io: &mut B, target: OpId) -> Result<(), CancelE
         _ => None,
     };
     // One already on `completed` keeps its place; the outcome wins there.
-    if slot.place != Place::Completed {
-        unlink(io, index)?;
+    // One the world was asked to withdraw keeps its place; the world
+    // completes it, and the outcome marks it canceled until then.
+    if slot.place != Place::Completed && unlink(io, index)? == Withdrawn::Now {
         io.core_mut().make_ready(index);
     }
     let core = io.core_mut();
@@ -72,11 +73,15 @@ pub(crate) fn cancel_all<B: Backend>(io: &mut B) -> usize {
 
 /// Takes operation `index` out of wherever it waits. One on `completed` is
 /// taken out too (the caller queues it again, at the back, or drops it).
-fn unlink<B: Backend>(io: &mut B, index: u32) -> Result<(), CancelError> {
+fn unlink<B: Backend>(io: &mut B, index: u32) -> Result<Withdrawn, CancelError> {
     let place = io.core().slots[index as usize].place;
     match place {
         Place::Free => return Err(CancelError::NotRunning),
-        Place::Waiting(wait) => io.unlink_waiting(index, wait)?,
+        Place::Waiting(wait) => {
+            if io.unlink_waiting(index, wait)? == Withdrawn::Requested {
+                return Ok(Withdrawn::Requested);
+            }
+        }
         Place::Completed => {
             let core = io.core_mut();
             core.completed.remove(&mut core.links, index);
@@ -90,13 +95,13 @@ fn unlink<B: Backend>(io: &mut B, index: u32) -> Result<(), CancelError> {
             events.armed -= 1;
         }
     }
-    Ok(())
+    Ok(Withdrawn::Now)
 }
 
 /// Drops operation `index` without its callback (its process died, in the
 /// twin). Its buffer is freed.
 pub(crate) fn discard<B: Backend>(io: &mut B, index: u32) {
-    if unlink(io, index).is_ok() {
+    if unlink(io, index) == Ok(Withdrawn::Now) {
         super::run::release(io.core_mut(), index);
     }
 }

@@ -73,8 +73,10 @@ pub(crate) trait Backend: Io {
     fn attempt(&mut self, index: u32) -> Attempt;
 
     /// Takes operation `index` out of the backend's place `wait`, for a
-    /// cancel (or a crash). `Err` leaves it where it is.
-    fn unlink_waiting(&mut self, index: u32, wait: Self::Wait) -> Result<(), CancelError>;
+    /// cancel (or a crash). `Err` leaves it where it is;
+    /// [`Withdrawn::Requested`] leaves it there too, to be completed by the
+    /// world (the kernel was asked to cancel it).
+    fn unlink_waiting(&mut self, index: u32, wait: Self::Wait) -> Result<Withdrawn, CancelError>;
 
     /// Something in flight can only be completed by the world (a
     /// descriptor's readiness, a worker thread, a trigger).
@@ -90,6 +92,11 @@ pub(crate) trait Backend: Io {
     /// Waits for the world at most `timeout_ns` (0: only looks) and moves
     /// the operations it made ready to `completed`.
     fn poll(&mut self, timeout_ns: u64) -> Result<(), RunError>;
+
+    /// The pass is over (its drain ran): hand the world what the pass
+    /// queued for it (the kernel's io_uring submissions).
+    #[inline]
+    fn end_pass(&mut self) {}
 
     /// Callbacks ran in this drain: moves what they may have unblocked to
     /// `completed` (the twin retries its parked operations). Returns
@@ -133,6 +140,16 @@ pub(crate) trait Backend: Io {
 
     /// The event backed by `data` was closed.
     fn close_event_data(&mut self, data: Self::EventData);
+}
+
+/// What taking an operation out of where it waits did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Withdrawn {
+    /// It is out: the core completes it with `Canceled`.
+    Now,
+    /// The world was asked to withdraw it (an io_uring cancel): it stays in
+    /// flight and completes once, `Canceled` or with its own result.
+    Requested,
 }
 
 /// Which address of a socket `Io::local_address` / `Io::peer_address` asks for.

@@ -68,6 +68,7 @@ fn pass<B: Backend>(
         }
     }
     drain(io, ctx);
+    io.end_pass();
     Ok(())
 }
 

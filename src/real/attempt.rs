@@ -5,6 +5,7 @@
 use super::IO;
 use super::fds::{Direction, Wait};
 use super::pool::{BufferPtr, Job, JobKind};
+use crate::FileDriver;
 use crate::engine::check_within_data_file;
 use crate::engine::op::{Attempt, Op, Place, Span};
 use crate::error::Errno;
@@ -13,7 +14,8 @@ use crate::sys;
 
 impl<C> IO<C> {
     /// Runs the syscall of operation `index`. `Pending`: parked on its
-    /// descriptor, handed to a file worker thread, or requeued (a close that
+    /// descriptor, handed to the file driver (the io_uring or a worker
+    /// thread), or requeued (a close that
     /// first cancels the operations pending on its descriptor).
     #[inline]
     pub(crate) fn attempt_op(&mut self, index: u32) -> Attempt {
@@ -88,7 +90,7 @@ impl<C> IO<C> {
                 if fds.owned(fd) {
                     return Attempt::Done(Err(Errno::EBADF));
                 }
-                if self.pool.is_none() || !fds.seen(fd) {
+                if self.driver == FileDriver::LoopThread || !fds.is_file(fd) {
                     return Attempt::Done(sys::file::pread(fd, span.bytes_mut(), offset));
                 }
                 let kind = JobKind::Read { ptr: span_ptr(span), len: span.len(), offset };
@@ -104,7 +106,7 @@ impl<C> IO<C> {
                 {
                     return Attempt::Done(Err(errno));
                 }
-                if self.pool.is_none() || !fds.seen(fd) {
+                if self.driver == FileDriver::LoopThread || !fds.is_file(fd) {
                     return Attempt::Done(sys::file::pwrite(fd, span.bytes(), offset));
                 }
                 // The worker only reads through this pointer.
@@ -116,7 +118,7 @@ impl<C> IO<C> {
                 if fds.owned(fd) {
                     return Attempt::Done(Err(Errno::EBADF));
                 }
-                if self.pool.is_none() || !fds.seen(fd) {
+                if self.driver == FileDriver::LoopThread || !fds.is_file(fd) {
                     return Attempt::Done(sys::file::fsync(fd, mode).map(|()| 0));
                 }
                 self.offload(index, fd, JobKind::Fsync { mode })
@@ -137,12 +139,13 @@ impl<C> IO<C> {
             return Attempt::Done(Err(Errno::EBADF));
         }
         if let Some(state) = self.fds.get_mut(fd)
-            && state.in_pool > 0
+            && state.in_driver > 0
         {
-            // A worker may be inside a syscall on this descriptor: closing
-            // now could let it touch a reused number.
+            // A worker may be inside a syscall on this descriptor, or an
+            // io_uring entry not yet submitted may name it: closing now
+            // could let either touch a reused number.
             state.closers.push_back(&mut self.core.links, index);
-            self.core.slots[index as usize].place = Place::Waiting(Wait::PoolClose(fd));
+            self.core.slots[index as usize].place = Place::Waiting(Wait::DriverClose(fd));
             self.pending += 1;
             return Attempt::Pending;
         }
@@ -226,12 +229,17 @@ impl<C> IO<C> {
         if self.fds.owned(fd) { Errno::EBADF } else { Errno::ENOTSOCK }
     }
 
-    /// Hands a file operation on a descriptor the IO has an entry for to
-    /// the worker pool. (Any other number runs on the loop thread, where
-    /// the kernel answers it, `EBADF` most likely.)
+    /// Hands a file operation on a file or directory the IO opened or
+    /// adopted to the file driver: the io_uring or the worker pool. (Any
+    /// other number runs on the loop thread, where the kernel answers it:
+    /// `EBADF`, or `ESPIPE` for a socket.)
     fn offload(&mut self, index: u32, fd: i32, kind: JobKind) -> Attempt {
-        let pool = self.pool.as_mut().expect("offload is only called with a pool");
-        self.fds.get_mut(fd).expect("seen").in_pool += 1;
+        #[cfg(target_os = "linux")]
+        if self.ring.is_some() {
+            return self.ring_offload(index, fd, kind);
+        }
+        let pool = self.pool.as_mut().expect("offload is only called with a driver");
+        self.fds.get_mut(fd).expect("a file has an entry").in_driver += 1;
         self.pool_outstanding += 1;
         self.core.slots[index as usize].place = Place::Waiting(Wait::Pool(fd));
         pool.submit(Job { slot: index, fd, kind });

@@ -9,11 +9,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::IO;
 use super::event::EventShared;
-use super::fds::{Direction, Wait, wake_list};
+use super::fds::{Direction, Wait, driver_done, wake_list};
 use super::poller::{PollEvent, Token};
 use crate::clock::Clock;
-use crate::engine::op::{Attempt, Op, Place};
-use crate::engine::{Backend, Core, Side, events};
+use crate::engine::op::{Attempt, Op};
+use crate::engine::{Backend, Core, Side, Withdrawn, events};
 use crate::error::{
     AddressError, CancelError, Errno, EventError, ListenError, OpenError, RunError, ShutdownError,
     SocketError, SubmitError,
@@ -57,20 +57,26 @@ impl<C> Backend for IO<C> {
         self.attempt_op(index)
     }
 
-    fn unlink_waiting(&mut self, index: u32, wait: Wait) -> Result<(), CancelError> {
+    fn unlink_waiting(&mut self, index: u32, wait: Wait) -> Result<Withdrawn, CancelError> {
         match wait {
             // Inside a syscall on a worker thread: it completes with its result.
             Wait::Pool(_) => Err(CancelError::Running),
+            // The kernel is asked; the op completes `Canceled` or with its result.
+            #[cfg(target_os = "linux")]
+            Wait::Ring(_) => self.ring_cancel(index),
             _ => {
                 self.unpark(index, wait);
-                Ok(())
+                Ok(Withdrawn::Now)
             }
         }
     }
 
     #[inline]
     fn waits_on_world(&self) -> bool {
-        self.pending > 0 || self.core.events.armed > 0 || self.pool_outstanding > 0
+        self.pending > 0
+            || self.core.events.armed > 0
+            || self.pool_outstanding > 0
+            || self.ring_in_flight() > 0
     }
 
     #[inline]
@@ -79,12 +85,39 @@ impl<C> Backend for IO<C> {
         if timeout_ns == 0 && !self.waits_on_world() {
             return Ok(());
         }
-        let ready = self.poller.wait(timeout_ns).map_err(RunError::Poller)?;
-        for i in 0..ready {
-            let event = self.poller.event(i);
-            self.dispatch(event);
+        // A cancel pushed between passes (the pass's own entries went at
+        // its end): no syscall when nothing is queued.
+        #[cfg(target_os = "linux")]
+        self.ring_submit();
+        // A wait interrupted with nothing to show for it waits once more:
+        // dropping an io_uring makes the kernel queue exit work to this
+        // thread, which wakes its next wait (any IO's) with `EINTR`, and a
+        // waiting pass should not end early for it. At most once, so a
+        // wait overshoots its timeout by one timeout at worst.
+        for retry in [false, true] {
+            let ready = self.poller.wait(timeout_ns).map_err(RunError::Poller)?;
+            for i in 0..ready {
+                let event = self.poller.event(i);
+                self.dispatch(event);
+            }
+            // Whatever epoll reported: a completion mostly wakes the wait
+            // with `EINTR`, posted on the way out, not with the ring's event.
+            #[cfg(target_os = "linux")]
+            let reaped = self.ring_reap();
+            #[cfg(not(target_os = "linux"))]
+            let reaped = 0;
+            if retry || ready > 0 || reaped > 0 || timeout_ns == 0 || !self.interrupted() {
+                break;
+            }
         }
         Ok(())
+    }
+
+    /// Everything the pass pushed to the io_uring goes in one `io_uring_enter`.
+    #[cfg(target_os = "linux")]
+    #[inline]
+    fn end_pass(&mut self) {
+        self.ring_submit();
     }
 
     #[inline(always)]
@@ -119,6 +152,16 @@ impl<C> Backend for IO<C> {
 }
 
 impl<C> IO<C> {
+    /// Whether the last wait ended with `EINTR` (tracked on epoll only:
+    /// the io_uring's exit work is what makes it matter).
+    #[inline]
+    fn interrupted(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        return self.poller.interrupted();
+        #[cfg(not(target_os = "linux"))]
+        false
+    }
+
     /// Drops closed events no trigger handle holds any more, closing their
     /// eventfds here, on the loop thread, so the table learns at once that
     /// the numbers are free.
@@ -140,6 +183,9 @@ impl<C> IO<C> {
         match event.token {
             Token::Fd(fd) => self.dispatch_fd(fd, event),
             Token::User(POOL_EVENT_KEY) => self.harvest_pool(),
+            // Reaped after every wait (`poll`), whatever was reported.
+            #[cfg(target_os = "linux")]
+            Token::User(super::uring::RING_EVENT_KEY) => {}
             Token::User(key) => {
                 let Some((index, shared)) = self.core.events.by_key(key) else { return };
                 if self.poller.consume_user_event(&shared.target) {
@@ -181,18 +227,8 @@ impl<C> IO<C> {
     fn harvest_pool(&mut self) {
         let Some(pool) = self.pool.as_mut() else { return };
         for (index, result) in pool.harvest() {
-            let slot = &mut self.core.slots[index as usize];
-            let Place::Waiting(Wait::Pool(fd)) = slot.place else {
-                unreachable!("harvested slot not in the pool")
-            };
-            slot.outcome = Some(result);
-            self.core.make_ready(index);
             self.pool_outstanding -= 1;
-            let state = self.fds.get_mut(fd).expect("an offloaded op's descriptor has an entry");
-            state.in_pool -= 1;
-            if state.in_pool == 0 {
-                self.pending -= wake_list(&mut state.closers, &mut self.core, None);
-            }
+            self.pending -= driver_done(&mut self.core, &mut self.fds, index, result);
         }
     }
 
@@ -244,6 +280,7 @@ impl<C> IO<C> {
     pub(crate) fn do_open_dir(&mut self, path: &Path) -> Result<Fd, OpenError> {
         let fd = sys::file::open_dir(path)?;
         self.fds.adopt(fd, SocketOptions::default());
+        self.fds.mark_file(fd);
         Ok(Fd::from_raw(fd))
     }
 

@@ -12,7 +12,7 @@ impl<C> fmt::Debug for IO<C> {
             .field("timeouts_armed", &self.core.timers.len())
             .field("parked", &self.pending)
             .field("listeners_armed", &self.core.events.armed)
-            .field("file_workers", &self.file_workers())
+            .field("file_driver", &self.file_driver())
             .field("in_flush", &self.core.in_flush)
             .finish_non_exhaustive()
     }
@@ -30,7 +30,7 @@ mod tests {
         assert_eq!(
             format!("{io:?}"),
             "IO { entries: 8, in_flight: 1, timeouts_armed: 1, parked: 0, listeners_armed: 0, \
-             file_workers: 2, in_flush: false, .. }"
+             file_driver: Workers(2), in_flush: false, .. }"
         );
     }
 }

@@ -18,8 +18,23 @@ pub(crate) enum Wait {
     Write(i32),
     /// Running (or queued) on a file worker thread, on this descriptor.
     Pool(i32),
-    /// A close waiting for the worker-thread operations on its descriptor.
-    PoolClose(i32),
+    /// In the io_uring (pushed, submitted or running), on this descriptor.
+    #[cfg(target_os = "linux")]
+    Ring(i32),
+    /// A close waiting for the file driver's operations on its descriptor
+    /// (worker threads or the io_uring).
+    DriverClose(i32),
+}
+
+impl Wait {
+    /// The descriptor the operation waits on.
+    pub(crate) fn fd(self) -> i32 {
+        match self {
+            Wait::Read(fd) | Wait::Write(fd) | Wait::Pool(fd) | Wait::DriverClose(fd) => fd,
+            #[cfg(target_os = "linux")]
+            Wait::Ring(fd) => fd,
+        }
+    }
 }
 
 /// Which readiness an operation waits for.
@@ -41,10 +56,13 @@ pub(crate) struct FdState {
     pub write_closed: bool,
     pub readers: List,
     pub writers: List,
-    /// Closes waiting for this descriptor's worker-thread operations.
+    /// Closes waiting for this descriptor's file-driver operations.
     pub closers: List,
-    /// Operations on this descriptor queued or running on worker threads.
-    pub in_pool: u32,
+    /// Operations on this descriptor handed to the file driver (worker
+    /// threads or the io_uring: one IO has one) whose result has not come
+    /// back. A close waits for them: until then the kernel or a worker may
+    /// still use the number.
+    pub in_driver: u32,
     /// The IO's own descriptor (poller, an eventfd, a wake-up): every
     /// operation refuses it with `EBADF`.
     pub owned: bool,
@@ -52,6 +70,11 @@ pub(crate) struct FdState {
     pub options: SocketOptions,
     /// A data file's fixed size (0: not a data file, no limit).
     pub data_size: u64,
+    /// A file or directory (opened by the IO, or adopted and found to be
+    /// one): its reads, writes and fsyncs may go to the file driver. Any
+    /// other descriptor's run on the loop thread, where `pread` on a socket
+    /// fails with `ESPIPE` (an io_uring write would write to the socket).
+    pub file: bool,
 }
 
 impl FdState {
@@ -64,10 +87,11 @@ impl FdState {
         readers: List::new(),
         writers: List::new(),
         closers: List::new(),
-        in_pool: 0,
+        in_driver: 0,
         owned: false,
         options: SocketOptions { nodelay: false, recv_buffer_size: None, send_buffer_size: None },
         data_size: 0,
+        file: false,
     };
 }
 
@@ -98,10 +122,16 @@ impl FdTable {
         &mut self.states[at]
     }
 
-    /// Whether the IO has an entry for `fd` (it opened or adopted it once).
+    /// Whether `fd` is a file or directory the IO opened or adopted: its
+    /// file operations may leave the loop thread.
     #[inline]
-    pub(crate) fn seen(&self, fd: i32) -> bool {
-        (fd as usize) < self.states.len()
+    pub(crate) fn is_file(&self, fd: i32) -> bool {
+        self.get(fd).is_some_and(|state| state.file)
+    }
+
+    /// `fd`, just opened or adopted, is a file or directory.
+    pub(crate) fn mark_file(&mut self, fd: i32) {
+        self.entry(fd).file = true;
     }
 
     /// Forgets what is known of a number the kernel just handed out: any
@@ -115,7 +145,9 @@ impl FdTable {
     /// A data file of `size` bytes was just opened as `fd`.
     pub(crate) fn adopt_data_file(&mut self, fd: i32, size: u64) {
         self.adopt(fd, SocketOptions::default());
-        self.entry(fd).data_size = size;
+        let state = self.entry(fd);
+        state.data_size = size;
+        state.file = true;
     }
 
     /// The data-file size limit of `fd`, if it is a data file.
@@ -218,13 +250,15 @@ impl<C> IO<C> {
 
     /// Unlinks operation `index` from descriptor `fd`'s list for `wait`.
     pub(crate) fn unpark(&mut self, index: u32, wait: Wait) {
-        let (Wait::Read(fd) | Wait::Write(fd) | Wait::Pool(fd) | Wait::PoolClose(fd)) = wait;
+        let fd = wait.fd();
         let state = self.fds.get_mut(fd).expect("a parked op's descriptor has an entry");
         let list = match wait {
             Wait::Read(_) => &mut state.readers,
             Wait::Write(_) => &mut state.writers,
-            Wait::PoolClose(_) => &mut state.closers,
+            Wait::DriverClose(_) => &mut state.closers,
             Wait::Pool(_) => unreachable!("a worker-thread op is not in a list"),
+            #[cfg(target_os = "linux")]
+            Wait::Ring(_) => unreachable!("an io_uring op is not in a list"),
         };
         list.remove(&mut self.core.links, index);
         self.pending -= 1;
@@ -248,4 +282,31 @@ pub(crate) fn wake_list<C>(
         core.make_ready(index);
     }
     woken
+}
+
+/// File-driver operation `index` (on a worker thread or in the io_uring)
+/// finished with `result`: it moves to `completed`, and once its
+/// descriptor has no other driver operation left, the closes waiting for
+/// them do too. Returns how many closes moved (they were counted pending).
+#[inline]
+pub(crate) fn driver_done<C>(
+    core: &mut crate::engine::Core<IO<C>>,
+    fds: &mut FdTable,
+    index: u32,
+    result: Result<usize, Errno>,
+) -> usize {
+    let slot = &mut core.slots[index as usize];
+    let fd = match slot.place {
+        Place::Waiting(Wait::Pool(fd)) => fd,
+        #[cfg(target_os = "linux")]
+        Place::Waiting(Wait::Ring(fd)) => fd,
+        place => unreachable!("a finished file-driver op was {place:?}"),
+    };
+    // A cancel asked of the kernel marked it `Canceled`; what the kernel
+    // answered (canceled, or its own result) is what it gets.
+    slot.outcome = Some(result);
+    core.make_ready(index);
+    let state = fds.get_mut(fd).expect("a file-driver op's descriptor has an entry");
+    state.in_driver -= 1;
+    if state.in_driver == 0 { wake_list(&mut state.closers, core, None) } else { 0 }
 }

@@ -10,7 +10,10 @@
 //!   registered once, edge-triggered, their readiness kept per descriptor,
 //!   so an op on a descriptor known not to be ready parks without a syscall;
 //! - user events over the poller, with a trigger handle for other threads;
-//! - an optional pool of worker threads for file operations.
+//! - a file driver for file reads, writes and fsyncs, chosen at init
+//!   ([`FileDriver`]): an io_uring on Linux (its descriptor watched by the
+//!   same epoll, so one wait serves sockets and files), a pool of worker
+//!   threads, or the loop thread.
 //!
 //! `docs/design.md` walks through the loop and its differences from
 //! TigerBeetle's `darwin.zig`.
@@ -23,6 +26,8 @@ mod fds;
 mod options;
 pub(crate) mod poller;
 mod pool;
+#[cfg(target_os = "linux")]
+mod uring;
 
 use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
 use std::sync::Arc;
@@ -31,7 +36,7 @@ use std::sync::atomic::Ordering;
 use event::EventShared;
 pub use event::EventTrigger;
 use fds::FdTable;
-pub use options::{DEFAULT_MAX_WAIT_NS, InitError, IoOptions, UNBOUNDED_WAIT};
+pub use options::{DEFAULT_MAX_WAIT_NS, FileDriver, InitError, IoOptions, UNBOUNDED_WAIT};
 use poller::Poller;
 use pool::Pool;
 
@@ -84,6 +89,12 @@ pub struct IO<C> {
     fds: FdTable,
     /// Operations parked on descriptors (TigerBeetle's `io_pending`).
     pending: usize,
+    /// The active file driver (never `Auto`).
+    driver: FileDriver,
+    /// The io_uring, when `driver` is `IoUring`. Dropped first (in `drop`):
+    /// its drop waits until the kernel is done with the slots' buffers.
+    #[cfg(target_os = "linux")]
+    ring: Option<uring::FileRing>,
     pool: Option<Pool>,
     /// Jobs handed to the pool whose results have not come back.
     pool_outstanding: usize,
@@ -109,9 +120,12 @@ impl<C> IO<C> {
         let mut poller = Poller::new().map_err(InitError::Poller)?;
         let mut fds = FdTable::default();
         fds.set_owned(poller.raw_fd(), true);
-        let pool = match options.file_workers {
-            0 => None,
-            threads => {
+        #[cfg(target_os = "linux")]
+        let mut ring = None;
+        let mut pool = None;
+        let driver = match options.file_driver {
+            FileDriver::Workers(0) | FileDriver::LoopThread => FileDriver::LoopThread,
+            FileDriver::Workers(threads) => {
                 let wake = poller
                     .open_user_event(backend::POOL_EVENT_KEY)
                     .map_err(|error| InitError::Workers(error.errno().unwrap_or(Errno::ENOMEM)))?;
@@ -119,8 +133,26 @@ impl<C> IO<C> {
                     fds.set_owned(fd, true);
                 }
                 let entries = options.entries as usize;
-                Some(Pool::start(threads, entries, wake).map_err(InitError::Workers)?)
+                pool = Some(Pool::start(threads, entries, wake).map_err(InitError::Workers)?);
+                FileDriver::Workers(threads)
             }
+            #[cfg(target_os = "linux")]
+            forced @ (FileDriver::Auto | FileDriver::IoUring) => {
+                match uring::FileRing::open(options.entries, &mut poller, &mut fds) {
+                    Ok(opened) => {
+                        ring = Some(opened);
+                        FileDriver::IoUring
+                    }
+                    Err(errno) if forced == FileDriver::IoUring => {
+                        return Err(InitError::IoUring(errno));
+                    }
+                    Err(_) => FileDriver::LoopThread,
+                }
+            }
+            #[cfg(not(target_os = "linux"))]
+            FileDriver::Auto => FileDriver::LoopThread,
+            #[cfg(not(target_os = "linux"))]
+            FileDriver::IoUring => return Err(InitError::IoUring(Errno::ENOSYS)),
         };
         Ok(IO {
             core,
@@ -128,6 +160,9 @@ impl<C> IO<C> {
             clock: MonotonicClock::new(),
             fds,
             pending: 0,
+            driver,
+            #[cfg(target_os = "linux")]
+            ring,
             pool,
             pool_outstanding: 0,
             retired_events: Vec::new(),
@@ -145,9 +180,25 @@ impl<C> IO<C> {
     }
 
     /// The number of file worker threads (0: file operations run on the
-    /// loop thread).
+    /// io_uring or the loop thread).
     pub fn file_workers(&self) -> usize {
         self.pool.as_ref().map_or(0, Pool::threads)
+    }
+
+    /// The file driver in use: what [`FileDriver::Auto`] chose, or what was
+    /// forced. Never `Auto`.
+    pub fn file_driver(&self) -> FileDriver {
+        self.driver
+    }
+
+    /// io_uring operations (and cancels) whose completion is not reaped.
+    #[inline]
+    fn ring_in_flight(&self) -> u32 {
+        #[cfg(target_os = "linux")]
+        if let Some(ring) = &self.ring {
+            return ring.in_flight();
+        }
+        0
     }
 
     /// A handle that triggers `event` from any thread.
@@ -169,6 +220,9 @@ impl<C> IO<C> {
             return Err(HandOffError::from_errno(errno));
         }
         self.fds.adopt(raw, crate::options::SocketOptions::default());
+        if crate::sys::file::is_positioned(raw) {
+            self.fds.mark_file(raw);
+        }
         Ok(Fd::from_raw(raw))
     }
 
@@ -198,6 +252,11 @@ impl<C> IO<C> {
 
 impl<C> Drop for IO<C> {
     fn drop(&mut self) {
+        // The kernel may still write into slot buffers: the ring's drop
+        // cancels what is in flight and waits for every completion, before
+        // the fields (the slots among them) are dropped.
+        #[cfg(target_os = "linux")]
+        drop(self.ring.take());
         // Workers may hold pointers into slot buffers: join them first.
         if let Some(pool) = self.pool.as_mut() {
             pool.shutdown();

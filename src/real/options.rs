@@ -18,10 +18,11 @@ pub const UNBOUNDED_WAIT: u64 = u64::MAX;
 /// and its setters (fields may be added, so it is not built literally).
 ///
 /// ```
-/// use twinio::{IO, IoOptions};
+/// use twinio::{FileDriver, IO, IoOptions};
 /// let options = IoOptions::new(256).max_wait_ns(50_000_000).file_workers(2);
 /// let io: IO<()> = IO::with_options(options)?;
 /// assert_eq!(io.entries(), 256);
+/// assert_eq!(io.file_driver(), FileDriver::Workers(2));
 /// # Ok::<(), twinio::InitError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,15 +33,45 @@ pub struct IoOptions {
     /// The longest a waiting `flush` blocks when no timeout is armed
     /// ([`UNBOUNDED_WAIT`], the default: until an event).
     pub max_wait_ns: u64,
-    /// Worker threads for file reads, writes and fsyncs. Zero (the default)
-    /// runs them on the loop thread, as `darwin.zig` does.
-    pub file_workers: u32,
+    /// Where file reads, writes and fsyncs run ([`FileDriver::Auto`] by
+    /// default).
+    pub file_driver: FileDriver,
+}
+
+/// Where an IO runs its file reads, writes and fsyncs, chosen at init.
+/// Sockets always stay on the readiness engine (epoll / kqueue).
+///
+/// Every driver gives the same semantics: exactly one callback per
+/// operation, a `close` that waits for the file operations in flight on its
+/// descriptor, and the same fsync guarantee (`docs/durability.md`): *an
+/// fsync covers the writes whose callbacks ran before it was submitted*.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileDriver {
+    /// [`FileDriver::IoUring`] where the kernel grants a ring, else
+    /// [`FileDriver::LoopThread`]. The fallback is the loop thread, not
+    /// workers, so that `Auto` never starts threads the caller did not ask
+    /// for, and gives on a refused Linux (seccomp, `io_uring_disabled`, an
+    /// old kernel) what it gives on Apple and the BSDs, which have no ring.
+    /// A caller who wants workers after a refusal forces `IoUring` and, on
+    /// [`InitError::IoUring`], initialises again with `Workers(n)`.
+    Auto,
+    /// An io_uring (Linux 5.11 or later): many operations in flight, all of
+    /// a pass submitted in one `io_uring_enter`, completions reaped after
+    /// every wait. Refused at init (`InitError::IoUring`) where there is
+    /// none.
+    IoUring,
+    /// A pool of this many worker threads, each running one blocking
+    /// syscall at a time. `Workers(0)` is `LoopThread`.
+    Workers(u32),
+    /// On the loop thread, one at a time, as `darwin.zig` does: a slow disk
+    /// stalls the network for the length of each syscall.
+    LoopThread,
 }
 
 impl IoOptions {
-    /// `entries` slots, an unbounded wait, no file workers.
+    /// `entries` slots, an unbounded wait, [`FileDriver::Auto`].
     pub fn new(entries: u32) -> IoOptions {
-        IoOptions { entries, max_wait_ns: UNBOUNDED_WAIT, file_workers: 0 }
+        IoOptions { entries, max_wait_ns: UNBOUNDED_WAIT, file_driver: FileDriver::Auto }
     }
 
     /// Sets the number of operation slots.
@@ -59,10 +90,16 @@ impl IoOptions {
         self
     }
 
-    /// Sets the number of file worker threads (0: the loop thread).
-    pub fn file_workers(mut self, threads: u32) -> IoOptions {
-        self.file_workers = threads;
+    /// Sets where file operations run.
+    pub fn file_driver(mut self, driver: FileDriver) -> IoOptions {
+        self.file_driver = driver;
         self
+    }
+
+    /// Shorthand for `file_driver(FileDriver::Workers(threads))` (0: the
+    /// loop thread).
+    pub fn file_workers(self, threads: u32) -> IoOptions {
+        self.file_driver(FileDriver::Workers(threads))
     }
 }
 
@@ -78,6 +115,11 @@ pub enum InitError {
     Workers(Errno),
     /// The memory for `entries` operation slots could not be reserved.
     OutOfMemory,
+    /// [`FileDriver::IoUring`] was asked for and the kernel refused a ring
+    /// (`ENOSYS`: none, or older than 5.11; `EPERM`: seccomp or
+    /// `kernel.io_uring_disabled`; on other systems always `ENOSYS`), or the
+    /// ring's descriptor could not be watched by the poller.
+    IoUring(Errno),
 }
 
 impl std::fmt::Display for InitError {
@@ -89,6 +131,9 @@ impl std::fmt::Display for InitError {
                 write!(f, "starting the file workers failed: {}", errno.desc())
             }
             InitError::OutOfMemory => f.write_str("not enough memory for the operation slots"),
+            InitError::IoUring(errno) => {
+                write!(f, "the kernel refused an io_uring: {}", errno.desc())
+            }
         }
     }
 }

@@ -154,7 +154,9 @@ fn work(shared: &Shared) {
     }
 }
 
-fn run(job: Job) -> Result<usize, Errno> {
+/// Runs `job` on the calling thread (a worker, or the loop when the
+/// io_uring has no room).
+pub(crate) fn run(job: Job) -> Result<usize, Errno> {
     match job.kind {
         JobKind::Read { ptr, len, offset } => {
             // SAFETY: `ptr` is valid for `len` bytes and used by this thread

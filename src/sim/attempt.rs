@@ -31,6 +31,9 @@ pub(crate) struct SlotData {
     pub file: u32,
     /// A storage operation whose latency has passed: it runs now.
     pub due: bool,
+    /// An fsync's ticket, drawn when it was submitted (0: not on a data
+    /// file then): which writes it covers.
+    pub ticket: u32,
 }
 
 impl<C> SimIO<C> {
@@ -193,7 +196,8 @@ impl<C> SimIO<C> {
                 (storage.write(file, access(fd), span.bytes(), *offset, &mut chaos), *fd, *offset)
             }
             Op::Fsync { fd, .. } => {
-                (storage.fsync(file, access(fd), &mut chaos).map(|()| 0), *fd, 0)
+                let ticket = slot.data.ticket;
+                (storage.fsync(file, access(fd), ticket, &mut chaos).map(|()| 0), *fd, 0)
             }
             _ => unreachable!("not a storage operation"),
         };
@@ -202,6 +206,18 @@ impl<C> SimIO<C> {
             self.log(node, SimEventKind::StorageFaults { fd: Fd::from_raw(fd), offset, faults });
         }
         result
+    }
+
+    /// An fsync was submitted in slot `index`: it draws its file's ticket
+    /// now, so the writes whose callbacks run after this point are not its
+    /// to cover, whenever it is issued.
+    pub(crate) fn fsync_submitted(&mut self, index: u32) {
+        let slot = &self.core.slots[index as usize];
+        let Op::Fsync { fd, .. } = slot.op else { return };
+        if let Some(FdKind::File { file, .. }) = self.fds.get(slot.data.node, fd).map(|e| &e.kind) {
+            let ticket = self.storage.submit_fsync(*file);
+            self.core.slots[index as usize].data.ticket = ticket;
+        }
     }
 
     fn attempt_close(&mut self, index: u32, node: NodeId, fd: i32) -> Attempt {

@@ -8,7 +8,7 @@ use super::events::{OpKind, SimEventKind};
 use super::node::NodeId;
 use super::trace::Record;
 use crate::engine::op::{Attempt, Op};
-use crate::engine::{Backend, Core};
+use crate::engine::{Backend, Core, Withdrawn};
 use crate::error::{CancelError, Errno, EventError, RunError, SubmitError};
 use crate::fd::Fd;
 
@@ -41,7 +41,7 @@ impl<C> Backend for SimIO<C> {
         if !self.is_alive(self.current) {
             return Err(SubmitError::Closed);
         }
-        Ok(SlotData { node: self.current, file: 0, due: false })
+        Ok(SlotData { node: self.current, file: 0, due: false, ticket: 0 })
     }
 
     fn submitted(&mut self, index: u32) {
@@ -72,6 +72,7 @@ impl<C> Backend for SimIO<C> {
             };
             self.log(node, kind);
         }
+        self.fsync_submitted(index);
     }
 
     fn deadline_passed(data: &mut SlotData) {
@@ -82,11 +83,11 @@ impl<C> Backend for SimIO<C> {
         self.attempt_op(index)
     }
 
-    fn unlink_waiting(&mut self, index: u32, wait: Wait) -> Result<(), CancelError> {
+    fn unlink_waiting(&mut self, index: u32, wait: Wait) -> Result<Withdrawn, CancelError> {
         match wait {
             Wait::Parked => self.parked.remove(&mut self.core.links, index),
         }
-        Ok(())
+        Ok(Withdrawn::Now)
     }
 
     fn waits_on_world(&self) -> bool {

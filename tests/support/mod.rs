@@ -39,7 +39,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Once, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use twinio::{FaultConfig, IO, Io, SimIO};
+use twinio::{FaultConfig, FileDriver, IO, Io, IoOptions, SimIO};
 
 /// What a backend provides to a scenario whose callbacks use context `C`.
 pub trait Backend<C> {
@@ -50,8 +50,15 @@ pub trait Backend<C> {
     /// A directory data files may be created in, alive as long as the value.
     type Dir: Deref<Target = Path> + AsRef<Path>;
 
-    /// A fresh IO with `entries` operation slots.
+    /// A fresh IO with `entries` operation slots (the real one on the file
+    /// driver [`real_options`] picks).
     fn io(entries: u32) -> Self::Io;
+    /// A fresh IO whose file operations complete in the pass that attempts
+    /// them, as the twin's do: for tests that compare the order of
+    /// callbacks across backends (the real one on the loop thread).
+    fn io_in_pass_order(entries: u32) -> Self::Io {
+        Self::io(entries)
+    }
     /// A fresh, empty directory for data files; `name` says what it is for.
     fn dir(name: &str) -> Self::Dir;
     /// Creates an empty subdirectory (the twin's exist implicitly).
@@ -79,6 +86,42 @@ macro_rules! both_backends {
 }
 #[allow(unused_imports)]
 pub(crate) use both_backends;
+
+/// The environment variable that forces the real IO's file driver in the
+/// tests: `uring`, `workers` (two threads) or `loop`; unset or empty, the
+/// default (`Auto`). Read here only: `.ci/run` runs the behaviour suites
+/// once per driver with it.
+pub const FILE_DRIVER_ENV: &str = "TWINIO_FILE_DRIVER";
+
+/// The options of every real IO the tests make with `entries` slots: the
+/// file driver [`FILE_DRIVER_ENV`] names.
+pub fn real_options(entries: u32) -> IoOptions {
+    let driver = match std::env::var(FILE_DRIVER_ENV).as_deref() {
+        Err(_) | Ok("") => FileDriver::Auto,
+        Ok("uring") => FileDriver::IoUring,
+        Ok("workers") => FileDriver::Workers(2),
+        Ok("loop") => FileDriver::LoopThread,
+        Ok(other) => panic!("{FILE_DRIVER_ENV}={other}: expected uring, workers or loop"),
+    };
+    IoOptions::new(entries).file_driver(driver)
+}
+
+/// A real IO on the loop thread ([`Backend::io_in_pass_order`]).
+pub fn real_io_in_pass_order<C>(entries: u32) -> IO<C> {
+    sigpipe_default();
+    let options = real_options(entries).file_driver(FileDriver::LoopThread);
+    IO::with_options(options).expect("IO::init")
+}
+
+fn sigpipe_default() {
+    static SIGPIPE_DEFAULT: Once = Once::new();
+    SIGPIPE_DEFAULT.call_once(|| {
+        // SAFETY: `signal` with `SIG_DFL` installs no handler code; it
+        // only changes the process's disposition for SIGPIPE.
+        let previous = unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+        assert_ne!(previous, libc::SIG_ERR);
+    });
+}
 
 /// The real `IO`. `SIGPIPE` is restored to its default action before the
 /// first IO is made, so a send that raised it would kill the test process
@@ -161,14 +204,12 @@ impl<C> Backend<C> for Real {
     type Dir = TempDir;
 
     fn io(entries: u32) -> IO<C> {
-        static SIGPIPE_DEFAULT: Once = Once::new();
-        SIGPIPE_DEFAULT.call_once(|| {
-            // SAFETY: `signal` with `SIG_DFL` installs no handler code; it
-            // only changes the process's disposition for SIGPIPE.
-            let previous = unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
-            assert_ne!(previous, libc::SIG_ERR);
-        });
-        IO::init(entries).expect("IO::init")
+        sigpipe_default();
+        IO::with_options(real_options(entries)).expect("IO::init")
+    }
+
+    fn io_in_pass_order(entries: u32) -> IO<C> {
+        real_io_in_pass_order(entries)
     }
 
     fn dir(name: &str) -> TempDir {

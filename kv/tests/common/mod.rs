@@ -31,6 +31,7 @@ impl Drop for TempDir {
 pub struct Server {
     child: Child,
     pub address: String,
+    data: PathBuf,
 }
 
 impl Server {
@@ -49,7 +50,7 @@ impl Server {
             .spawn()
             .expect("spawn kv-server");
         // From here on the guard owns the child: any panic below kills it.
-        let mut server = Server { child, address: String::new() };
+        let mut server = Server { child, address: String::new(), data };
         let give_up = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(address) = std::fs::read_to_string(&port_file) {
@@ -64,9 +65,13 @@ impl Server {
         }
     }
 
-    /// SIGKILL, then reap.
+    /// SIGKILL, reap, and wait (bounded) until no one holds a lock on the
+    /// data files: on the io_uring file driver, operations in flight at the
+    /// kill (an fsync, say) hold their file, and so its `flock`, until the
+    /// kernel finishes them, after the process was reaped.
     pub fn kill(mut self) {
         self.stop();
+        wait_for_unlocked(&self.data, Instant::now() + Duration::from_secs(30));
     }
 
     fn stop(&mut self) {
@@ -78,5 +83,24 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Waits until every regular file under `dir` (and one level of
+/// subdirectories: the store's `retry-N/`) can be locked.
+fn wait_for_unlocked(dir: &Path, give_up: Instant) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            wait_for_unlocked(&path, give_up);
+            continue;
+        }
+        let Ok(file) = std::fs::File::open(&path) else { continue };
+        while file.try_lock().is_err() {
+            assert!(Instant::now() < give_up, "{} still locked after the kill", path.display());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = file.unlock();
     }
 }

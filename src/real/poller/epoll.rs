@@ -37,6 +37,9 @@ pub(crate) struct Poller {
     /// `epoll_pwait2` (nanosecond timeouts, Linux 5.11) is tried first;
     /// after an `ENOSYS` the poller falls back to millisecond `epoll_wait`.
     has_pwait2: bool,
+    /// The last wait ended with `EINTR` (a signal, or io_uring task work),
+    /// not by its timeout or an event.
+    interrupted: bool,
 }
 
 impl Poller {
@@ -49,7 +52,8 @@ impl Poller {
         // SAFETY: `fd` is a fresh descriptor owned by nobody else.
         let epoll = unsafe { OwnedFd::from_raw_fd(fd) };
         let empty = libc::epoll_event { events: 0, u64: 0 };
-        Ok(Poller { epoll, events: Box::new([empty; EVENTS_PER_WAIT]), ready: 0, has_pwait2: true })
+        let events = Box::new([empty; EVENTS_PER_WAIT]);
+        Ok(Poller { epoll, events, ready: 0, has_pwait2: true, interrupted: false })
     }
 
     /// The epoll descriptor: the IO refuses it to every operation.
@@ -63,6 +67,21 @@ impl Poller {
             u64: fd as u32 as u64,
         };
         self.ctl(libc::EPOLL_CTL_ADD, fd, &mut event)
+    }
+
+    /// Watches `fd` (the io_uring's) for readability, edge-triggered, its
+    /// events reported as user event `key`.
+    pub(crate) fn register_user(&mut self, fd: i32, key: u64) -> Result<(), Errno> {
+        let events = (libc::EPOLLIN | libc::EPOLLET) as u32;
+        let mut event = libc::epoll_event { events, u64: key | USER_TOKEN_BIT };
+        self.ctl(libc::EPOLL_CTL_ADD, fd, &mut event)
+    }
+
+    /// Whether the last wait ended with `EINTR` rather than its timeout or
+    /// an event.
+    #[inline]
+    pub(crate) fn interrupted(&self) -> bool {
+        self.interrupted
     }
 
     /// Stops watching `fd`, which stays open (handed back to its caller).
@@ -88,6 +107,7 @@ impl Poller {
     #[inline]
     pub(crate) fn wait(&mut self, timeout_ns: u64) -> Result<usize, Errno> {
         self.ready = 0;
+        self.interrupted = false;
         let unbounded = timeout_ns == super::UNBOUNDED;
         let n = loop {
             let rc = if self.has_pwait2 {
@@ -130,7 +150,10 @@ impl Poller {
                 break rc as usize;
             }
             match Errno::last() {
-                Errno::EINTR => return Ok(0),
+                Errno::EINTR => {
+                    self.interrupted = true;
+                    return Ok(0);
+                }
                 Errno::ENOSYS if self.has_pwait2 => self.has_pwait2 = false,
                 errno => return Err(errno),
             }

@@ -2,7 +2,7 @@
 //! error sequence its descriptors' fsyncs report from.
 
 use super::fill::{Fill, garbage};
-use super::sectors::{SECTOR, Sectors, Verdict};
+use super::sectors::{Entry, NONE, SECTOR, Sectors, Verdict};
 use crate::buffer::SECTOR_SIZE;
 use crate::error::Errno;
 use crate::sim::prng::{Prng, Ratio};
@@ -39,20 +39,37 @@ impl SimFile {
         }
     }
 
-    /// A sync of every dirty sector succeeded: they are durable.
-    pub(crate) fn synced(&mut self) {
-        self.sectors.settle(|_, entry| if entry.orphan { Verdict::Keep } else { Verdict::Forget });
+    /// The fsync with `ticket` (0: covers every write) succeeded: what each
+    /// dirty sector held when it was submitted is durable. A sector
+    /// written since keeps its newer versions unsynced (docs/durability.md:
+    /// an fsync covers the writes whose callbacks ran before it was
+    /// submitted).
+    pub(crate) fn synced(&mut self, ticket: u32) {
+        self.sectors.settle(|_, entry| match covered(entry, ticket) {
+            _ if entry.orphan => Verdict::Keep,
+            Covered::All => Verdict::Forget,
+            Covered::Up(block) => Verdict::Advance(block),
+            Covered::Nothing => Verdict::Keep,
+        });
     }
 
     /// A sync failed with `errno`: each dirty sector was made durable or
     /// not (one half each). Those that were not are orphaned (readable,
     /// no longer dirty) or, with `revert`, dropped from the cache so reads
     /// return their durable data. The error joins the file's errseq.
-    pub(crate) fn sync_failed(&mut self, errno: Errno, revert: Ratio, prng: &mut Prng) {
+    /// Sectors written since the fsync with `ticket` was submitted are not
+    /// its to fail (0: every sector is; a writeback error is not an fsync).
+    pub(crate) fn sync_failed(
+        &mut self,
+        errno: Errno,
+        revert: Ratio,
+        prng: &mut Prng,
+        ticket: u32,
+    ) {
         let revert = prng.chance(revert);
         let half = Ratio::new(1, 2).expect("valid ratio");
         self.sectors.settle(|settle, entry| {
-            if entry.orphan {
+            if entry.orphan || !matches!(covered(entry, ticket), Covered::All) {
                 Verdict::Keep
             } else if prng.chance(half) {
                 Verdict::Forget
@@ -82,6 +99,29 @@ impl SimFile {
     pub(crate) fn scramble(&mut self, index: u64, prng: &mut Prng) {
         garbage(self.sectors.stored_mut(index), prng);
     }
+}
+
+/// What an fsync with `ticket` covers of a dirty sector.
+enum Covered {
+    /// Everything: no write reached it since the fsync was submitted.
+    All,
+    /// The version it held at the submission, an intermediate one.
+    Up(u32),
+    /// Nothing newer than its durable copy (or that version is forgotten).
+    Nothing,
+}
+
+fn covered(entry: &Entry, ticket: u32) -> Covered {
+    if ticket == 0 || entry.snap_ticket < ticket {
+        return Covered::All;
+    }
+    // `snap_ticket > ticket`: a later fsync's submission overwrote this
+    // one's record, and the version kept is the later one's (more than
+    // this fsync covers: the twin is lenient there, never harsher).
+    if entry.snap == NONE || entry.snap == entry.durable {
+        return Covered::Nothing;
+    }
+    if entry.versions().contains(&entry.snap) { Covered::Up(entry.snap) } else { Covered::Nothing }
 }
 
 /// A transfer of `len` bytes at `offset` (< `size`), clamped to the file

@@ -152,7 +152,7 @@ impl Storage {
         file.sectors.write(&data[..landed], target.1);
         if chaos.chance(faults.writeback_error, StorageFault::WritebackError) {
             let file = &mut self.files[id as usize];
-            file.sync_failed(Errno::EIO, faults.fsync_revert, chaos.prng);
+            file.sync_failed(Errno::EIO, faults.fsync_revert, chaos.prng, 0);
         }
         Ok(len)
     }
@@ -188,13 +188,15 @@ impl Storage {
         (target, base * SECTOR + within)
     }
 
-    /// Makes file `id`'s dirty sectors durable, or fails as configured;
-    /// then reports the file's errseq error if this descriptor has not
-    /// seen it yet.
+    /// Makes what file `id`'s dirty sectors held when the fsync with
+    /// `ticket` was submitted durable ([`Storage::submit_fsync`]), or fails
+    /// as configured; then reports the file's errseq error if this
+    /// descriptor has not seen it yet.
     pub(crate) fn fsync(
         &mut self,
         id: FileId,
         access: Access,
+        ticket: u32,
         chaos: &mut Chaos<'_>,
     ) -> Result<(), Errno> {
         let faults = chaos.faults;
@@ -208,8 +210,8 @@ impl Storage {
         };
         let file = &mut self.files[id as usize];
         match failure {
-            Some(errno) => file.sync_failed(errno, faults.fsync_revert, chaos.prng),
-            None => file.synced(),
+            Some(errno) => file.sync_failed(errno, faults.fsync_revert, chaos.prng, ticket),
+            None => file.synced(ticket),
         }
         let (errseq, error) = (file.errseq, file.error);
         match self.handle_mut(access) {
@@ -221,6 +223,16 @@ impl Storage {
             Some(_) => Ok(()),
             None => failure.map_or(Ok(()), Err),
         }
+    }
+}
+
+impl Storage {
+    /// An fsync of file `id` was submitted: the writes that complete from
+    /// now on are not its to make durable. Returns its ticket (never 0).
+    pub(crate) fn submit_fsync(&mut self, id: FileId) -> u32 {
+        let sectors = &mut self.files[id as usize].sectors;
+        sectors.ticket = sectors.ticket.checked_add(1).unwrap_or(1);
+        sectors.ticket
     }
 }
 

@@ -53,6 +53,12 @@ pub(crate) struct Entry {
     /// Orphaned by a failed sync: the newest is readable but not dirty any
     /// more, so no later sync writes it and a crash falls back to `durable`.
     pub orphan: bool,
+    /// The fsync ticket (see [`Sectors::ticket`]) current at the first
+    /// write to this sector after that ticket was drawn, and the block
+    /// reads saw just before that write (`NONE`: not kept): what an fsync
+    /// with that ticket covers of this sector.
+    pub snap_ticket: u32,
+    pub snap: u32,
 }
 
 impl Entry {
@@ -134,6 +140,10 @@ pub(crate) struct Sectors {
     live: Vec<u32>,
     pool: Pool,
     pub fill: Fill,
+    /// The ticket of the file's latest fsync submission (0: none yet). A
+    /// write after a submission does not count for that fsync: the first
+    /// one to a sector records what the sector held at the submission.
+    pub ticket: u32,
 }
 
 fn split(index: u64) -> (u64, usize) {
@@ -150,7 +160,15 @@ fn chunk_in(chunks: &mut BTreeMap<u64, Chunk>, key: u64) -> &mut Chunk {
 
 /// A new overlay entry for `sector`, whose durable copy is `durable`.
 fn open_entry(entries: &mut Vec<Entry>, free: &mut Vec<u32>, sector: u64, durable: u32) -> u32 {
-    let entry = Entry { sector, durable, versions: [NONE; MAX_VERSIONS], count: 0, orphan: false };
+    let entry = Entry {
+        sector,
+        durable,
+        versions: [NONE; MAX_VERSIONS],
+        count: 0,
+        orphan: false,
+        snap_ticket: 0,
+        snap: NONE,
+    };
     match free.pop() {
         Some(id) => {
             entries[id as usize] = entry;
@@ -172,6 +190,7 @@ impl Sectors {
             live: Vec::new(),
             pool: Pool::default(),
             fill,
+            ticket: 0,
         }
     }
 
@@ -240,26 +259,40 @@ impl Sectors {
         let chunk = chunk_in(&mut self.chunks, key);
         chunk.bad &= !(1 << slot);
         let old = chunk.block[slot];
-        let id = chunk.entry[slot];
+        let mut id = chunk.entry[slot];
+        let ticket = self.ticket;
         if id != NONE && self.entries[id as usize].orphan {
-            self.entries[id as usize].orphan = false;
+            let e = &mut self.entries[id as usize];
+            e.orphan = false;
+            if e.snap_ticket != ticket {
+                // An orphan's newest is not dirty: what a sync covers is
+                // its durable copy.
+                (e.snap_ticket, e.snap) = (ticket, e.durable);
+            }
             return old;
         }
         let block = self.pool.take();
         chunk.block[slot] = block;
         if id == NONE {
-            let id = open_entry(&mut self.entries, &mut self.free_entries, index, old);
+            id = open_entry(&mut self.entries, &mut self.free_entries, index, old);
             self.live.push(id);
             chunk.entry[slot] = id;
         } else {
             let e = &mut self.entries[id as usize];
             if e.count as usize == MAX_VERSIONS {
+                if e.snap == e.versions[0] {
+                    e.snap = NONE; // Its block goes back to the pool.
+                }
                 self.pool.give(e.versions[0]);
                 e.versions.copy_within(1.., 0);
                 e.count -= 1;
             }
             e.versions[e.count as usize] = old;
             e.count += 1;
+        }
+        let e = &mut self.entries[id as usize];
+        if e.snap_ticket != ticket {
+            (e.snap_ticket, e.snap) = (ticket, old);
         }
         if partial {
             self.pool.copy(old, block, 0..SECTOR_SIZE, index, &self.fill);
@@ -302,6 +335,19 @@ impl Sectors {
                     for &block in &e.versions[..count] {
                         self.pool.give(block);
                     }
+                }
+                Verdict::Advance(block) => {
+                    let e = &mut self.entries[id as usize];
+                    let count = e.count as usize;
+                    let at = e.versions[..count].iter().position(|&v| v == block);
+                    let at = at.expect("an advance names one of the entry's versions");
+                    self.pool.give(e.durable);
+                    for &older in &e.versions[..at] {
+                        self.pool.give(older);
+                    }
+                    e.durable = block;
+                    e.versions.copy_within(at + 1..count, 0);
+                    e.count = (count - at - 1) as u8;
                 }
                 Verdict::Forget => {
                     settle.chunk.entry[slot] = NONE;
@@ -349,6 +395,9 @@ pub(crate) enum Verdict {
     /// What reads see now is what the sector durably holds: forget the
     /// entry and free every other candidate.
     Forget,
+    /// Candidate `block` (one of the entry's intermediate versions) is now
+    /// the durable copy; the versions written after it stay candidates.
+    Advance(u32),
 }
 
 /// Changes to one sector while its entry is settled.

@@ -250,6 +250,14 @@ fn stat_at(dir: i32, path: &CString) -> Result<libc::stat, OpenError> {
     Ok(unsafe { status.assume_init() })
 }
 
+/// Whether `fd` is a regular file, a block device or a directory: a
+/// descriptor positioned IO applies to (not a socket, pipe or terminal).
+pub(crate) fn is_positioned(fd: i32) -> bool {
+    stat(fd).is_ok_and(|status| {
+        matches!(status.st_mode & libc::S_IFMT, libc::S_IFREG | libc::S_IFBLK | libc::S_IFDIR)
+    })
+}
+
 fn is_regular(status: &libc::stat) -> bool {
     status.st_mode & libc::S_IFMT == libc::S_IFREG
 }

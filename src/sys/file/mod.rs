@@ -9,6 +9,6 @@ mod lock;
 mod positioned;
 mod preallocate;
 
-pub(crate) use data_file::{open_data_file, open_dir};
+pub(crate) use data_file::{is_positioned, open_data_file, open_dir};
 pub(crate) use fsync::fsync;
 pub(crate) use positioned::{pread, pwrite};
