@@ -89,26 +89,14 @@ impl<C> Backend for IO<C> {
         // its end): no syscall when nothing is queued.
         #[cfg(target_os = "linux")]
         self.ring_submit();
+        let woke = self.wait_once(timeout_ns)?;
         // A wait interrupted with nothing to show for it waits once more:
         // dropping an io_uring makes the kernel queue exit work to this
         // thread, which wakes its next wait (any IO's) with `EINTR`, and a
         // waiting pass should not end early for it. At most once, so a
         // wait overshoots its timeout by one timeout at worst.
-        for retry in [false, true] {
-            let ready = self.poller.wait(timeout_ns).map_err(RunError::Poller)?;
-            for i in 0..ready {
-                let event = self.poller.event(i);
-                self.dispatch(event);
-            }
-            // Whatever epoll reported: a completion mostly wakes the wait
-            // with `EINTR`, posted on the way out, not with the ring's event.
-            #[cfg(target_os = "linux")]
-            let reaped = self.ring_reap();
-            #[cfg(not(target_os = "linux"))]
-            let reaped = 0;
-            if retry || ready > 0 || reaped > 0 || timeout_ns == 0 || !self.interrupted() {
-                break;
-            }
+        if !woke && timeout_ns != 0 && self.interrupted() {
+            self.wait_again(timeout_ns)?;
         }
         Ok(())
     }
@@ -152,6 +140,29 @@ impl<C> Backend for IO<C> {
 }
 
 impl<C> IO<C> {
+    /// One wait, its readiness dispatched and the ring reaped (whatever
+    /// epoll reported: a completion mostly wakes the wait with `EINTR`,
+    /// posted on the way out, not with the ring's event). Whether it
+    /// brought anything.
+    #[inline(always)]
+    fn wait_once(&mut self, timeout_ns: u64) -> Result<bool, RunError> {
+        let ready = self.poller.wait(timeout_ns).map_err(RunError::Poller)?;
+        for i in 0..ready {
+            let event = self.poller.event(i);
+            self.dispatch(event);
+        }
+        #[cfg(target_os = "linux")]
+        let reaped = self.ring_reap();
+        #[cfg(not(target_os = "linux"))]
+        let reaped = 0;
+        Ok(ready > 0 || reaped > 0)
+    }
+
+    #[cold]
+    fn wait_again(&mut self, timeout_ns: u64) -> Result<(), RunError> {
+        self.wait_once(timeout_ns).map(drop)
+    }
+
     /// Whether the last wait ended with `EINTR` (tracked on epoll only:
     /// the io_uring's exit work is what makes it matter).
     #[inline]

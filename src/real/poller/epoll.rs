@@ -104,7 +104,7 @@ impl Poller {
 
     /// Waits up to `timeout_ns` (0 polls; [`super::UNBOUNDED`] waits until
     /// an event) and returns the number of events.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn wait(&mut self, timeout_ns: u64) -> Result<usize, Errno> {
         self.ready = 0;
         self.interrupted = false;

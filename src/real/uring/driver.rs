@@ -125,7 +125,9 @@ impl<C> IO<C> {
     /// pending) leaves the entries queued for the next pass.
     #[inline]
     pub(crate) fn ring_submit(&mut self) {
-        if let Some(ring) = self.ring.as_mut() {
+        // Nothing pushed: skip the ring entirely (profiled: a pure network
+        // pass paid ~50 instructions for the ring's own emptiness check).
+        if let Some(ring) = self.ring.as_mut().filter(|ring| ring.in_flight() > 0) {
             let _ = ring.0.submit();
         }
     }
@@ -135,7 +137,10 @@ impl<C> IO<C> {
     /// completed. Costs two loads and no syscall when none did.
     #[inline]
     pub(crate) fn ring_reap(&mut self) -> usize {
-        let Some(ring) = self.ring.as_mut() else { return 0 };
+        // Nothing in flight: nothing to reap, and no look at the ring.
+        let Some(ring) = self.ring.as_mut().filter(|ring| ring.in_flight() > 0) else {
+            return 0;
+        };
         let (core, fds, pending) = (&mut self.core, &mut self.fds, &mut self.pending);
         ring.0.reap(|user_data, result| {
             if user_data != CANCEL {
