@@ -142,3 +142,21 @@ fn a_trace_explains_the_run_and_does_not_change_it() {
     }
     assert!(log.contains("store: batch 1: acknowledging"), "no batch in the trace");
 }
+
+/// A failure on a key names the last IO on that key's log slot (from a
+/// second run of the seed with the twin's event log, which is the same
+/// run: same trace hash).
+#[test]
+fn a_failure_names_the_last_io_on_the_slot_involved() {
+    let bugs = Bugs { stale_after_restart: true, ..Bugs::default() };
+    let options = Options { bugs, ..Options::default() };
+    let report = run_seed(0, &options);
+    let Outcome::Correctness(why) = &report.outcome else {
+        panic!("seed 0 with stale-after-restart: {:?}", report.outcome);
+    };
+    assert!(why.contains("log slot"), "{why}");
+    assert!(why.contains("Read fd") || why.contains("Write fd"), "{why}");
+    let plain = run_seed(0, &Options { name_slot_io: false, ..options });
+    assert_eq!(plain.trace_hash, report.trace_hash);
+    assert!(!matches!(&plain.outcome, Outcome::Correctness(w) if w.contains("log slot")));
+}

@@ -229,6 +229,11 @@ impl Store {
         self.index.is_empty()
     }
 
+    /// The log slot that holds `key`'s live record, if the index has one.
+    pub fn slot_of(&self, key: &[u8]) -> Option<u64> {
+        self.index.get(key).map(|entry| entry.slot)
+    }
+
     /// What a failure to open was about: the path and the system error.
     pub fn failure_detail(&self) -> Option<&str> {
         self.failure_detail.as_deref()

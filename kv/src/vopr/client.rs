@@ -393,6 +393,9 @@ fn answered<I: Io<Context = World>>(
         (kind, _, other) => Err(format!("client {index}: {kind} answered with {other:?}")),
     };
     if let Err(why) = checked {
+        if let Kind::Get { key } = outstanding.kind {
+            world.failed_key.get_or_insert(key);
+        }
         return world.fail(why);
     }
     let refused = matches!(response_code, Some(ErrorCode::Unavailable | ErrorCode::Full));

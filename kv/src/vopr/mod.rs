@@ -22,10 +22,13 @@ mod report;
 mod workload;
 mod world;
 
+use std::cell::RefCell;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::rc::Rc;
 
-use twinio::{DirectIo, FaultConfig, Io, NodeId, Prng, SimIO};
+use twinio::{DirectIo, FaultConfig, Io, NodeId, OpKind, Prng, SimEvent, SimEventKind, SimIO};
 
 pub use checker::{Checker, Violation};
 use client::Client;
@@ -33,6 +36,7 @@ pub use report::{Outcome, Reached, Report};
 pub use workload::Workload;
 pub use world::{Phase, World};
 
+use crate::record::RECORD_SIZE;
 use crate::store::{Bugs, Config, State, Store};
 use crate::trace::Trace;
 
@@ -80,6 +84,10 @@ pub struct Options {
     pub swarm: bool,
     /// Keep the run's event log in the report.
     pub trace: bool,
+    /// A correctness failure names the last IO on the log slot of the key
+    /// involved: the seed is run once more with the twin's event log
+    /// recording the store's reads and writes (the run is the same run).
+    pub name_slot_io: bool,
 }
 
 impl Default for Options {
@@ -97,6 +105,7 @@ impl Default for Options {
             faults_phase_ns: None,
             swarm: true,
             trace: false,
+            name_slot_io: true,
         }
     }
 }
@@ -122,8 +131,87 @@ impl Server {
     }
 }
 
-/// Runs one seed to its end.
+/// Runs one seed to its end. A correctness failure that names a key is
+/// explained by a second run of the same seed that records the store's
+/// file IO, so the message says what last touched that key's log slot.
 pub fn run_seed(seed: u64, options: &Options) -> Report {
+    let mut report = run_once(seed, options, None);
+    if options.name_slot_io
+        && matches!(report.outcome, Outcome::Correctness(_))
+        && report.failed_key.is_some()
+    {
+        let history = SlotHistory::default();
+        let probed = run_once(seed, options, Some(history.clone()));
+        debug_assert_eq!(probed.trace_hash, report.trace_hash, "the probe changed the run");
+        if probed.trace_hash == report.trace_hash {
+            report.outcome = probed.outcome;
+        }
+    }
+    report
+}
+
+/// The last file IO at each offset of the store's node (only while
+/// explaining a failure).
+#[derive(Clone, Default)]
+struct SlotHistory(Rc<RefCell<SlotHistoryInner>>);
+
+#[derive(Default)]
+struct SlotHistoryInner {
+    /// The last few events per file offset.
+    by_offset: BTreeMap<u64, VecDeque<String>>,
+    /// The offsets of the reads and writes in flight, by descriptor and tag
+    /// (the store reuses tags), oldest first.
+    in_flight: BTreeMap<(i32, u64), VecDeque<u64>>,
+}
+
+impl SlotHistory {
+    const KEPT: usize = 4;
+
+    fn record(&self, store_node: NodeId, event: &SimEvent) {
+        if event.node != store_node {
+            return;
+        }
+        let mut inner = self.0.borrow_mut();
+        let offset = match event.kind {
+            SimEventKind::Submit { op: OpKind::Read | OpKind::Write, fd, offset, tag, .. } => {
+                let key = (fd.map_or(-1, |fd| fd.raw()), tag);
+                inner.in_flight.entry(key).or_default().push_back(offset);
+                offset
+            }
+            SimEventKind::Complete { op: OpKind::Read | OpKind::Write, fd, tag, .. } => {
+                let key = (fd.map_or(-1, |fd| fd.raw()), tag);
+                match inner.in_flight.get_mut(&key).and_then(VecDeque::pop_front) {
+                    Some(offset) => offset,
+                    None => return,
+                }
+            }
+            SimEventKind::StorageFaults { offset, .. } => offset,
+            _ => return,
+        };
+        let line = format!("{:.3} ms {}", event.at_ns as f64 / 1e6, event.kind);
+        let kept = inner.by_offset.entry(offset).or_default();
+        if kept.len() == Self::KEPT {
+            kept.pop_front();
+        }
+        kept.push_back(line);
+    }
+
+    fn describe(&self, slot: u64) -> String {
+        let offset = slot * RECORD_SIZE as u64;
+        let inner = self.0.borrow();
+        match inner.by_offset.get(&offset) {
+            Some(events) => {
+                let events: Vec<&str> = events.iter().map(String::as_str).collect();
+                format!("; last IO on log slot {slot} (offset {offset}): {}", events.join(" | "))
+            }
+            None => format!("; no IO on log slot {slot} (offset {offset}) in this run"),
+        }
+    }
+}
+
+/// Runs one seed; with `history`, the store's file IO is recorded and a
+/// correctness failure on a key names the last IO on that key's slot.
+fn run_once(seed: u64, options: &Options, history: Option<SlotHistory>) -> Report {
     let mut prng = Prng::from_seed(seed);
     let mut faults = FaultConfig::swarm(prng.next_u64());
     if let Some(chosen) = options.faults {
@@ -184,6 +272,12 @@ pub fn run_seed(seed: u64, options: &Options) -> Report {
         workload.clone(),
     );
     world.trace_log = trace.clone();
+    if let Some(history) = &history {
+        // Explaining a failure: the IO the store made, by file offset (the
+        // full trace, if asked for, is not needed then).
+        let history = history.clone();
+        io.set_event_log(Some(Box::new(move |event| history.record(store_node, event))));
+    }
     if let Some(trace) = &trace {
         world.store.set_trace(trace.clone());
         // The twin's own events (every submit and completion, injected
@@ -237,7 +331,14 @@ pub fn run_seed(seed: u64, options: &Options) -> Report {
             break Outcome::Correctness(format!("the simulated loop failed: {error}"));
         }
         if let Some(why) = world.violation.take() {
-            break Outcome::Correctness(why);
+            let slot_io = match (&history, world.failed_key) {
+                (Some(history), Some(key)) => world.store.slot_of(&key.to_le_bytes()).map_or_else(
+                    || format!("; key {key} has no live slot"),
+                    |slot| history.describe(slot),
+                ),
+                _ => String::new(),
+            };
+            break Outcome::Correctness(format!("{why}{slot_io}"));
         }
         if let Some(why) = world.stall.take() {
             break Outcome::Liveness(why);
@@ -347,6 +448,7 @@ pub fn run_seed(seed: u64, options: &Options) -> Report {
         trace: trace.map(|trace| trace.take()).unwrap_or_default(),
         outcome,
         trace_hash: io.trace_hash(),
+        failed_key: world.failed_key,
         virtual_ns: io.now_ns(),
         crashes: server.crashes,
         answered: world.clients.iter().map(|client| client.answered).sum(),

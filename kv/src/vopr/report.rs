@@ -34,6 +34,8 @@ pub struct Report {
     pub trace: Vec<String>,
     /// How it ended.
     pub outcome: Outcome,
+    /// The key a correctness failure is about, if it is about one.
+    pub failed_key: Option<u64>,
     /// The simulator's trace hash: equal for equal runs.
     pub trace_hash: u64,
     /// Virtual time simulated.

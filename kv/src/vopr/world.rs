@@ -42,6 +42,8 @@ pub struct World {
     pub liveness_ops_per_client: u32,
     /// The first broken invariant.
     pub violation: Option<String>,
+    /// The key that invariant is about, when it is about one.
+    pub failed_key: Option<u64>,
     /// The first stall (a liveness failure): a request unanswered with
     /// nothing to excuse it.
     pub stall: Option<String>,
@@ -76,6 +78,7 @@ impl World {
             store_address,
             liveness_ops_per_client,
             violation: None,
+            failed_key: None,
             stall: None,
             disturbed_ns: 0,
             partitioned: false,
