@@ -21,6 +21,8 @@ mod net;
 mod reads;
 mod recovery;
 
+pub use recovery::{COPY_NAMES, copy_places};
+
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -16,7 +16,8 @@ use twinio::{
 use super::{Entry, State, Store, net};
 use crate::record::{self, Mutation, RECORD_SIZE};
 
-const COPY_NAMES: [&str; 2] = ["log.a", "log.b"];
+/// The two log copies' names.
+pub const COPY_NAMES: [&str; 2] = ["log.a", "log.b"];
 
 #[derive(Debug, Default)]
 pub(crate) struct Recovery {
@@ -47,7 +48,7 @@ where
         }
     };
     for (copy, name) in COPY_NAMES.iter().enumerate() {
-        match open_copy(io, dir, name, store.config.file_size(), store.config.direct_io) {
+        match open_copy(io, dir, copy, store.config.file_size(), store.config.direct_io) {
             Ok(fd) => store.files[copy] = Some(fd),
             Err(error) => {
                 let why = match error {
@@ -69,7 +70,17 @@ where
 /// then `retry-1/…` to `retry-7/…`.
 const PLACES: usize = 8;
 
-/// Opens the copy `name`, formatting it if it is missing.
+/// Every place copy `copy` (0: `log.a`, 1: `log.b`) may be kept at,
+/// relative to the data directory, in the order the store tries them.
+pub fn copy_places(copy: usize) -> impl Iterator<Item = std::path::PathBuf> {
+    let name = COPY_NAMES[copy];
+    (0..PLACES).map(move |place| match place {
+        0 => std::path::PathBuf::from(name),
+        n => std::path::Path::new(&format!("retry-{n}")).join(name),
+    })
+}
+
+/// Opens copy `copy`, formatting it if it is missing.
 ///
 /// A copy of the wrong size was never fully formatted: a crash cut its
 /// `Format` (or a failed `Format` could not make its removal durable), so
@@ -81,16 +92,12 @@ const PLACES: usize = 8;
 fn open_copy<I: Io>(
     io: &mut I,
     dir: twinio::Fd,
-    name: &str,
+    copy: usize,
     size: u64,
     direct_io: DirectIo,
 ) -> Result<twinio::Fd, OpenError> {
     let mut last = OpenError::SizeMismatch;
-    for place in 0..PLACES {
-        let path = match place {
-            0 => std::path::PathBuf::from(name),
-            n => std::path::Path::new(&format!("retry-{n}")).join(name),
-        };
+    for path in copy_places(copy) {
         match io.open_data_file(dir, &path, size, FilePurpose::Open, direct_io) {
             Err(OpenError::NotFound) => {
                 return io.open_data_file(dir, &path, size, FilePurpose::Format, direct_io);
