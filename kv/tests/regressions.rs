@@ -81,3 +81,16 @@ fn the_undamaged_copy_stays_exempt_at_its_retry_place() {
         assert_eq!(report.outcome, Outcome::Passed, "{report}");
     }
 }
+
+/// Seed 5,000,737 (`vopr --from 5000000`): a crashed run left `delete k`
+/// at slot 130 (lost) and `put k = old` at 131 (kept in the damaged copy).
+/// The next run wrote the same `delete k` at 130, byte for byte, so the
+/// stale record at 131 chained to it; that run's own write at 131 was lost
+/// in the damaged copy, and the following recovery replayed the stale put
+/// over an acknowledged one. Records now carry their run's epoch, above
+/// every epoch recovery read, and a fork goes to the higher epoch.
+#[test]
+fn a_stale_record_never_chains_to_a_new_run_s_equal_record() {
+    let report = run_guarded(5_000_737, Options::default());
+    assert_eq!(report.outcome, Outcome::Passed, "{report}");
+}
