@@ -88,12 +88,19 @@ fn kv_server_refuses_bad_command_lines_precisely() {
 }
 
 #[test]
-fn kv_server_names_the_missing_directory_and_the_system_error() {
-    let output = run(SERVER, &["--dir", "/nonexistent/x"]);
+fn kv_server_names_the_unusable_directory_and_the_system_error() {
+    // A directory under a regular file: `open_dir` creates missing
+    // directories, so a merely missing path would be created (as root,
+    // even `/nonexistent/x`, and the server would then serve forever).
+    let file = std::env::temp_dir().join(format!("kv-cli-not-a-dir-{}", std::process::id()));
+    std::fs::write(&file, b"").expect("a scratch file");
+    let dir = file.join("x");
+    let output = run(SERVER, &["--dir", dir.to_str().expect("a UTF-8 path")]);
+    let _ = std::fs::remove_file(&file);
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("/nonexistent/x"), "{stderr}");
-    assert!(stderr.contains("ENOENT"), "{stderr}");
+    assert!(stderr.contains(dir.to_str().expect("a UTF-8 path")), "{stderr}");
+    assert!(stderr.contains("ENOTDIR"), "{stderr}");
 }
 
 #[test]
