@@ -20,6 +20,7 @@ mod log;
 mod net;
 mod reads;
 mod recovery;
+mod sector;
 
 pub use recovery::{COPY_NAMES, copy_places};
 

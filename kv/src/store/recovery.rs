@@ -18,12 +18,17 @@
 //! both copies hold a different record that chains (one copy lost the
 //! later run's write and still holds what an earlier run left), the higher
 //! epoch is the log.
+//!
+//! A short read or write is resumed where it stopped; a sector that does
+//! not decode is read again (`sector.rs`) before the copy is judged bad
+//! there, since a misdirected read heals on a retry.
 
 use twinio::{
     Buffer, DirectIo, FilePurpose, FsyncDone, FsyncMode, Io, OpenError, ReadDone, WriteDone,
 };
 
 use super::log::MAX_BATCH;
+use super::sector::{self, Progress};
 use super::{Entry, State, Store, net};
 use crate::record::{self, Mutation, RECORD_SIZE};
 
@@ -46,6 +51,8 @@ pub(crate) struct Recovery {
     peek_end: Option<u64>,
     /// The highest epoch of any record read, chained or not.
     max_epoch: u64,
+    /// The repair being written: (slot, copy).
+    repairing: Option<(u64, usize)>,
     /// (slot, copy to rewrite, good sector).
     repairs: Vec<(u64, usize, Buffer)>,
     fsyncs_pending: usize,
@@ -133,13 +140,28 @@ fn read_slot<I: Io>(store: &mut Store, io: &mut I)
 where
     I::Context: AsMut<Store>,
 {
-    let offset = store.recovery.slot * RECORD_SIZE as u64;
     for copy in 0..2 {
-        let fd = store.files[copy].expect("opened before recovery reads");
-        let buffer = Buffer::new(RECORD_SIZE).expect("one sector");
-        if io.read(fd, buffer, .., offset, copy as u64, on_read::<I>).is_err() {
-            return store.fail("no operation slot for a recovery read");
-        }
+        read_copy(store, io, copy, sector::buffer(), 0, 0);
+    }
+}
+
+/// Reads `buffer[filled..]` of the current slot from `copy`, attempt
+/// `attempt` (the tag carries all three).
+fn read_copy<I: Io>(
+    store: &mut Store,
+    io: &mut I,
+    copy: usize,
+    buffer: Buffer,
+    filled: usize,
+    attempt: u32,
+) where
+    I::Context: AsMut<Store>,
+{
+    let fd = store.files[copy].expect("opened before recovery reads");
+    let tag = copy as u64 | u64::from(attempt) << 8 | (filled as u64) << 16;
+    let slot = store.recovery.slot;
+    if !sector::read_from(io, fd, slot, buffer, filled, tag, on_read::<I>) {
+        store.fail("no operation slot for a recovery read");
     }
 }
 
@@ -151,16 +173,24 @@ where
     if store.state != State::Recovering {
         return;
     }
-    let copy = done.tag as usize;
+    let (copy, attempt, filled) =
+        ((done.tag & 0xFF) as usize, (done.tag >> 8 & 0xFF) as u32, (done.tag >> 16) as usize);
     let slot = store.recovery.slot;
-    let sector: Sector = match done.result {
-        Ok(RECORD_SIZE) => match record::decode(&done.buffer, slot) {
-            Ok(record) => Ok((record, done.buffer)),
+    let sector: Sector = match sector::progress(done, filled) {
+        // A short read is not damage: read the rest.
+        Progress::Partial(buffer, filled) => {
+            return read_copy(store, io, copy, buffer, filled, attempt);
+        }
+        Progress::Complete(buffer) => match record::decode(&buffer, slot) {
+            Ok(record) => Ok((record, buffer)),
             Err(_) => Err("not a record of this slot"),
         },
-        // A latent sector error, or a short read: this copy is bad here.
-        Ok(_) | Err(_) => Err("unreadable"),
+        Progress::Failed => Err("unreadable"),
     };
+    if sector.is_err() && attempt + 1 < sector::READ_ATTEMPTS {
+        // Perhaps a misdirected read, or a transient error: read again.
+        return read_copy(store, io, copy, sector::buffer(), 0, attempt + 1);
+    }
     store.recovery.copies[copy] = Some(sector);
     if store.recovery.copies.iter().all(Option::is_some) {
         match store.recovery.peek_end {
@@ -306,9 +336,19 @@ where
         return sync_repairs(store, io);
     };
     store.note(io, || format!("recovery: repairing slot {slot} of {}", COPY_NAMES[copy]));
+    store.recovery.repairing = Some((slot, copy));
+    write_repair(store, io, sector, 0);
+}
+
+/// Writes `sector[done..]` of the repair in progress.
+fn write_repair<I: Io>(store: &mut Store, io: &mut I, sector: Buffer, done: usize)
+where
+    I::Context: AsMut<Store>,
+{
+    let (slot, copy) = store.recovery.repairing.expect("a repair in progress");
     let fd = store.files[copy].expect("opened");
-    let offset = slot * RECORD_SIZE as u64;
-    if io.write(fd, sector, .., offset, 0, on_repaired::<I>).is_err() {
+    let offset = slot * RECORD_SIZE as u64 + done as u64;
+    if io.write(fd, sector, done.., offset, done as u64, on_repaired::<I>).is_err() {
         store.fail("no operation slot for a repair");
     }
 }
@@ -318,9 +358,12 @@ where
     I::Context: AsMut<Store>,
 {
     let store = ctx.as_mut();
+    let written = done.tag as usize;
     match done.result {
-        Ok(RECORD_SIZE) => repair_next(store, io),
-        Ok(_) | Err(_) => store.fail("repair write failed"),
+        Ok(0) | Err(_) => store.fail("repair write failed"),
+        // A short write is resumed where it stopped.
+        Ok(n) if written + n < RECORD_SIZE => write_repair(store, io, done.buffer, written + n),
+        Ok(_) => repair_next(store, io),
     }
 }
 
