@@ -24,6 +24,7 @@ struct Valid {
     lsn: u64,
     slot: u64,
     parent: u32,
+    epoch: u64,
     delete: bool,
     key: Vec<u8>,
     value: Vec<u8>,
@@ -135,10 +136,10 @@ fuzz_target!(|data: &[u8]| {
             let Ok(mut input) = Valid::arbitrary(&mut Unstructured::new(rest)) else { return };
             input.key.truncate(MAX_KEY);
             input.value.truncate(MAX_VALUE);
-            let Valid { lsn, slot, parent, delete, key, value, damage } = input;
+            let Valid { lsn, slot, parent, epoch, delete, key, value, damage } = input;
             let mutation =
                 if delete { Mutation::Delete { key } } else { Mutation::Put { key, value } };
-            valid(Record { lsn, slot, parent, mutation }, damage);
+            valid(Record { lsn, slot, parent, epoch, mutation }, damage);
         }
     }
 });

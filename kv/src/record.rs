@@ -9,14 +9,20 @@
 //! [25]      key length
 //! [26..28)  value length
 //! [28..32)  parent: the checksum of the previous record (0 for slot 0)
-//! [32..)    key, then value, then zeros to the end of the sector
+//! [32..40)  epoch: which run of the store wrote it (see below)
+//! [40..)    key, then value, then zeros to the end of the sector
 //! ```
 //!
 //! The slot lets recovery tell a misdirected write (a valid record at the
 //! wrong place) from the record that belongs there; the checksum covers it,
 //! so bit-rot and torn sectors are caught; the parent chains each record to
 //! its predecessor, so a stale record left beyond the end of the log by an
-//! earlier crash cannot be replayed after newer records. All integers are
+//! earlier crash cannot be replayed after newer records. The epoch is what
+//! makes that last promise hold: without it a new run could write, at the
+//! slot where the log ended, a record byte for byte equal to one a crashed
+//! run left there (the same delete, say), and the crashed run's next record
+//! would chain to it. Each run's epoch is above every epoch recovery saw,
+//! so its records differ from any a crashed run wrote. All integers are
 //! little-endian.
 //! `decode` takes untrusted bytes and never panics.
 
@@ -27,7 +33,7 @@ use crate::crc32c::crc32c;
 /// The size of one record on disk.
 pub const RECORD_SIZE: usize = SECTOR_SIZE;
 /// Bytes before the key.
-pub const HEADER_SIZE: usize = 32;
+pub const HEADER_SIZE: usize = 40;
 const MAGIC: [u8; 4] = *b"TWKV";
 /// The longest key.
 pub const MAX_KEY: usize = 255;
@@ -81,6 +87,8 @@ pub struct Record {
     pub slot: u64,
     /// The checksum of the record before it (0 for the first).
     pub parent: u32,
+    /// The run of the store that wrote it.
+    pub epoch: u64,
     /// What it does.
     pub mutation: Mutation,
 }
@@ -133,6 +141,7 @@ pub fn encode(record: &Record, out: &mut [u8]) -> u32 {
     out[25] = key.len() as u8;
     out[26..28].copy_from_slice(&(value.len() as u16).to_le_bytes());
     out[28..32].copy_from_slice(&record.parent.to_le_bytes());
+    out[32..40].copy_from_slice(&record.epoch.to_le_bytes());
     out[HEADER_SIZE..HEADER_SIZE + key.len()].copy_from_slice(key);
     let value_at = HEADER_SIZE + key.len();
     out[value_at..value_at + value.len()].copy_from_slice(value);
@@ -150,10 +159,17 @@ pub fn lengths_unchecked(sector: &[u8]) -> (usize, usize) {
     }
 }
 
+/// True if every byte is zero. An OR over all of them, not a search for
+/// the first non-zero one: the compiler vectorises it, and recovery checks
+/// two sectors per slot of the log on every start.
+fn all_zero(bytes: &[u8]) -> bool {
+    bytes.iter().fold(0u8, |acc, &b| acc | b) == 0
+}
+
 /// Reads the record expected at `slot` from `bytes`, checking everything.
 pub fn decode(bytes: &[u8], slot: u64) -> Result<Record, DecodeError> {
     let sector = bytes.get(..RECORD_SIZE).ok_or(DecodeError::Truncated)?;
-    if sector.iter().all(|&b| b == 0) {
+    if all_zero(sector) {
         return Err(DecodeError::Blank);
     }
     if sector[0..4] != MAGIC {
@@ -171,11 +187,12 @@ pub fn decode(bytes: &[u8], slot: u64) -> Result<Record, DecodeError> {
     let key_len = usize::from(sector[25]);
     let value_len = usize::from(u16::from_le_bytes([sector[26], sector[27]]));
     let parent = u32::from_le_bytes(sector[28..32].try_into().expect("4 bytes"));
+    let epoch = u64::from_le_bytes(sector[32..40].try_into().expect("8 bytes"));
     let end = HEADER_SIZE + key_len + value_len;
     // Accept only what `encode` writes: a value that fits beside a longest
     // key, and zeros after it. Anything else passed the checksum by chance
     // or was written by other code, and must not be replayed.
-    if value_len > MAX_VALUE || sector[end..].iter().any(|&b| b != 0) {
+    if value_len > MAX_VALUE || !all_zero(&sector[end..]) {
         return Err(DecodeError::Malformed);
     }
     let key = sector[HEADER_SIZE..HEADER_SIZE + key_len].to_vec();
@@ -184,7 +201,7 @@ pub fn decode(bytes: &[u8], slot: u64) -> Result<Record, DecodeError> {
         OP_DELETE if value_len == 0 => Mutation::Delete { key },
         _ => return Err(DecodeError::Malformed),
     };
-    Ok(Record { lsn, slot, parent, mutation })
+    Ok(Record { lsn, slot, parent, epoch, mutation })
 }
 
 #[cfg(test)]
@@ -198,7 +215,8 @@ mod tests {
 
     #[test]
     fn round_trip_and_damage_is_caught() {
-        let record = Record { lsn: 7, slot: 6, parent: 99, mutation: put(b"k", b"value") };
+        let record =
+            Record { lsn: 7, slot: 6, parent: 99, epoch: 3, mutation: put(b"k", b"value") };
         let mut sector = vec![0u8; RECORD_SIZE];
         let checksum = encode(&record, &mut sector);
         assert_eq!(checksum_of(&sector), checksum);
@@ -218,12 +236,24 @@ mod tests {
         assert_eq!(decode(&torn, 6), Err(DecodeError::BadChecksum));
     }
 
+    // Seed 5,000,737: a new run wrote, where the log had ended, a record
+    // equal to one a crashed run left there, and the crashed run's next
+    // record chained to it. The epoch makes the two differ.
+    #[test]
+    fn the_same_mutation_in_another_epoch_has_another_checksum() {
+        let record =
+            |epoch| Record { lsn: 131, slot: 130, parent: 7, epoch, mutation: put(b"k", b"") };
+        let (mut old, mut new) = (vec![0u8; RECORD_SIZE], vec![0u8; RECORD_SIZE]);
+        assert_ne!(encode(&record(1), &mut old), encode(&record(2), &mut new));
+        assert_eq!(decode(&new, 130).map(|r| r.epoch), Ok(2));
+    }
+
     #[test]
     fn largest_record_fits() {
         let mutation = put(&[1; MAX_KEY], &[2; MAX_VALUE]);
         assert!(mutation.fits());
         assert!(!put(&[1; MAX_KEY], &[2; MAX_VALUE + 1]).fits());
-        let record = Record { lsn: 1, slot: 0, parent: 0, mutation };
+        let record = Record { lsn: 1, slot: 0, parent: 0, epoch: u64::MAX, mutation };
         let mut sector = vec![0u8; RECORD_SIZE];
         encode(&record, &mut sector);
         assert_eq!(decode(&sector, 0), Ok(record));
@@ -240,7 +270,7 @@ mod tests {
     // sectors decoded to the same record.
     #[test]
     fn nonzero_padding_is_malformed() {
-        let record = Record { lsn: 1, slot: 0, parent: 0, mutation: put(b"", b"") };
+        let record = Record { lsn: 1, slot: 0, parent: 0, epoch: 1, mutation: put(b"", b"") };
         let mut sector = vec![0u8; RECORD_SIZE];
         encode(&record, &mut sector);
         sector[RECORD_SIZE - 1] = 0xff;
@@ -283,7 +313,7 @@ mod tests {
             slot in 0u64..1_000_000,
         ) {
             let mutation = if delete { Mutation::Delete { key } } else { Mutation::Put { key, value } };
-            let record = Record { lsn: slot + 1, slot, parent: slot as u32, mutation };
+            let record = Record { lsn: slot + 1, slot, parent: slot as u32, epoch: slot, mutation };
             let mut sector = vec![0u8; RECORD_SIZE];
             encode(&record, &mut sector);
             prop_assert_eq!(decode(&sector, slot), Ok(record));

@@ -89,15 +89,17 @@ fn kv_server_refuses_bad_command_lines_precisely() {
 
 #[test]
 fn kv_server_names_the_unusable_directory_and_the_system_error() {
-    // A missing directory is created (open_dir makes the data directory);
-    // one under a regular file cannot be.
-    let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-not-a-directory");
-    std::fs::write(&file, b"a file").expect("write the file");
+    // A directory under a regular file: `open_dir` creates missing
+    // directories, so a merely missing path would be created (as root,
+    // even `/nonexistent/x`, and the server would then serve forever).
+    let file = std::env::temp_dir().join(format!("kv-cli-not-a-dir-{}", std::process::id()));
+    std::fs::write(&file, b"").expect("a scratch file");
     let dir = file.join("x");
-    let output = run(SERVER, &["--dir", dir.to_str().expect("utf-8 path")]);
+    let output = run(SERVER, &["--dir", dir.to_str().expect("a UTF-8 path")]);
+    let _ = std::fs::remove_file(&file);
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains(dir.to_str().unwrap()), "{stderr}");
+    assert!(stderr.contains(dir.to_str().expect("a UTF-8 path")), "{stderr}");
     assert!(stderr.contains("ENOTDIR"), "{stderr}");
 }
 

@@ -67,3 +67,30 @@ fn a_request_sent_into_a_partition_is_not_a_stall() {
     let report = run_guarded(401_574, Options::default());
     assert_eq!(report.outcome, Outcome::Passed, "{report}");
 }
+
+/// Seeds 1,000,909 and 5,000,239 (fault model v2, `vopr --from 1000000` and
+/// `--from 5000000`): a `Format` cut by `ENOSPC` left a short `log.b`, so
+/// the store moved that copy to `retry-1/log.b`; the runner had exempted
+/// only `/kv/log.b`, so the copy it meant to keep undamaged was corrupted
+/// too (a lost acknowledged write; both copies reported corrupt). The
+/// runner now exempts every place the store may use for that copy.
+#[test]
+fn the_undamaged_copy_stays_exempt_at_its_retry_place() {
+    for seed in [1_000_909, 5_000_239] {
+        let report = run_guarded(seed, Options::default());
+        assert_eq!(report.outcome, Outcome::Passed, "{report}");
+    }
+}
+
+/// Seed 5,000,737 (`vopr --from 5000000`): a crashed run left `delete k`
+/// at slot 130 (lost) and `put k = old` at 131 (kept in the damaged copy).
+/// The next run wrote the same `delete k` at 130, byte for byte, so the
+/// stale record at 131 chained to it; that run's own write at 131 was lost
+/// in the damaged copy, and the following recovery replayed the stale put
+/// over an acknowledged one. Records now carry their run's epoch, above
+/// every epoch recovery read, and a fork goes to the higher epoch.
+#[test]
+fn a_stale_record_never_chains_to_a_new_run_s_equal_record() {
+    let report = run_guarded(5_000_737, Options::default());
+    assert_eq!(report.outcome, Outcome::Passed, "{report}");
+}

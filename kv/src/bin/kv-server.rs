@@ -23,7 +23,7 @@ Exit codes:
 #[derive(Parser, Debug)]
 #[command(name = "kv-server", after_help = EXIT_CODES, allow_negative_numbers = true)]
 struct Cli {
-    /// The data directory (it must exist); holds log.a and log.b.
+    /// The data directory (created if missing); holds log.a and log.b.
     #[arg(long, value_name = "DIR")]
     dir: PathBuf,
     /// The address to listen on (port 0: any free port).

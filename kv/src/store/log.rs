@@ -14,7 +14,7 @@ use crate::protocol::{ErrorCode, Request, Response};
 use crate::record::{self, Mutation, RECORD_SIZE, Record};
 
 /// The most mutations committed by one batch (one write per copy).
-const MAX_BATCH: usize = 16;
+pub(super) const MAX_BATCH: usize = 16;
 
 #[derive(Debug)]
 pub(crate) struct Batch {
@@ -77,7 +77,7 @@ where
     for (i, pending) in store.queued.drain(..count).enumerate() {
         let slot = store.head + i as u64;
         let mutation = mutation_of(&pending.request).expect("only mutations are queued");
-        let record = Record { lsn: slot + 1, slot, parent, mutation };
+        let record = Record { lsn: slot + 1, slot, parent, epoch: store.epoch, mutation };
         parent = record::encode(&record, &mut buffer[i * RECORD_SIZE..(i + 1) * RECORD_SIZE]);
         entries.push((pending, parent));
     }

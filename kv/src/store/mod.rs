@@ -20,6 +20,9 @@ mod log;
 mod net;
 mod reads;
 mod recovery;
+mod sector;
+
+pub use recovery::{COPY_NAMES, copy_places};
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -125,6 +128,8 @@ pub struct Store {
     /// The next free slot, and the checksum of the record before it.
     head: u64,
     head_checksum: u32,
+    /// This run's epoch, written in each of its records (set by recovery).
+    epoch: u64,
     /// Mutations waiting for the next batch.
     queued: VecDeque<Pending>,
     batch: Option<log::Batch>,
@@ -161,6 +166,7 @@ impl Store {
             index: BTreeMap::new(),
             head: 0,
             head_checksum: 0,
+            epoch: 0,
             queued: VecDeque::new(),
             batch: None,
             recovery: recovery::Recovery::default(),

@@ -2,17 +2,20 @@
 //! if it is exactly the record the index remembers.
 //!
 //! Copy A is read first; if the sector is unreadable or is not the expected
-//! record (bit-rot, a misdirected or lost write), copy B is tried; if both
-//! fail the client gets `Corrupt`. The value is never served from a sector
-//! whose checksum does not match — unless the planted `skip_checksum` bug is
-//! on, which is what the simulation must then catch.
+//! record (bit-rot, a misdirected or lost write), copy B is tried, then
+//! each again, up to `READ_ATTEMPTS` reads of each (a misdirected or stale
+//! read heals on a retry); only then does the client get `Corrupt`. A
+//! short read is resumed, never taken for damage. The value is never
+//! served from a sector whose checksum does not match — unless the planted
+//! `skip_checksum` bug is on, which is what the simulation must then catch.
 
 use twinio::{Buffer, Io, ReadDone};
 
 use super::net::{self, ConnectionId};
+use super::sector::{self, Progress};
 use super::{Entry, Store};
 use crate::protocol::{ErrorCode, Response};
-use crate::record::{self, Mutation, RECORD_SIZE};
+use crate::record::{self, Mutation};
 
 /// A get waiting for its sector.
 #[derive(Debug)]
@@ -21,6 +24,8 @@ pub(crate) struct Read {
     id: u64,
     key: Vec<u8>,
     entry: Entry,
+    /// Reads of the sector that came back wrong so far, over both copies.
+    tries: u32,
 }
 
 /// Gets in flight, in a slab indexed by the low half of the op's tag.
@@ -65,20 +70,25 @@ pub(super) fn get<I: Io>(
     let Some(&entry) = store.index.get(&key) else {
         return net::respond(store, io, connection, Response::NotFound { id });
     };
-    let index = store.reads.insert(Read { connection, id, key, entry });
-    read_copy(store, io, index, 0);
+    let index = store.reads.insert(Read { connection, id, key, entry, tries: 0 });
+    read_copy(store, io, index, 0, sector::buffer(), 0);
 }
 
-fn read_copy<I: Io>(store: &mut Store, io: &mut I, index: usize, copy: usize)
-where
+/// Reads `buffer[filled..]` of the get's sector from `copy`.
+fn read_copy<I: Io>(
+    store: &mut Store,
+    io: &mut I,
+    index: usize,
+    copy: usize,
+    buffer: Buffer,
+    filled: usize,
+) where
     I::Context: AsMut<Store>,
 {
     let read = store.reads.slots[index].as_ref().expect("a read in flight");
-    let offset = read.entry.slot * RECORD_SIZE as u64;
     let fd = store.files[copy].expect("serving means the log is open");
-    let buffer = Buffer::new(RECORD_SIZE).expect("one sector");
-    let tag = index as u64 | (copy as u64) << 32;
-    if io.read(fd, buffer, .., offset, tag, on_read::<I>).is_err() {
+    let tag = index as u64 | (copy as u64) << 32 | (filled as u64) << 40;
+    if !sector::read_from(io, fd, read.entry.slot, buffer, filled, tag, on_read::<I>) {
         let read = store.reads.slots[index].take().expect("a read in flight");
         let response = Response::Error { id: read.id, code: ErrorCode::Unavailable };
         net::respond(store, io, read.connection, response);
@@ -91,15 +101,26 @@ where
 {
     let store = ctx.as_mut();
     let index = (done.tag & 0xFFFF_FFFF) as usize;
-    let copy = (done.tag >> 32) as usize;
+    let copy = (done.tag >> 32 & 0xFF) as usize;
+    let filled = (done.tag >> 40) as usize;
     let Some(read) = store.reads.slots.get(index).and_then(Option::as_ref) else { return };
-    let value = match done.result {
-        Ok(RECORD_SIZE) if store.config.bugs.skip_checksum => value_unchecked(&done.buffer),
-        Ok(RECORD_SIZE) => verified_value(&done.buffer, read),
-        _ => None,
+    let value = match sector::progress(done, filled) {
+        // A short read is not damage: read the rest.
+        Progress::Partial(buffer, filled) => {
+            return read_copy(store, io, index, copy, buffer, filled);
+        }
+        Progress::Complete(sector) if store.config.bugs.skip_checksum => value_unchecked(&sector),
+        Progress::Complete(sector) => verified_value(&sector, read),
+        Progress::Failed => None,
     };
-    if value.is_none() && copy == 0 {
-        return read_copy(store, io, index, 1);
+    if value.is_none() {
+        // Copy A, then copy B, then both again: a misdirected or stale read
+        // heals on a second try, damage does not.
+        let read = store.reads.slots[index].as_mut().expect("checked above");
+        read.tries += 1;
+        if read.tries < 2 * sector::READ_ATTEMPTS {
+            return read_copy(store, io, index, 1 - copy, sector::buffer(), 0);
+        }
     }
     let read = store.reads.slots[index].take().expect("checked above");
     let response = match value {

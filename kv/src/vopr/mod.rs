@@ -37,7 +37,7 @@ pub use workload::Workload;
 pub use world::{Phase, World};
 
 use crate::record::RECORD_SIZE;
-use crate::store::{Bugs, Config, State, Store};
+use crate::store::{Bugs, COPY_NAMES, Config, State, Store, copy_places};
 use crate::trace::Trace;
 
 /// The most virtual time run between two looks of the runner at the world.
@@ -46,7 +46,6 @@ const SECOND: u64 = 1_000_000_000;
 /// The time the liveness phase allows for every client to finish.
 const LIVENESS_BUDGET_NS: u64 = 120 * SECOND;
 const DATA_DIR: &str = "/kv";
-const COPY_NAMES: [&str; 2] = ["log.a", "log.b"];
 
 /// What a batch of runs is set up with.
 #[derive(Clone, Debug)]
@@ -234,8 +233,11 @@ fn run_once(seed: u64, options: &Options, history: Option<SlotHistory>) -> Repor
     let client_node = io.current_node();
     let store_node = io.add_node();
     let damaged = prng.index(2);
-    let exempt = PathBuf::from(DATA_DIR).join(COPY_NAMES[1 - damaged]);
-    io.set_fault_exempt(store_node, &exempt, true);
+    // Every place the undamaged copy may move to (a copy whose format a
+    // crash cut is left behind for the next place), not just the first.
+    for place in copy_places(1 - damaged) {
+        io.set_fault_exempt(store_node, &PathBuf::from(DATA_DIR).join(place), true);
+    }
 
     let store_address: SocketAddr = "10.0.0.1:3000".parse().expect("a valid address");
     let config = Config {
