@@ -335,6 +335,13 @@ fn a_connect_to_an_unreachable_host_fails_with_ehostunreach() {
     assert_eq!(ctx.connected.pop().unwrap().1, Err(ConnectError::NetworkUnreachable));
     assert_eq!(ConnectError::from_errno(Errno::EHOSTUNREACH), ConnectError::NetworkUnreachable);
     assert!(errno.is_some());
+    // Marked through its v4-mapped form, the host is the same one.
+    io.set_unreachable(ip, false);
+    io.set_unreachable("::ffff:10.0.0.9".parse().unwrap(), true);
+    let client = socket(&mut io);
+    io.connect(client, SocketAddr::new(ip, 81), 0, on_connect).unwrap();
+    io.run_until_done(&mut ctx).unwrap();
+    assert_eq!(ctx.connected.pop().unwrap().1, Err(ConnectError::NetworkUnreachable));
     // Reachable again: nothing listens there, so it is refused.
     io.set_unreachable(ip, false);
     let client = socket(&mut io);
