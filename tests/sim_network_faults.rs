@@ -101,6 +101,7 @@ fn power_off_run(seed: u64) -> (u64, Result<Vec<u8>, RecvError>, bool, u64) {
     recv(&mut io, client_node, client, 16, 1);
     io.tick(&mut ctx).unwrap();
     io.crash_node(SERVER).unwrap();
+    assert!(!io.is_partitioned(SERVER, client_node), "a power-off is not a partition");
     let crashed_at = io.now_ns();
     send(&mut io, client_node, client, b"into the void", 2);
     io.run_for_ns(&mut ctx, SECOND).unwrap();

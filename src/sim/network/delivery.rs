@@ -64,9 +64,10 @@ impl Network {
         self.release_held();
     }
 
-    /// True if the network between `a` and `b` is cut, in either direction.
+    /// True if the network between `a` and `b` is partitioned, in either
+    /// direction (a powered-off node is not a partition).
     pub fn is_partitioned(&self, a: NodeId, b: NodeId) -> bool {
-        self.is_cut(a, b) || self.is_cut(b, a)
+        a != b && (self.partitions.contains(&(a, b)) || self.partitions.contains(&(b, a)))
     }
 
     /// True if segments from `from` to `to` are held: that direction is
