@@ -1,5 +1,7 @@
 //! The twin allocates nothing per operation in steady state under faults:
 //! partial sends and receives, network delays with jitter and a tail,
+//! link bandwidth (segments queued per link), an armed retransmission
+//! timeout,
 //! storage latencies and the storage faults (latent sector errors, bit
 //! rot, misdirected and torn writes, no space; failed fsyncs not yet, see
 //! `heavy`). A counting
@@ -256,6 +258,10 @@ fn heavy() -> FaultConfig {
         partial_recv: ratio(1, 2),
         reset: Ratio::ZERO,
         refuse: Ratio::ZERO,
+        // Links queue segments; the timeout is armed but never due.
+        bandwidth_bytes_per_s: 50_000_000,
+        rto_ns: 60_000_000_000,
+        ..NetworkFaults::none()
     };
     FaultConfig { storage, network, ..FaultConfig::none() }
 }

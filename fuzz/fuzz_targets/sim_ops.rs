@@ -203,6 +203,8 @@ impl Faults {
                 partial_recv: ratio(self.partial_recv),
                 reset: ratio(self.reset / 4),
                 refuse: ratio(self.refuse),
+                // The node and link faults are not fuzzed here (yet): off.
+                ..NetworkFaults::none()
             },
             crash: match self.crash % 4 {
                 0 => CrashPolicy::LoseUnsynced,

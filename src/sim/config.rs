@@ -303,6 +303,8 @@ impl FaultConfig {
         if prng.chance(Ratio::new(1, 3).expect("valid ratio")) {
             crash = CrashPolicy::AnyVersion;
         }
+        let mut network = network;
+        network.swarm_v2(&mut prng);
         FaultConfig { storage, crash, network }
     }
 
@@ -325,13 +327,7 @@ impl FaultConfig {
                 ..StorageFaults::default()
             },
             crash: self.crash,
-            network: NetworkFaults {
-                partial_send: Ratio::ZERO,
-                partial_recv: Ratio::ZERO,
-                reset: Ratio::ZERO,
-                refuse: Ratio::ZERO,
-                ..self.network
-            },
+            network: self.network.liveness(),
         }
     }
 }

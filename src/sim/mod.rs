@@ -302,7 +302,10 @@ impl<C> SimIO<C> {
     /// (their numbers may be handed out again); its files keep what the
     /// crash policy of the [`FaultConfig`] allows of their unsynced data,
     /// and their locks are released; its sockets vanish without FIN, so
-    /// their peers see a reset. Crashing a crashed node does nothing.
+    /// their peers see a reset, unless the crash is drawn a power-off
+    /// (`NetworkFaults::power_off_crash`): then they see silence, and
+    /// connects to its addresses time out. Crashing a crashed node does
+    /// nothing.
     /// Callable from a callback.
     pub fn crash_node(&mut self, node: NodeId) -> Result<(), NodeError> {
         let at = self.node_index(node)?;
@@ -327,11 +330,12 @@ impl<C> SimIO<C> {
                 events.close_silently(index);
             }
         }
-        self.network.crash_node(node);
+        let power_off = self.streams.network.chance(self.faults.network.power_off_crash);
+        self.network.crash_node(node, power_off);
         let outcome =
             self.storage.crash(node, policy, &self.faults.storage, &mut self.streams.crash);
         let policy_code = policy as u64;
-        let words = [self.clock.now(), u64::from(node.0), policy_code, outcome, 0];
+        let words = [self.clock.now(), u64::from(node.0), policy_code, outcome, power_off as u64];
         self.trace.record(Record::Crash, words);
         self.log(node, events::SimEventKind::Crash { policy });
         Ok(())
@@ -343,6 +347,7 @@ impl<C> SimIO<C> {
         let at = self.node_index(node)?;
         if !self.nodes[at] {
             self.nodes[at] = true;
+            self.network.restart_node(node);
             self.trace.record(Record::Restart, [self.clock.now(), u64::from(node.0), 0, 0, 0]);
             self.log(node, events::SimEventKind::Restart);
         }
@@ -363,13 +368,35 @@ impl<C> SimIO<C> {
     }
 
     /// Cuts the simulated network between nodes `a` and `b` (both
-    /// directions): segments between them are held until healed.
+    /// directions): segments between them are held until healed. Under
+    /// `NetworkFaults::one_way_partition` only one direction, drawn, may
+    /// be cut.
     pub fn partition(&mut self, a: NodeId, b: NodeId) {
-        self.network.partition(a, b);
+        let network = &mut self.streams.network;
+        if network.chance(self.faults.network.one_way_partition) {
+            let (from, to) = if network.below(2) == 0 { (a, b) } else { (b, a) };
+            self.network.partition_one_way(from, to);
+        } else {
+            self.network.partition(a, b);
+        }
     }
 
-    /// Heals the cut between `a` and `b`; held segments are delivered in
-    /// their original order.
+    /// Cuts one direction: segments from `from` to `to` are held until
+    /// healed; segments from `to` to `from` flow.
+    pub fn partition_one_way(&mut self, from: NodeId, to: NodeId) {
+        self.network.partition_one_way(from, to);
+    }
+
+    /// Marks the host at `ip` unreachable (or reachable again): a connect
+    /// to any of its addresses fails with `ConnectError::NetworkUnreachable`
+    /// (`EHOSTUNREACH`), as when a router answers with ICMP host
+    /// unreachable, whatever listens there.
+    pub fn set_unreachable(&mut self, ip: std::net::IpAddr, unreachable: bool) {
+        self.network.set_unreachable(ip, unreachable);
+    }
+
+    /// Heals the cut between `a` and `b` (both directions); held segments
+    /// are delivered in their original order.
     pub fn heal(&mut self, a: NodeId, b: NodeId) {
         self.network.heal(a, b);
     }
@@ -379,7 +406,7 @@ impl<C> SimIO<C> {
         self.network.heal_all();
     }
 
-    /// True if the network between `a` and `b` is cut.
+    /// True if the network between `a` and `b` is cut, in either direction.
     pub fn is_partitioned(&self, a: NodeId, b: NodeId) -> bool {
         self.network.is_partitioned(a, b)
     }

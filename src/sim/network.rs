@@ -41,6 +41,26 @@
 //!   heals. A released segment keeps its arrival time, which is then in the
 //!   past: [`Network::next_arrival`] may return a time at or before the last
 //!   `now`, meaning "due now".
+//!   Partitions may be one-way (`partition_one_way`): segments from one
+//!   node to the other are held, the other direction flows.
+//! - Retransmission timeout (`NetworkFaults::rto_ns`, off by default): a
+//!   connection whose data has been held that long gives up, as TCP does
+//!   after `tcp_retries2` retransmissions: its next recv (after the data
+//!   already received) or send reports `ConnectionTimedOut` once, then end
+//!   of stream and `BrokenPipe`; its unsent data is dropped and nothing is
+//!   sent to the peer, which learns of it only when its own data reaches
+//!   the closed socket (RST). A SYN held by a partition is then sent again
+//!   as a dropped one is.
+//! - Power-off crashes: the node's sockets vanish silently. Segments to the
+//!   node are held until it restarts (then they reach closed sockets and
+//!   are answered with RST); a SYN to one of its listeners' addresses is
+//!   dropped and sent again, so the connect times out unless the node
+//!   comes back in time.
+//! - Unreachable hosts: a SYN to an address marked unreachable (or hit by
+//!   the `unreachable` fault) is answered by ICMP host unreachable: the
+//!   connect fails with `EHOSTUNREACH`.
+//! - Bandwidth: each direction of each node pair moves at most
+//!   `bandwidth_bytes_per_s`; a data segment leaves when the link is free.
 //! - `close`, `shutdown` and `crash_node` take no time argument: they act
 //!   at the latest time the network has been given.
 
@@ -48,14 +68,16 @@ mod addresses;
 mod delivery;
 mod faults;
 mod handshake;
+mod lifecycle;
 mod queue;
 mod stream;
+mod timeout;
 
 #[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeSet, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 pub use faults::NetworkFaults;
 use queue::SegmentQueue;
@@ -103,8 +125,17 @@ pub struct Network {
     in_flight: SegmentQueue<Segment>,
     /// Segments held by a partition, in the order they came due.
     held: Vec<((u64, u64), Segment)>,
-    /// Cut node pairs, each stored as (smaller, larger).
+    /// Cut directions, each stored as (from, to).
     partitions: BTreeSet<(NodeId, NodeId)>,
+    /// Nodes powered off: segments to them are held until they restart.
+    powered_off: Vec<NodeId>,
+    /// The addresses powered-off nodes listened on: a SYN to one goes
+    /// unanswered (and is sent again) instead of being refused.
+    dark: Vec<(SocketAddr, NodeId)>,
+    /// Hosts a router answers for with ICMP host unreachable.
+    unreachable: Vec<IpAddr>,
+    /// When each direction of a node pair is free to send: (from, to, at).
+    links: Vec<(NodeId, NodeId, u64)>,
     sequence: u64,
     /// The latest time the network has been given.
     now: u64,
@@ -167,6 +198,13 @@ struct Endpoint {
     write_shut: bool,
     reset: bool,
     reset_reported: bool,
+    /// What the reset reports: `ECONNRESET`, or `ETIMEDOUT` after the
+    /// retransmission timeout (then the socket is closed in the kernel's
+    /// eyes, and data reaching it is answered with RST).
+    reset_errno: Errno,
+    /// This endpoint's data segments held by a cut, and since when.
+    held: u32,
+    held_since: u64,
 }
 
 #[derive(Debug)]
@@ -186,6 +224,11 @@ struct Syn {
     client_address: SocketAddr,
     address: SocketAddr,
     refuse: bool,
+    /// Answered with ICMP host unreachable (the `unreachable` fault).
+    unreachable: bool,
+    /// Retransmitted when a partition holds it (a retransmission timeout
+    /// is configured) instead of waiting for the heal.
+    retransmit: bool,
     /// How many times this SYN was sent before.
     tries: u8,
 }
@@ -209,6 +252,17 @@ enum Kind {
         from: SocketKey,
         len: usize,
         carried: Vec<u8>,
+        /// The sender's retransmission timeout (0: none).
+        rto_ns: u64,
+    },
+    /// The sender's retransmission timer, checked when it comes due.
+    RtoCheck {
+        key: SocketKey,
+        rto_ns: u64,
+    },
+    /// ICMP host unreachable, from a router, to a connecting client.
+    HostUnreachable {
+        to: SocketKey,
     },
     Fin {
         to: SocketKey,
@@ -323,10 +377,21 @@ impl Network {
         let local = SocketAddr::new(address.ip(), self.next_port());
         let refuse = prng.chance(faults.refuse);
         let delay = faults.draw_delay(prng);
+        let unreachable = prng.chance(faults.unreachable);
         if let Some(socket) = self.socket_mut(key) {
             socket.state = State::Connecting { local };
         }
-        let syn = Kind::Syn(Syn { client: key, client_address: local, address, refuse, tries: 0 });
+        let retransmit = faults.rto_ns > 0;
+        let syn = Syn {
+            client: key,
+            client_address: local,
+            address,
+            refuse,
+            unreachable,
+            retransmit,
+            tries: 0,
+        };
+        let syn = Kind::Syn(syn);
         self.send_segment(key.index, node, None, delay, syn);
         Ok(())
     }
@@ -393,40 +458,6 @@ impl Network {
         Ok(())
     }
 
-    /// Turns a listener back into an unconnected socket, resetting the
-    /// connections waiting in its backlog.
-    fn stop_listening(&mut self, key: SocketKey) {
-        let Some(socket) = self.socket_mut(key) else { return };
-        let state = std::mem::replace(&mut socket.state, State::Open);
-        let node = socket.node;
-        self.release(key, Socket { node, state }, false);
-    }
-
-    /// Closes a socket; its key goes stale at once. A connection sends FIN
-    /// (or RST if received data was left unread); a listener resets the
-    /// connections still waiting in its backlog.
-    pub fn close(&mut self, key: SocketKey) -> Result<(), CloseError> {
-        let socket = self.take(key).ok_or(CloseError::BadFileDescriptor)?;
-        self.release(key, socket, false);
-        Ok(())
-    }
-
-    /// Crashes `node`: every socket it owns vanishes without FIN; each live
-    /// connection's peer is sent RST (it sees the reset when that arrives),
-    /// and its listeners stop answering. Segments already sent by the node
-    /// still arrive.
-    pub fn crash_node(&mut self, node: NodeId) {
-        for index in 0..self.slots.len() {
-            let slot = &self.slots[index];
-            let key = SocketKey { index: index as u32, generation: slot.generation };
-            if slot.socket.as_ref().is_some_and(|socket| socket.node == node)
-                && let Some(socket) = self.take(key)
-            {
-                self.release(key, socket, true);
-            }
-        }
-    }
-
     fn socket(&self, key: SocketKey) -> Option<&Socket> {
         let slot = self.slots.get(key.index as usize)?;
         if slot.generation != key.generation {
@@ -453,42 +484,5 @@ impl Network {
         slot.generation = slot.generation.wrapping_add(1);
         self.free.push(key.index);
         Some(socket)
-    }
-
-    /// Tells the peers of a socket just taken what became of it: FIN for a
-    /// clean close, RST for a crash or for unread data; a listener's
-    /// unaccepted connections go down with it.
-    fn release(&mut self, key: SocketKey, socket: Socket, crash: bool) {
-        match socket.state {
-            State::Listening(listener) => {
-                self.listeners.retain(|&(_, listening)| listening != key);
-                for queued in listener.queue {
-                    if let Some(queued_socket) = self.take(queued) {
-                        self.release(queued, queued_socket, true);
-                    }
-                }
-            }
-            State::Connected(endpoint) => {
-                if endpoint.reset {
-                    return;
-                }
-                let to = endpoint.peer;
-                let kind = if crash || endpoint.arrived > 0 {
-                    Kind::Rst { to }
-                } else if endpoint.write_shut {
-                    return;
-                } else {
-                    Kind::Fin { to }
-                };
-                self.send_segment(
-                    key.index,
-                    socket.node,
-                    Some(endpoint.peer_node),
-                    endpoint.path_delay,
-                    kind,
-                );
-            }
-            State::Open | State::Connecting { .. } | State::Failed(_) => {}
-        }
     }
 }

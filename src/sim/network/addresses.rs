@@ -67,7 +67,7 @@ impl Network {
 }
 
 /// A v4-mapped IPv6 address as the IPv4 address it maps; any other as is.
-fn unmapped(address: SocketAddr) -> SocketAddr {
+pub(super) fn unmapped(address: SocketAddr) -> SocketAddr {
     match address {
         SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
             Some(ip) => SocketAddr::new(ip.into(), v6.port()),

@@ -2,6 +2,7 @@
 //! `(arrival, sequence)` order as virtual time advances, holding them
 //! across partitions, and answering what arrives for a closed socket.
 
+use super::addresses::unmapped;
 use super::*;
 
 impl Network {
@@ -27,16 +28,34 @@ impl Network {
     /// Cuts the network between `a` and `b` (both directions) until healed.
     /// A node is never cut from itself.
     pub fn partition(&mut self, a: NodeId, b: NodeId) {
-        if a != b {
-            self.partitions.insert(pair(a, b));
+        self.partition_one_way(a, b);
+        self.partition_one_way(b, a);
+    }
+
+    /// Cuts the direction `from` → `to` only: segments from `from` to `to`
+    /// are held, the other direction flows.
+    pub fn partition_one_way(&mut self, from: NodeId, to: NodeId) {
+        if from != to {
+            self.partitions.insert((from, to));
         }
     }
 
-    /// Heals the cut between `a` and `b`: the segments it held are due again,
-    /// in their original order.
+    /// Heals the cut between `a` and `b` (both directions): the segments it
+    /// held are due again, in their original order.
     pub fn heal(&mut self, a: NodeId, b: NodeId) {
-        self.partitions.remove(&pair(a, b));
+        self.partitions.remove(&(a, b));
+        self.partitions.remove(&(b, a));
         self.release_held();
+    }
+
+    /// Marks the host at `ip` unreachable (or not): connects to it fail
+    /// with `EHOSTUNREACH`.
+    pub fn set_unreachable(&mut self, ip: IpAddr, unreachable: bool) {
+        let ip = addresses::unmapped(SocketAddr::new(ip, 0)).ip();
+        self.unreachable.retain(|&marked| marked != ip);
+        if unreachable {
+            self.unreachable.push(ip);
+        }
     }
 
     /// Heals every partition.
@@ -45,9 +64,16 @@ impl Network {
         self.release_held();
     }
 
-    /// True if the network between `a` and `b` is cut.
+    /// True if the network between `a` and `b` is partitioned, in either
+    /// direction (a powered-off node is not a partition).
     pub fn is_partitioned(&self, a: NodeId, b: NodeId) -> bool {
-        a != b && self.partitions.contains(&pair(a, b))
+        a != b && (self.partitions.contains(&(a, b)) || self.partitions.contains(&(b, a)))
+    }
+
+    /// True if segments from `from` to `to` are held: that direction is
+    /// partitioned, or `to` is powered off.
+    pub fn is_cut(&self, from: NodeId, to: NodeId) -> bool {
+        from != to && (self.partitions.contains(&(from, to)) || self.powered_off.contains(&to))
     }
 
     /// How many segments are in flight or held.
@@ -88,10 +114,13 @@ impl Network {
     pub(super) fn release_held(&mut self) {
         let held = std::mem::take(&mut self.held);
         for (key, segment) in held {
-            let cut = segment.to.is_some_and(|to| self.is_partitioned(segment.from, to));
+            let cut = segment.to.is_some_and(|to| self.is_cut(segment.from, to));
             if cut {
                 self.held.push((key, segment));
             } else {
+                if let Kind::Data { from, .. } = segment.kind {
+                    self.unheld(from);
+                }
                 // The original key: it is due, and still precedes every later
                 // segment of its direction.
                 self.in_flight.insert(key, segment);
@@ -101,14 +130,34 @@ impl Network {
 
     pub(super) fn deliver(&mut self, key: (u64, u64), mut segment: Segment) {
         let arrival = key.0;
-        if let Kind::Syn(Syn { address, .. }) = segment.kind
+        if let Kind::RtoCheck { key, rto_ns } = segment.kind {
+            self.check_rto(key, rto_ns, arrival);
+            return;
+        }
+        if let Kind::Syn(syn) = segment.kind
             && segment.to.is_none()
         {
-            segment.to = self.listener_at(address).and_then(|listener| self.node_of(listener));
+            if syn.unreachable || self.unreachable.contains(&unmapped(syn.address).ip()) {
+                let kind = Kind::HostUnreachable { to: syn.client };
+                let reply = Segment { to: Some(segment.from), kind, ..segment };
+                self.send_at(u32::MAX, arrival.saturating_add(reply.delay), reply);
+                return;
+            }
+            segment.to = self.listener_at(syn.address).and_then(|listener| self.node_of(listener));
+            let dark = segment.to.is_none() && self.dark_at(syn.address);
+            let held = segment.to.is_some_and(|to| self.is_cut(segment.from, to));
+            if dark || (held && syn.retransmit) {
+                // Nothing answers: the client sends the SYN again.
+                self.drop_syn(segment.from, segment.delay, arrival, syn);
+                return;
+            }
         }
         if let Some(to) = segment.to
-            && self.is_partitioned(segment.from, to)
+            && self.is_cut(segment.from, to)
         {
+            if let Kind::Data { from, rto_ns, .. } = segment.kind {
+                self.held_data(from, rto_ns, arrival);
+            }
             self.held.push((key, segment));
             return;
         }
@@ -116,6 +165,14 @@ impl Network {
         let reply_from = segment.to.unwrap_or(segment.from);
         match segment.kind {
             Kind::Syn(syn) => self.deliver_syn(segment.from, segment.delay, arrival, syn),
+            Kind::RtoCheck { .. } => {}
+            Kind::HostUnreachable { to } => {
+                if let Some(socket) = self.socket_mut(to)
+                    && matches!(socket.state, State::Connecting { .. })
+                {
+                    socket.state = State::Failed(Errno::EHOSTUNREACH);
+                }
+            }
             Kind::SynTimeout { client } => {
                 if let Some(socket) = self.socket_mut(client)
                     && matches!(socket.state, State::Connecting { .. })
@@ -153,8 +210,14 @@ impl Network {
                     );
                 }
             }
-            Kind::Data { to, from, len, carried } => {
+            Kind::Data { to, from, len, carried, .. } => {
                 let delivered = match self.socket_mut(to) {
+                    // Timed out: closed as far as the kernel is concerned.
+                    Some(Socket { state: State::Connected(endpoint), .. })
+                        if endpoint.reset_errno == Errno::ETIMEDOUT =>
+                    {
+                        false
+                    }
                     Some(Socket { state: State::Connected(endpoint), .. }) => {
                         if !carried.is_empty() {
                             endpoint.insert_in_flight(&carried);
@@ -227,8 +290,4 @@ impl Network {
             Segment { from, to: Some(to_node), delay, kind: Kind::Rst { to } },
         );
     }
-}
-
-pub(super) fn pair(a: NodeId, b: NodeId) -> (NodeId, NodeId) {
-    if a <= b { (a, b) } else { (b, a) }
 }

@@ -27,6 +27,25 @@ pub struct NetworkFaults {
     pub reset: Ratio,
     /// The chance that a connect is refused although a listener exists.
     pub refuse: Ratio,
+    /// The chance, per crash, that it is a power-off: the node's sockets
+    /// vanish without RST, its peers see silence, and connects to its
+    /// listeners' addresses time out (`ETIMEDOUT`) instead of being refused.
+    pub power_off_crash: Ratio,
+    /// The retransmission timeout: a connection whose data has been held
+    /// (by a partition, or by a powered-off peer) this long gives up with
+    /// `ETIMEDOUT`, and a SYN held by a partition is retransmitted and
+    /// times out as a dropped one does. 0: never (data waits out any cut).
+    pub rto_ns: u64,
+    /// The chance that a connect is answered by a router's ICMP host
+    /// unreachable: the connect fails with `EHOSTUNREACH`.
+    pub unreachable: Ratio,
+    /// The chance, per `partition(a, b)`, that only one direction (drawn)
+    /// is cut.
+    pub one_way_partition: Ratio,
+    /// Each direction of each node pair carries at most this many bytes per
+    /// second: a data segment waits behind the earlier ones on its link.
+    /// 0: unlimited.
+    pub bandwidth_bytes_per_s: u64,
 }
 
 impl NetworkFaults {
@@ -42,6 +61,11 @@ impl NetworkFaults {
             partial_recv: Ratio::ZERO,
             reset: Ratio::ZERO,
             refuse: Ratio::ZERO,
+            power_off_crash: Ratio::ZERO,
+            rto_ns: 0,
+            unreachable: Ratio::ZERO,
+            one_way_partition: Ratio::ZERO,
+            bandwidth_bytes_per_s: 0,
         }
     }
 
@@ -58,6 +82,46 @@ impl NetworkFaults {
             partial_recv: maybe_ratio(prng, 2),
             reset: maybe_ratio(prng, 200),
             refuse: maybe_ratio(prng, 10),
+            ..NetworkFaults::none()
+        }
+    }
+
+    /// Draws the node and link faults (fault model v2). Called after every
+    /// older draw of a swarm configuration, so a seed's older fields keep
+    /// their values. Rates are per crash, per connect and per partition;
+    /// the timeout is scaled down from Linux's ~15 minutes so a run of
+    /// tens of virtual seconds sees it.
+    pub fn swarm_v2(&mut self, prng: &mut Prng) {
+        let half = Ratio::new(1, 2).unwrap_or(Ratio::ZERO);
+        self.power_off_crash = maybe_ratio(prng, 1);
+        self.rto_ns =
+            if prng.chance(half) { prng.range_inclusive(200_000_000, 10_000_000_000) } else { 0 };
+        self.unreachable = maybe_ratio(prng, 20);
+        self.one_way_partition = maybe_ratio(prng, 1);
+        self.bandwidth_bytes_per_s =
+            if prng.chance(half) { prng.range_inclusive(1_000_000, 1_250_000_000) } else { 0 };
+    }
+
+    /// The fault part switched off, delays, bandwidth and the timeout kept
+    /// (they are how the network behaves, not faults).
+    pub fn liveness(&self) -> NetworkFaults {
+        NetworkFaults {
+            partial_send: Ratio::ZERO,
+            partial_recv: Ratio::ZERO,
+            reset: Ratio::ZERO,
+            refuse: Ratio::ZERO,
+            power_off_crash: Ratio::ZERO,
+            unreachable: Ratio::ZERO,
+            one_way_partition: Ratio::ZERO,
+            ..*self
+        }
+    }
+
+    /// How long `bytes` occupy a link, in nanoseconds (0 when unlimited).
+    pub(super) fn transmit_ns(&self, bytes: usize) -> u64 {
+        match self.bandwidth_bytes_per_s {
+            0 => 0,
+            rate => ((bytes as u128 * 1_000_000_000).div_ceil(u128::from(rate))) as u64,
         }
     }
 
@@ -93,7 +157,8 @@ impl fmt::Display for NetworkFaults {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "delay={}ns+0..={}ns tail={}x0..={}ns partial_send={} partial_recv={} reset={} refuse={}",
+            "delay={}ns+0..={}ns tail={}x0..={}ns partial_send={} partial_recv={} reset={} refuse={} \
+             power_off_crash={} rto={}ns unreachable={} one_way_partition={} bandwidth={}B/s",
             self.delay_min_ns,
             self.delay_jitter_ns,
             self.delay_tail,
@@ -102,6 +167,11 @@ impl fmt::Display for NetworkFaults {
             self.partial_recv,
             self.reset,
             self.refuse,
+            self.power_off_crash,
+            self.rto_ns,
+            self.unreachable,
+            self.one_way_partition,
+            self.bandwidth_bytes_per_s,
         )
     }
 }

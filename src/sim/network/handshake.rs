@@ -55,7 +55,7 @@ impl Network {
 
     /// A SYN found the backlog full and was dropped: the client sends it
     /// again after its retransmission timeout, or gives up.
-    fn drop_syn(&mut self, client_node: NodeId, delay: u64, arrival: u64, syn: Syn) {
+    pub(super) fn drop_syn(&mut self, client_node: NodeId, delay: u64, arrival: u64, syn: Syn) {
         let connecting =
             matches!(self.socket(syn.client), Some(Socket { state: State::Connecting { .. }, .. }));
         if !connecting {

@@ -66,6 +66,12 @@ impl<T> SegmentQueue<T> {
         self.heap.pop().map(|entry| (entry.key, entry.value))
     }
 
+    /// Keeps only the entries whose value satisfies `keep` (in place: the
+    /// heap keeps its capacity).
+    pub(super) fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
+        self.heap.retain(|entry| keep(&entry.value));
+    }
+
     pub(super) fn len(&self) -> usize {
         self.heap.len()
     }

@@ -43,9 +43,11 @@ impl Network {
             }
             return Some(Ok(count));
         }
-        if endpoint.reset && !endpoint.reset_reported {
+        // After the peer's FIN, Linux's recv answers end of stream before
+        // looking at a pending error (a timeout then surfaces from send).
+        if endpoint.reset && !endpoint.reset_reported && !endpoint.fin_received {
             endpoint.reset_reported = true;
-            return Some(Err(Errno::ECONNRESET));
+            return Some(Err(endpoint.reset_errno));
         }
         if endpoint.reset || endpoint.fin_received || endpoint.read_shut {
             return Some(Ok(0));
@@ -85,7 +87,7 @@ impl Network {
                 return Some(Err(Errno::EPIPE));
             }
             endpoint.reset_reported = true;
-            return Some(Err(Errno::ECONNRESET));
+            return Some(Err(endpoint.reset_errno));
         }
         if endpoint.write_shut {
             return Some(Err(Errno::EPIPE));
@@ -126,14 +128,30 @@ impl Network {
             }
             _ => {}
         }
-        self.send_segment(
-            key.index,
-            node,
-            Some(peer_node),
-            delay,
-            Kind::Data { to: peer, from: key, len: count, carried },
-        );
+        let kind = Kind::Data { to: peer, from: key, len: count, carried, rto_ns: faults.rto_ns };
+        let leaves = self.link_slot(node, peer_node, faults.transmit_ns(count));
+        let arrival = leaves.saturating_add(delay);
+        self.send_at(key.index, arrival, Segment { from: node, to: Some(peer_node), delay, kind });
         Some(Ok(count))
+    }
+
+    /// When a segment taking `transmit_ns` on the link `from` → `to`,
+    /// queued behind the earlier ones, has left: now, when unlimited.
+    fn link_slot(&mut self, from: NodeId, to: NodeId, transmit_ns: u64) -> u64 {
+        if transmit_ns == 0 {
+            return self.now;
+        }
+        let now = self.now;
+        let at = match self.links.iter().position(|&(a, b, _)| (a, b) == (from, to)) {
+            Some(at) => at,
+            None => {
+                self.links.push((from, to, now));
+                self.links.len() - 1
+            }
+        };
+        let link = &mut self.links[at].2;
+        *link = (*link).max(now).saturating_add(transmit_ns);
+        *link
     }
 }
 
@@ -159,6 +177,9 @@ impl Endpoint {
             write_shut: false,
             reset: false,
             reset_reported: false,
+            reset_errno: Errno::ECONNRESET,
+            held: 0,
+            held_since: 0,
         }
     }
 }

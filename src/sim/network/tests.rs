@@ -313,7 +313,7 @@ fn crash_resets_peers_and_removes_listeners() {
     h.settle();
     let server = h.net.poll_accept(listener).expect("queued").expect("ok");
     assert_eq!(h.net.poll_connect(waiting), Some(Ok(())));
-    h.net.crash_node(SERVER);
+    h.net.crash_node(SERVER, false);
     assert!(!h.net.is_open(server) && !h.net.is_open(listener));
     assert_eq!(h.net.poll_accept(listener), Some(Err(Errno::EBADF)));
     let mut buf = [0u8; 4];
@@ -514,7 +514,7 @@ fn data_in_flight_to_a_crashed_node_resets_the_sender() {
     let (client, server) = h.pair();
     assert_eq!(h.send(server, b"reply"), Some(Ok(5)));
     assert_eq!(h.send(client, b"request"), Some(Ok(7)));
-    h.net.crash_node(CLIENT);
+    h.net.crash_node(CLIENT, false);
     assert!(!h.net.is_open(client));
     // The request was already on the wire: it still arrives.
     let (received, end) = h.drain(server);
