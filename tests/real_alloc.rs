@@ -1,77 +1,21 @@
 //! Zero heap allocations per operation in steady state.
 //!
-//! A counting global allocator (this file is its own test binary) counts
-//! allocations made by the test's thread while counting is switched on.
+//! A counting global allocator (tests/support/counting_alloc.rs; this file
+//! is its own test binary) counts the allocations the test's thread makes.
 //! After `init` and a warm-up (which registers the sockets with the poller
 //! and sizes the descriptor table once), a loopback send → recv → zero
 //! timeout cycle runs 10,000 times and must not allocate at all; so must
 //! file write → read (→ fsync) and event listen → trigger cycles, with file
 //! IO on the loop thread and on worker threads.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::net::SocketAddr;
 
 use twinio::*;
 
-struct Counting;
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 
-thread_local! {
-    /// Only the measuring thread counts: the test harness's own threads,
-    /// and the other tests of this binary running in parallel, may
-    /// allocate at any time.
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    /// Allocations this thread made while counting.
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn note_allocation() {
-    // `try_with`: the slots may be gone while the thread is exiting.
-    if COUNTING.try_with(Cell::get).unwrap_or(false) {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-    }
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments
-// unchanged, so `System`'s guarantees are this allocator's; the counting
-// neither allocates nor unwinds (const thread-local `Cell`s of plain
-// integers need no lazy initialisation or destructor registration).
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note_allocation();
-        // SAFETY: forwarded as is; the caller upholds `alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note_allocation();
-        // SAFETY: forwarded as is; the caller upholds `alloc_zeroed`'s contract.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note_allocation();
-        // SAFETY: forwarded as is; the caller upholds `realloc`'s contract.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded as is; `ptr` came from `System` through this allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Counts allocations on this thread while `f` runs.
-fn allocations_during(f: impl FnOnce()) -> u64 {
-    let start = ALLOCATIONS.with(Cell::get);
-    COUNTING.with(|c| c.set(true));
-    f();
-    COUNTING.with(|c| c.set(false));
-    ALLOCATIONS.with(Cell::get) - start
-}
+use counting_alloc::allocations_during;
 
 /// Preallocated state: the buffers travel through the ops and come back.
 #[derive(Default)]

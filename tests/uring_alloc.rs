@@ -8,8 +8,6 @@
 //! waited for and reaped — allocate nothing.
 #![cfg(target_os = "linux")]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::fs::OpenOptions;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
@@ -22,50 +20,8 @@ mod ring;
 
 use ring::{Ring, RingOptions, TaskRun};
 
-struct Counting;
-
-thread_local! {
-    /// Only the measuring thread counts: the harness's threads may allocate.
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn note_allocation() {
-    if COUNTING.try_with(Cell::get).unwrap_or(false) {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-    }
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments
-// unchanged, so `System`'s guarantees are this allocator's; the counting
-// neither allocates nor unwinds (const thread-locals of plain integers).
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note_allocation();
-        // SAFETY: forwarded as is; the caller upholds `alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note_allocation();
-        // SAFETY: forwarded as is; the caller upholds `alloc_zeroed`'s contract.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note_allocation();
-        // SAFETY: forwarded as is; the caller upholds `realloc`'s contract.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded as is; `ptr` came from `System` through this allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 
 const BLOCK: usize = 4096;
 const DEPTH: usize = 8;
@@ -146,14 +102,12 @@ fn ring_ops_do_not_allocate() {
     }
     assert_eq!(round(&mut ring, fd, &mut blocks, 0), 0);
 
-    let start = ALLOCATIONS.with(Cell::get);
-    COUNTING.with(|c| c.set(true));
     let mut failures = 0;
-    for r in 1..=2_000 {
-        failures += round(&mut ring, fd, &mut blocks, r);
-    }
-    COUNTING.with(|c| c.set(false));
-    let allocations = ALLOCATIONS.with(Cell::get) - start;
+    let allocations = counting_alloc::allocations_during(|| {
+        for r in 1..=2_000 {
+            failures += round(&mut ring, fd, &mut blocks, r);
+        }
+    });
     drop(ring);
     let _ = std::fs::remove_file(&path);
     assert_eq!(failures, 0);
