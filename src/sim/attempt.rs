@@ -17,8 +17,9 @@ use crate::options::{AddressFamily, SocketOptions};
 /// Where an operation of the twin waits outside the core.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Wait {
-    /// A network operation that would block, retried after each change.
-    Parked,
+    /// A network operation that would block, parked on the socket in this
+    /// slot of the network until it changes.
+    Parked { socket: u32 },
 }
 
 /// What the twin keeps per operation.
@@ -113,8 +114,9 @@ impl<C> SimIO<C> {
         };
         match polled {
             None => {
-                self.core.slots[index as usize].place = Place::Waiting(Wait::Parked);
-                self.parked.push_back(&mut self.core.links, index);
+                let socket = key.slot();
+                self.core.slots[index as usize].place = Place::Waiting(Wait::Parked { socket });
+                self.parking.park(&mut self.core, index, socket);
                 Attempt::Pending
             }
             Some(result) => Attempt::Done(result),
@@ -258,8 +260,8 @@ impl<C> SimIO<C> {
                 continue;
             }
             match slot.place {
-                Place::Waiting(Wait::Parked) => {
-                    self.parked.remove(&mut self.core.links, index);
+                Place::Waiting(Wait::Parked { socket }) => {
+                    self.parking.remove(&mut self.core.links, index, socket);
                     self.core.make_ready(index);
                 }
                 Place::Completed => {}

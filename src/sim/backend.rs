@@ -1,10 +1,12 @@
 //! What the twin supplies to the engine core: virtual time, waits that
-//! jump it, parked network operations retried as the world changes, the
+//! jump it, parked network operations retried when their socket changes, the
 //! trace, and the node each callback runs as.
 
 use super::SimIO;
 use super::attempt::{SlotData, Wait};
 use super::events::{OpKind, SimEventKind};
+use super::fds::FdKind;
+use super::network::readiness::Interest;
 use super::node::NodeId;
 use super::trace::Record;
 use crate::engine::op::{Attempt, Op};
@@ -85,13 +87,13 @@ impl<C> Backend for SimIO<C> {
 
     fn unlink_waiting(&mut self, index: u32, wait: Wait) -> Result<Withdrawn, CancelError> {
         match wait {
-            Wait::Parked => self.parked.remove(&mut self.core.links, index),
+            Wait::Parked { socket } => self.parking.remove(&mut self.core.links, index, socket),
         }
         Ok(Withdrawn::Now)
     }
 
     fn waits_on_world(&self) -> bool {
-        !self.parked.is_empty() || self.core.events.armed > 0
+        !self.parking.is_empty() || self.core.events.armed > 0
     }
 
     fn next_world_event(&self) -> Option<u64> {
@@ -102,23 +104,20 @@ impl<C> Backend for SimIO<C> {
 
     /// A wait jumps virtual time (the core bounds it by the next deadline,
     /// the next arrival and the run's deadline); then what arrived is
-    /// delivered and every parked operation is retried.
+    /// delivered and the operations parked on what changed are retried.
     fn poll(&mut self, timeout_ns: u64) -> Result<(), RunError> {
         if timeout_ns > 0 {
             self.clock.advance_to(self.clock.now().saturating_add(timeout_ns));
         }
-        self.retry_parked();
+        self.wake_parked();
         Ok(())
     }
 
+    /// Callbacks ran: what they did (a read that reopened a window, a send
+    /// that arrives at once under a zero delay) may let parked operations
+    /// run.
     fn after_progress(&mut self) -> bool {
-        if self.parked.is_empty() {
-            return false;
-        }
-        // Callbacks ran: they may have unblocked parked operations (and
-        // sent segments that arrive at once, under a zero delay).
-        self.retry_parked();
-        true
+        self.wake_parked()
     }
 
     fn stalled(&self) -> bool {
@@ -173,12 +172,39 @@ impl<C> Backend for SimIO<C> {
 }
 
 impl<C> SimIO<C> {
-    /// Delivers what has arrived by now and moves every parked operation
-    /// back to `completed`, in the order they parked, to be tried again.
-    fn retry_parked(&mut self) {
+    /// Delivers what has arrived by now and moves the operations parked on
+    /// the sockets that changed back to `completed`, to be tried again.
+    /// False if none was.
+    fn wake_parked(&mut self) -> bool {
         self.network.advance(self.clock.now());
-        while let Some(index) = self.parked.pop_front(&mut self.core.links) {
-            self.core.make_ready(index);
+        let woke = self.parking.wake(&mut self.core, &mut self.network);
+        if cfg!(debug_assertions) {
+            self.check_parked();
         }
+        woke
+    }
+
+    /// Panics if an operation still parked could run: no event woke it, a
+    /// bug of the twin's readiness (`network/readiness.rs`).
+    fn check_parked(&self) {
+        self.parking.for_each(&self.core.links, |index, socket| {
+            let slot = &self.core.slots[index as usize];
+            let (fd, interest) = match slot.op {
+                Op::Accept { fd, .. } => (fd, Interest::Accept),
+                Op::Connect { fd, .. } => (fd, Interest::Connect),
+                Op::Recv { fd, .. } => (fd, Interest::Recv),
+                Op::Send { fd, .. } => (fd, Interest::Send),
+                _ => unreachable!("only network operations park"),
+            };
+            let Some(FdKind::Socket { key, .. }) = self.fds.get(slot.data.node, fd).map(|e| &e.kind)
+            else {
+                panic!("twin bug: an operation parked on a closed descriptor {fd}")
+            };
+            assert!(
+                key.slot() == socket && self.network.would_block(*key, interest),
+                "twin bug: a {interest:?} parked on socket slot {socket} could run, \
+                 but no event woke it"
+            );
+        });
     }
 }

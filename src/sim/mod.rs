@@ -17,6 +17,7 @@ mod fds;
 #[allow(dead_code)]
 pub mod network;
 pub mod node;
+mod parking;
 pub mod prng;
 mod resources;
 mod storage;
@@ -30,13 +31,13 @@ use config::{CrashPolicy, FaultConfig};
 use fds::FdTable;
 use network::Network;
 use node::NodeId;
+use parking::Parking;
 use prng::Prng;
 use storage::Storage;
 use trace::{Record, Trace};
 
 use crate::engine::op::Place;
 use crate::engine::{Core, control, impl_io};
-use crate::list::List;
 use crate::real::DEFAULT_MAX_WAIT_NS;
 
 /// The most operation slots [`SimIO::new`] reserves.
@@ -144,8 +145,9 @@ pub struct SimIO<C> {
     seed: u64,
     faults: FaultConfig,
     clock: VirtualClock,
-    /// Network operations that would block, retried as the world changes.
-    parked: List,
+    /// Network operations that would block, each retried when its socket
+    /// changes.
+    parking: Parking,
     fds: FdTable,
     storage: Storage,
     network: Network,
@@ -182,7 +184,7 @@ impl<C> SimIO<C> {
             seed,
             faults,
             clock: VirtualClock::new(),
-            parked: List::new(),
+            parking: Parking::new(entries as usize),
             fds: FdTable::default(),
             storage: Storage::default(),
             network: Network::new(),

@@ -70,6 +70,7 @@ mod faults;
 mod handshake;
 mod lifecycle;
 mod queue;
+pub(crate) mod readiness;
 mod stream;
 mod timeout;
 
@@ -137,6 +138,9 @@ pub struct Network {
     /// When each direction of a node pair is free to send: (from, to, at).
     links: Vec<(NodeId, NodeId, u64)>,
     sequence: u64,
+    /// Slots of the sockets touched since the engine last looked, in order
+    /// (`readiness`).
+    touched: Vec<u32>,
     /// The latest time the network has been given.
     now: u64,
     /// The next ephemeral port to try, as an offset from `EPHEMERAL_FIRST`.
@@ -150,6 +154,8 @@ struct Slot {
     /// reuse, so a reply on behalf of a closed socket (an RST for late data)
     /// never overtakes what that socket sent before it closed.
     last_arrival: u64,
+    /// In `Network::touched`.
+    touched: bool,
     socket: Option<Socket>,
 }
 
@@ -289,7 +295,7 @@ impl Network {
             }
             None => {
                 let index = self.slots.len() as u32;
-                self.slots.push(Slot { generation: 0, last_arrival: 0, socket: Some(socket) });
+                self.slots.push(Slot { socket: Some(socket), ..Slot::default() });
                 SocketKey { index, generation: 0 }
             }
         }
@@ -437,6 +443,7 @@ impl Network {
             State::Listening(_) => {
                 if how != Shutdown::Write {
                     self.stop_listening(key);
+                    self.touch(key);
                 }
                 return Ok(());
             }
@@ -455,6 +462,8 @@ impl Network {
             let (peer, peer_node, delay) = (endpoint.peer, endpoint.peer_node, endpoint.path_delay);
             self.send_segment(key.index, node, Some(peer_node), delay, Kind::Fin { to: peer });
         }
+        // Its own waiting recv (end of stream) and send (EPIPE) can run.
+        self.touch(key);
         Ok(())
     }
 

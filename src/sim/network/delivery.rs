@@ -164,6 +164,17 @@ impl Network {
         let reply_at = arrival.saturating_add(segment.delay);
         let reply_from = segment.to.unwrap_or(segment.from);
         match segment.kind {
+            Kind::HostUnreachable { to }
+            | Kind::SynTimeout { client: to }
+            | Kind::SynAck { client: to, .. }
+            | Kind::Data { to, .. }
+            | Kind::Fin { to }
+            | Kind::Rst { to } => self.touch(to),
+            // Touched where the SYN joins a backlog; a check touches the
+            // socket if it times out.
+            Kind::Syn(_) | Kind::RtoCheck { .. } => {}
+        }
+        match segment.kind {
             Kind::Syn(syn) => self.deliver_syn(segment.from, segment.delay, arrival, syn),
             Kind::RtoCheck { .. } => {}
             Kind::HostUnreachable { to } => {

@@ -45,6 +45,7 @@ impl Network {
         if let Some(Socket { state: State::Listening(listening), .. }) = self.socket_mut(listener) {
             listening.queue.push_back(server);
         }
+        self.touch(listener);
         let syn_ack = Kind::SynAck { client, server, server_address: address };
         self.send_at(
             server.index,

@@ -38,8 +38,17 @@ impl Network {
             }
             endpoint.arrived -= count;
             let peer = endpoint.peer;
-            if let Some(Socket { state: State::Connected(sender), .. }) = self.socket_mut(peer) {
-                sender.unread_by_peer = sender.unread_by_peer.saturating_sub(count);
+            let reopened = match self.socket_mut(peer) {
+                Some(Socket { state: State::Connected(sender), .. }) => {
+                    let was_full = sender.unread_by_peer >= SEND_WINDOW;
+                    sender.unread_by_peer = sender.unread_by_peer.saturating_sub(count);
+                    was_full
+                }
+                _ => false,
+            };
+            if reopened {
+                // The peer's waiting send can run again.
+                self.touch(peer);
             }
             return Some(Ok(count));
         }
@@ -105,6 +114,8 @@ impl Network {
             endpoint.reset_reported = true;
             let delay = endpoint.path_delay;
             self.send_segment(key.index, node, Some(peer_node), delay, Kind::Rst { to: peer });
+            // Its own waiting recv now ends the stream.
+            self.touch(key);
             return Some(Err(Errno::ECONNRESET));
         }
         let mut count = data.len().min(room);

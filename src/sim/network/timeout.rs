@@ -68,6 +68,8 @@ impl Network {
         };
         self.held.retain(|(_, segment)| !ours(segment));
         self.in_flight.retain(|segment| !ours(segment));
+        // Its waiting recv and send now report the timeout.
+        self.touch(key);
     }
 
     /// True if a powered-off node listened at `address`.
