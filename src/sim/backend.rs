@@ -196,7 +196,8 @@ impl<C> SimIO<C> {
                 Op::Send { fd, .. } => (fd, Interest::Send),
                 _ => unreachable!("only network operations park"),
             };
-            let Some(FdKind::Socket { key, .. }) = self.fds.get(slot.data.node, fd).map(|e| &e.kind)
+            let Some(FdKind::Socket { key, .. }) =
+                self.fds.get(slot.data.node, fd).map(|e| &e.kind)
             else {
                 panic!("twin bug: an operation parked on a closed descriptor {fd}")
             };

@@ -55,9 +55,7 @@ impl Network {
     pub fn would_block(&self, key: SocketKey, interest: Interest) -> bool {
         let Some(Socket { state, .. }) = self.socket(key) else { return false };
         match (state, interest) {
-            (State::Connecting { .. }, Interest::Connect | Interest::Recv | Interest::Send) => {
-                true
-            }
+            (State::Connecting { .. }, Interest::Connect | Interest::Recv | Interest::Send) => true,
             (State::Listening(listener), Interest::Accept) => listener.queue.is_empty(),
             (State::Connected(endpoint), Interest::Recv) => {
                 endpoint.arrived == 0
