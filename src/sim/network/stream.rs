@@ -33,9 +33,13 @@ impl Network {
             if count > 1 && prng.chance(faults.partial_recv) {
                 count = prng.range_inclusive(1, count as u64 - 1) as usize;
             }
-            for (to, from) in buf.iter_mut().zip(endpoint.stream.drain(..count)) {
-                *to = from;
-            }
+            // Two slice copies, not a byte at a time (profiled: the
+            // byte loop was most of a small-message echo's recv).
+            let (front, back) = endpoint.stream.as_slices();
+            let first = count.min(front.len());
+            buf[..first].copy_from_slice(&front[..first]);
+            buf[first..count].copy_from_slice(&back[..count - first]);
+            endpoint.stream.drain(..count);
             endpoint.arrived -= count;
             let peer = endpoint.peer;
             let reopened = match self.socket_mut(peer) {
