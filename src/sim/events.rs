@@ -186,6 +186,11 @@ pub enum SimEventKind {
     },
     /// The node came back.
     Restart,
+    /// The node was paused (it runs nothing meanwhile; its clock goes on).
+    Pause {
+        /// For how long, in true time.
+        ns: u64,
+    },
 }
 
 impl fmt::Display for SimEvent {
@@ -214,6 +219,7 @@ impl fmt::Display for SimEventKind {
             }
             SimEventKind::Crash { policy } => write!(f, "crash ({policy})"),
             SimEventKind::Restart => f.write_str("restart"),
+            SimEventKind::Pause { ns } => write!(f, "pause for {:.3} ms", ns as f64 / 1e6),
         }
     }
 }
