@@ -43,7 +43,8 @@ impl NodeClock {
     /// A clock made at true time `now`: its offset and drift drawn (nothing
     /// is drawn for a bound of zero), its first pause scheduled.
     pub(crate) fn new(now: u64, faults: &ClockFaults, prng: &mut Prng) -> NodeClock {
-        let offset = if faults.offset_ns > 0 { prng.range_inclusive(0, faults.offset_ns) } else { 0 };
+        let offset =
+            if faults.offset_ns > 0 { prng.range_inclusive(0, faults.offset_ns) } else { 0 };
         let mut clock = NodeClock {
             base_true: now,
             base_node: now.saturating_add(offset),
@@ -108,7 +109,12 @@ impl NodeClock {
     /// Begins the drawn pause if its start has come (at most one, so a
     /// long idle stretch costs one draw), scheduling the next from its end
     /// (or from `now`, if later). Returns the pause that began.
-    pub(crate) fn roll(&mut self, now: u64, faults: &ClockFaults, prng: &mut Prng) -> Option<Began> {
+    pub(crate) fn roll(
+        &mut self,
+        now: u64,
+        faults: &ClockFaults,
+        prng: &mut Prng,
+    ) -> Option<Began> {
         if self.next_pause_at > now {
             return None;
         }
@@ -158,7 +164,8 @@ impl NodeClock {
     /// True if the node is paused at true time `now`.
     pub(crate) fn is_paused(&self, now: u64) -> bool {
         self.paused_until > now
-            || (self.next_pause_at <= now && self.next_pause_at.saturating_add(self.next_pause_ns) > now)
+            || (self.next_pause_at <= now
+                && self.next_pause_at.saturating_add(self.next_pause_ns) > now)
     }
 
     /// Draws the next pause after `from`: a gap uniform in
