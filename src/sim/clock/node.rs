@@ -37,6 +37,9 @@ pub(crate) struct NodeClock {
     next_pause_ns: u64,
     /// Pauses begun so far, drawn or asked for.
     pauses: u64,
+    /// True time paused so far, each stretch counted once, the pause in
+    /// force with all of its length (also the part still to come).
+    paused_total: u64,
 }
 
 impl NodeClock {
@@ -53,6 +56,7 @@ impl NodeClock {
             next_pause_at: u64::MAX,
             next_pause_ns: 0,
             pauses: 0,
+            paused_total: 0,
         };
         clock.schedule_pause(now, faults, prng);
         clock
@@ -120,8 +124,7 @@ impl NodeClock {
         }
         let start = self.next_pause_at;
         let end = start.saturating_add(self.next_pause_ns);
-        self.paused_until = self.paused_until.max(end);
-        self.pauses += 1;
+        self.extend_pause(start, end);
         self.schedule_pause(self.paused_until.max(now), faults, prng);
         Some((start, end))
     }
@@ -135,14 +138,22 @@ impl NodeClock {
     /// Pauses the node from `now` for `ns` (or longer, if a pause in force
     /// lasts longer).
     pub(crate) fn pause(&mut self, now: u64, ns: u64) -> u64 {
-        self.paused_until = self.paused_until.max(now.saturating_add(ns));
-        self.pauses += 1;
+        self.extend_pause(now, now.saturating_add(ns));
         self.paused_until
+    }
+
+    /// A pause from `start` to `end` begins (overlapping the one in force,
+    /// if any, which it may lengthen).
+    fn extend_pause(&mut self, start: u64, end: u64) {
+        self.paused_total += end.saturating_sub(start.max(self.paused_until));
+        self.paused_until = self.paused_until.max(end);
+        self.pauses += 1;
     }
 
     /// The process died at `now`: its pause ends with it (the restarted
     /// process is a new one). The drawn schedule goes on.
     pub(crate) fn end_pause(&mut self, now: u64) {
+        self.paused_total -= self.paused_until.saturating_sub(now);
         self.paused_until = self.paused_until.min(now);
     }
 
@@ -159,6 +170,17 @@ impl NodeClock {
     /// Pauses begun by true time `now`.
     pub(crate) fn pauses(&self, now: u64) -> u64 {
         self.pauses + u64::from(self.next_pause_at <= now)
+    }
+
+    /// True time the node has spent paused by true time `now`.
+    pub(crate) fn paused_ns(&self, now: u64) -> u64 {
+        let mut total = self.paused_total - self.paused_until.saturating_sub(now);
+        if self.next_pause_at <= now {
+            // Begun, not rolled yet: the part up to now not already counted.
+            let end = self.next_pause_at.saturating_add(self.next_pause_ns).min(now);
+            total += end.saturating_sub(self.next_pause_at.max(self.paused_until.min(now)));
+        }
+        total
     }
 
     /// True if the node is paused at true time `now`.
@@ -211,6 +233,7 @@ mod tests {
             next_pause_at: u64::MAX,
             next_pause_ns: 0,
             pauses: 0,
+            paused_total: 0,
         }
     }
 
@@ -266,5 +289,13 @@ mod tests {
         assert_eq!(clock.pauses(start), 1);
         assert!(clock.next_pause_at > start + 50);
         assert_eq!(clock.held_until(start + 50), None);
+        assert_eq!((clock.paused_ns(start + 10), clock.paused_ns(start + 80)), (10, 50));
+        // An overlapping pause counts only what it adds; a crash cuts it.
+        clock.reschedule(start, &ClockFaults::none(), &mut prng);
+        clock.pause(start + 60, 100);
+        assert_eq!(clock.paused_ns(start + 300), 150);
+        clock.pause(start + 400, 100);
+        clock.end_pause(start + 430);
+        assert_eq!(clock.paused_ns(start + 500), 180);
     }
 }

@@ -60,6 +60,12 @@ impl<C> SimIO<C> {
         Ok(self.clocks[self.node_index(node)?].pauses(self.clock.now()))
     }
 
+    /// How long `node` has been paused so far, in true time: a harness can
+    /// tell how much of an interval the node did not run.
+    pub fn paused_ns(&self, node: NodeId) -> Result<u64, NodeError> {
+        Ok(self.clocks[self.node_index(node)?].paused_ns(self.clock.now()))
+    }
+
     /// True if `node` exists and is paused now.
     pub fn is_paused(&self, node: NodeId) -> bool {
         let now = self.clock.now();
