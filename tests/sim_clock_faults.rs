@@ -257,6 +257,34 @@ fn a_pause_holds_the_nodes_callbacks_and_its_clock_jumps_forward() {
     }
     assert_eq!(ctx.received, vec![9; 100], "one recv took what arrived during the pause");
     assert!(!io.is_paused(paused));
+    assert_eq!(io.paused_ns(paused), Ok(2 * SECOND));
+    assert_eq!(io.paused_ns(NodeId::FIRST), Ok(0));
+}
+
+fn on_event(ctx: &mut Ctx, io: &mut Sim, done: EventDone) {
+    let tag = if done.result.is_ok() { done.tag } else { 100 + done.tag };
+    ran(ctx, io, tag);
+}
+
+#[test]
+fn a_held_listener_canceled_gives_its_trigger_back() {
+    let mut io = sim(10, ClockFaults::none());
+    let event = io.open_event().unwrap();
+    let first = io.event_listen(event, 1, on_event).unwrap();
+    let end = io.true_now_ns() + SECOND;
+    io.pause_node(NodeId::FIRST, SECOND).unwrap();
+    io.event_trigger(event).unwrap();
+    let mut ctx = Ctx::default();
+    io.run_for_ns(&mut ctx, 10 * MS).unwrap();
+    assert!(ctx.ran.is_empty(), "fired, but held by the pause");
+    io.cancel(first).unwrap();
+    io.event_listen(event, 2, on_event).unwrap();
+    io.run_until_done(&mut ctx).unwrap();
+    let tags: Vec<u64> = ctx.ran.iter().map(|r| r.tag).collect();
+    // The canceled one completes after the pause; the trigger it carried
+    // fires the next listener.
+    assert_eq!(tags, vec![101, 2]);
+    assert!(ctx.ran.iter().all(|r| r.at == end), "{:?}", ctx.ran);
 }
 
 #[test]
