@@ -118,14 +118,16 @@ impl<C> SimIO<C> {
         self.record_clock(node);
     }
 
-    /// `node` crashed: its pause ends with its process.
+    /// `node` crashed (or restarts): its pause ends with its process.
     pub(crate) fn crash_clock(&mut self, node: NodeId) {
         self.roll_pause(node);
         self.clocks[node.0 as usize].end_pause(self.clock.now());
     }
 
-    /// `node` restarted: its clock goes on at a newly drawn rate.
+    /// `node` restarted: its clock goes on at a newly drawn rate, and the
+    /// new process runs at once (a pause begun while it was down is over).
     pub(crate) fn restart_clock(&mut self, node: NodeId) {
+        self.crash_clock(node);
         let now = self.clock.now();
         let (faults, prng) = (&self.faults.clock, &mut self.streams.clock);
         self.clocks[node.0 as usize].redraw_drift(now, faults, prng);
