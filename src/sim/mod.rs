@@ -99,8 +99,10 @@ pub(crate) struct Streams {
 /// loop).
 ///
 /// Callbacks run as the node that submitted their operation: during a
-/// callback [`SimIO::current_node`] is that node, and the previous current
-/// node is restored when the callback returns.
+/// callback [`SimIO::current_node`] is that node (and [`SimIO::now_ns`]
+/// reads its clock, which [`ClockFaults`](crate::ClockFaults) may make
+/// drift, start from an offset, or jump over a pause), and the previous
+/// current node is restored when the callback returns.
 ///
 /// A write that was never synced, and a crash: what survives is what the
 /// crash policy allows, and a run replays exactly from its seed.
@@ -264,7 +266,8 @@ impl<C> SimIO<C> {
         self.core.slots.len()
     }
 
-    /// Timeouts and storage operations waiting out their latency.
+    /// Timeouts, storage operations waiting out their latency, and
+    /// operations held for a paused node.
     pub fn queued(&self) -> usize {
         self.core.timers.len()
     }
