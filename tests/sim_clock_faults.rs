@@ -493,3 +493,31 @@ fn turning_pauses_on_later_schedules_them() {
     io.run_until_done(&mut ctx).unwrap();
     assert_eq!(io.pauses(NodeId::FIRST).unwrap(), before, "off again");
 }
+
+#[test]
+fn extreme_configurations_neither_panic_nor_hang() {
+    let clock = ClockFaults {
+        drift_ppm: u32::MAX,
+        offset_ns: u64::MAX,
+        pause_interval_ns: 1,
+        pause_min_ns: 0,
+        pause_max_ns: u64::MAX,
+    };
+    for seed in 0..8 {
+        let mut io = sim(seed, clock);
+        let other = io.add_node();
+        assert!(io.clock_drift_ppm(other).unwrap().unsigned_abs() <= 100_000, "capped");
+        let mut ctx = Ctx { tick_until: io.true_now_ns() + SECOND, ..Ctx::default() };
+        io.timeout(MS, 0, on_tick).unwrap();
+        io.set_current_node(other).unwrap();
+        io.timeout(u64::MAX, 1, on_timer).unwrap();
+        io.pause_node(other, u64::MAX).unwrap();
+        io.pause_node(other, u64::MAX).unwrap();
+        io.run_for_ns(&mut ctx, SECOND).unwrap();
+        io.run_until_done(&mut ctx).unwrap();
+        assert!(io.paused_ns(other).unwrap() > 0);
+        io.crash_node(other).unwrap();
+        io.restart_node(other).unwrap();
+        let _ = (io.now_ns(), io.node_now_ns(NodeId::FIRST), io.pauses(other));
+    }
+}

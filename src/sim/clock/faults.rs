@@ -15,8 +15,9 @@ pub struct ClockFaults {
     /// `±drift_ppm` parts per million (at most 100 000), when the node is
     /// added and again at each restart. 0: every clock keeps true time.
     pub drift_ppm: u32,
-    /// Each node's clock starts ahead of true time by up to this much,
-    /// drawn when the node is added. 0: every clock starts together.
+    /// Each node's clock starts ahead of true time by up to this much
+    /// (at most 2^62 ns), drawn when the node is added. 0: every clock
+    /// starts together.
     pub offset_ns: u64,
     /// The mean time between the starts of two pauses of a node (the gap
     /// is uniform in `1..=2 * pause_interval_ns`, measured from the end of

@@ -17,6 +17,10 @@ const MILLION: u128 = 1_000_000;
 /// oscillator, and it keeps every rate positive.
 pub(crate) const MAX_DRIFT_PPM: u32 = 100_000;
 
+/// The largest offset (2^62 ns, 146 years): a clock so far ahead still has
+/// centuries before its readings would saturate and bunch its deadlines.
+pub(crate) const MAX_OFFSET_NS: u64 = 1 << 62;
+
 /// A pause that began: its start and end, in true time.
 pub(crate) type Began = (u64, u64);
 
@@ -46,8 +50,8 @@ impl NodeClock {
     /// A clock made at true time `now`: its offset and drift drawn (nothing
     /// is drawn for a bound of zero), its first pause scheduled.
     pub(crate) fn new(now: u64, faults: &ClockFaults, prng: &mut Prng) -> NodeClock {
-        let offset =
-            if faults.offset_ns > 0 { prng.range_inclusive(0, faults.offset_ns) } else { 0 };
+        let bound = faults.offset_ns.min(MAX_OFFSET_NS);
+        let offset = if bound > 0 { prng.range_inclusive(0, bound) } else { 0 };
         let mut clock = NodeClock {
             base_true: now,
             base_node: now.saturating_add(offset),
@@ -145,15 +149,16 @@ impl NodeClock {
     /// A pause from `start` to `end` begins (overlapping the one in force,
     /// if any, which it may lengthen).
     fn extend_pause(&mut self, start: u64, end: u64) {
-        self.paused_total += end.saturating_sub(start.max(self.paused_until));
+        let added = end.saturating_sub(start.max(self.paused_until));
+        self.paused_total = self.paused_total.saturating_add(added);
         self.paused_until = self.paused_until.max(end);
-        self.pauses += 1;
+        self.pauses = self.pauses.saturating_add(1);
     }
 
     /// The process died at `now`: its pause ends with it (the restarted
     /// process is a new one). The drawn schedule goes on.
     pub(crate) fn end_pause(&mut self, now: u64) {
-        self.paused_total -= self.paused_until.saturating_sub(now);
+        self.paused_total = self.paused_total.saturating_sub(self.paused_until.saturating_sub(now));
         self.paused_until = self.paused_until.min(now);
     }
 
@@ -169,16 +174,17 @@ impl NodeClock {
 
     /// Pauses begun by true time `now`.
     pub(crate) fn pauses(&self, now: u64) -> u64 {
-        self.pauses + u64::from(self.next_pause_at <= now)
+        self.pauses.saturating_add(u64::from(self.next_pause_at <= now))
     }
 
     /// True time the node has spent paused by true time `now`.
     pub(crate) fn paused_ns(&self, now: u64) -> u64 {
-        let mut total = self.paused_total - self.paused_until.saturating_sub(now);
+        let mut total = self.paused_total.saturating_sub(self.paused_until.saturating_sub(now));
         if self.next_pause_at <= now {
             // Begun, not rolled yet: the part up to now not already counted.
             let end = self.next_pause_at.saturating_add(self.next_pause_ns).min(now);
-            total += end.saturating_sub(self.next_pause_at.max(self.paused_until.min(now)));
+            let from = self.next_pause_at.max(self.paused_until.min(now));
+            total = total.saturating_add(end.saturating_sub(from));
         }
         total
     }
