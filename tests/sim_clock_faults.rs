@@ -521,3 +521,27 @@ fn extreme_configurations_neither_panic_nor_hang() {
         let _ = (io.now_ns(), io.node_now_ns(NodeId::FIRST), io.pauses(other));
     }
 }
+
+#[test]
+fn the_event_log_stamps_each_event_with_its_nodes_clock() {
+    let faults = ClockFaults { offset_ns: 1_000 * SECOND, ..ClockFaults::none() };
+    let mut io = sim(11, faults);
+    let other = io.add_node();
+    let stamps = Rc::new(RefCell::new(Vec::new()));
+    let sink = Rc::clone(&stamps);
+    io.set_event_log(Some(Box::new(move |event| {
+        sink.borrow_mut().push((event.node, event.at_ns))
+    })));
+    for node in [NodeId::FIRST, other] {
+        io.set_current_node(node).unwrap();
+        io.timeout(SECOND, 0, on_timer).unwrap();
+    }
+    let mut ctx = Ctx::default();
+    io.run_until_done(&mut ctx).unwrap();
+    let stamps = stamps.borrow();
+    assert_eq!(stamps.len(), 4, "two submits, two completions");
+    for ran in &ctx.ran {
+        assert!(stamps.contains(&(ran.node, ran.local)), "{ran:?} in {stamps:?}");
+    }
+    assert_ne!(io.node_now_ns(NodeId::FIRST), io.node_now_ns(other), "offsets drawn apart");
+}

@@ -129,11 +129,13 @@ impl StorageFaultSet {
     }
 }
 
-/// One thing that happened, at virtual time `at_ns`, on `node`.
+/// One thing that happened on `node`, when `node`'s clock read `at_ns`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SimEvent {
-    /// Virtual time.
+    /// `node`'s clock (`SimIO::node_now_ns`), as the node's own log would
+    /// stamp it; true time when the clock faults are off. Events come in
+    /// the order they happened, whatever their nodes' clocks say.
     pub at_ns: u64,
     /// The node it happened on (for a completion: the node that submitted).
     pub node: NodeId,

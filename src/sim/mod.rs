@@ -231,7 +231,8 @@ impl<C> SimIO<C> {
 
     /// Sends every event of the run from now on to `log` (`None` stops):
     /// each submit and completion, each injected storage fault, each crash
-    /// and restart, in the order they happen, with virtual time. It changes
+    /// and restart, in the order they happen, each stamped with its node's
+    /// clock. It changes
     /// nothing about the run: not a draw, not the trace hash. The box is
     /// made once, here; no event allocates.
     ///
@@ -257,7 +258,9 @@ impl<C> SimIO<C> {
     #[inline]
     pub(crate) fn log(&mut self, node: NodeId, kind: events::SimEventKind) {
         if let Some(log) = self.event_log.as_mut() {
-            log(&events::SimEvent { at_ns: self.clock.now(), node, kind });
+            // Stamped as the node's own log would be: with its clock.
+            let at_ns = self.clocks[node.0 as usize].read(self.clock.now());
+            log(&events::SimEvent { at_ns, node, kind });
         }
     }
 

@@ -25,9 +25,9 @@ impl<C> SimIO<C> {
         Ok(self.clocks[at].read(self.clock.now()))
     }
 
-    /// The simulation's true time: what the trace, the event log, the
-    /// network and storage latencies are measured in, and what the nodes'
-    /// clocks are read off.
+    /// The simulation's true time: what the trace, deadlines, the network
+    /// and storage latencies are measured in, and what the nodes' clocks
+    /// are read off.
     pub fn true_now_ns(&self) -> u64 {
         self.clock.now()
     }
