@@ -231,10 +231,9 @@ impl<C> SimIO<C> {
 
     /// Sends every event of the run from now on to `log` (`None` stops):
     /// each submit and completion, each injected storage fault, each crash
-    /// and restart, in the order they happen, each stamped with its node's
-    /// clock. It changes
-    /// nothing about the run: not a draw, not the trace hash. The box is
-    /// made once, here; no event allocates.
+    /// and restart, each pause, in the order they happen, each stamped with
+    /// its node's clock. It changes nothing about the run: not a draw, not
+    /// the trace hash. The box is made once, here; no event allocates.
     ///
     /// ```
     /// use std::cell::RefCell;
