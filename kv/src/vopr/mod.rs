@@ -455,7 +455,7 @@ fn run_once(seed: u64, options: &Options, history: Option<SlotHistory>) -> Repor
         outcome,
         trace_hash: io.trace_hash(),
         failed_key: world.failed_key,
-        virtual_ns: io.now_ns(),
+        virtual_ns: io.true_now_ns(),
         crashes: server.crashes,
         answered: world.clients.iter().map(|client| client.answered).sum(),
         checks: world.checker.checks,
