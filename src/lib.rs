@@ -88,6 +88,7 @@ pub struct SimulationDoctest;
 pub use real::{
     DEFAULT_MAX_WAIT_NS, EventTrigger, FileDriver, IO, InitError, IoOptions, UNBOUNDED_WAIT,
 };
+pub use sim::clock::ClockFaults;
 pub use sim::config::{CrashPolicy, FaultConfig, Latency, StorageFaults, Unwritten};
 pub use sim::events::{EventLog, OpKind, SimEvent, SimEventKind, StorageFault, StorageFaultSet};
 pub use sim::network::NetworkFaults;

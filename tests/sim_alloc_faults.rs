@@ -1,7 +1,7 @@
 //! The twin allocates nothing per operation in steady state under faults:
 //! partial sends and receives, network delays with jitter and a tail,
 //! link bandwidth (segments queued per link), an armed retransmission
-//! timeout,
+//! timeout, drifting node clocks and node pauses,
 //! storage latencies and the storage faults (latent sector errors, bit
 //! rot, misdirected and torn writes, no space; failed fsyncs not yet, see
 //! `heavy`). A counting
@@ -193,6 +193,9 @@ fn measure(seed: u64, faults: FaultConfig) -> (u64, u64) {
     let (ops_before, before) = (load.ops, allocations());
     io.run_for_ns(&mut load, 100_000_000).unwrap();
     let (allocated, ops) = (allocations() - before, load.ops - ops_before);
+    if faults.clock.pause_interval_ns > 0 && faults.clock.pause_interval_ns < 50_000_000 {
+        assert!(io.pauses(NodeId::FIRST).unwrap() > 0, "the node paused");
+    }
     load.stopping = true;
     io.cancel_all();
     io.run_for_ns(&mut load, 1_000_000_000).unwrap();
@@ -232,7 +235,16 @@ fn heavy() -> FaultConfig {
         rto_ns: 60_000_000_000,
         ..NetworkFaults::none()
     };
-    FaultConfig { storage, network, ..FaultConfig::none() }
+    // Drifting clocks from their own origins, and frequent pauses: held
+    // operations wait in the deadline heap, which keeps its capacity.
+    let clock = ClockFaults {
+        drift_ppm: 2_000,
+        offset_ns: 5_000_000_000,
+        pause_interval_ns: 20_000_000,
+        pause_min_ns: 100_000,
+        pause_max_ns: 5_000_000,
+    };
+    FaultConfig { storage, network, clock, ..FaultConfig::none() }
 }
 
 #[test]

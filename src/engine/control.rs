@@ -37,7 +37,8 @@ pub(crate) fn cancel<B: Backend>(io: &mut B, target: OpId) -> Result<(), CancelE
     // A listener already on `completed` was fired by a trigger that nobody
     // will see once it completes as canceled: hand it back.
     let fired = match (&slot.op, slot.place) {
-        (Op::EventListen { event, .. }, Place::Completed) => Some(*event),
+        // (In the heap, it was fired and is held for its paused node.)
+        (Op::EventListen { event, .. }, Place::Completed | Place::Timer) => Some(*event),
         _ => None,
     };
     // One already on `completed` keeps its place; the outcome wins there.
@@ -124,7 +125,7 @@ pub(crate) fn reset_timeout<B: Backend>(
         return Err(CancelError::AlreadyCanceled);
     }
     unlink(io, index)?;
-    let deadline = io.clock_ns().saturating_add(ns);
+    let deadline = io.deadline_after(Some(&io.core().slots[index as usize].data), ns);
     let core = io.core_mut();
     core.slots[index as usize].place = Place::Timer;
     core.timers.push(index, deadline);

@@ -11,7 +11,7 @@ macro_rules! impl_io {
 
             #[inline]
             fn now_ns(&self) -> u64 {
-                $crate::engine::Backend::clock_ns(self)
+                $crate::engine::Backend::local_clock_ns(self)
             }
 
             fn flush(&mut self, ctx: &mut C, wait: bool) -> Result<(), $crate::error::RunError> {

@@ -56,6 +56,29 @@ pub(crate) trait Backend: Io {
     /// The clock the deadlines are measured on.
     fn clock_ns(&self) -> u64;
 
+    /// What `Io::now_ns` answers: the clock of whoever runs now (the
+    /// twin's current node, whose clock may drift from `clock_ns`).
+    #[inline(always)]
+    fn local_clock_ns(&self) -> u64 {
+        self.clock_ns()
+    }
+
+    /// The deadline, on `clock_ns`, of "`ns` from now" on the clock of the
+    /// operation that keeps `owner` (`None`: of the caller, for a run's
+    /// deadline). Never earlier than the local clock allows: the twin rounds
+    /// up.
+    #[inline(always)]
+    fn deadline_after(&self, _owner: Option<&Self::SlotData>, ns: u64) -> u64 {
+        self.clock_ns().saturating_add(ns)
+    }
+
+    /// Operation `index` may not run yet (the twin's node is paused): the
+    /// deadline until which it waits in the heap. `None`: it runs now.
+    #[inline(always)]
+    fn held_until(&mut self, _index: u32) -> Option<u64> {
+        None
+    }
+
     /// Whether a submit may be accepted now, and the data its slot keeps.
     fn admit(&self) -> Result<Self::SlotData, SubmitError>;
 

@@ -110,8 +110,13 @@ fn drain<B: Backend>(io: &mut B, ctx: &mut B::Context) {
         while budget > 0 {
             let core = io.core_mut();
             let Some(index) = core.completed.pop_front(&mut core.links) else { break };
+            // Its node is paused (the twin): neither run nor completed yet.
+            if let Some(at) = io.held_until(index) {
+                defer(io.core_mut(), index, at);
+                continue;
+            }
             // A known outcome wins; such an operation is never attempted.
-            let result = match core.slots[index as usize].outcome {
+            let result = match io.core().slots[index as usize].outcome {
                 Some(result) => result,
                 None => match io.attempt(index) {
                     Attempt::Done(result) => result,
@@ -220,8 +225,8 @@ pub(crate) fn complete<B: Backend>(
     io.leave_callback(scope);
 }
 
-/// Runs waiting passes until `ns` nanoseconds have passed on the clock (or
-/// `stop`).
+/// Runs waiting passes until `ns` nanoseconds have passed on the caller's
+/// clock (the twin: the current node's) (or `stop`).
 pub(crate) fn run_for_ns<B: Backend>(
     io: &mut B,
     ctx: &mut B::Context,
@@ -230,7 +235,7 @@ pub(crate) fn run_for_ns<B: Backend>(
     if io.core().in_flush {
         return Err(RunError::Reentrant);
     }
-    let deadline = io.clock_ns().saturating_add(ns);
+    let deadline = io.deadline_after(None, ns);
     loop {
         flush(io, ctx, true, Some(deadline))?;
         if std::mem::take(&mut io.core_mut().stop_requested) || io.clock_ns() >= deadline {
@@ -249,7 +254,7 @@ pub(crate) enum Until {
 }
 
 /// Runs waiting passes until `until` holds (or `stop`), at most until
-/// `within_ns` has passed on the clock when given.
+/// `within_ns` has passed on the caller's clock when given.
 pub(crate) fn run_until<B: Backend>(
     io: &mut B,
     ctx: &mut B::Context,
@@ -259,7 +264,7 @@ pub(crate) fn run_until<B: Backend>(
     if io.core().in_flush {
         return Err(RunError::Reentrant);
     }
-    let deadline = within_ns.map(|ns| io.clock_ns().saturating_add(ns));
+    let deadline = within_ns.map(|ns| io.deadline_after(None, ns));
     let start = io.core().callbacks_run;
     let holds = |core: &Core<B>| match until {
         Until::OneCallback => core.callbacks_run != start || core.in_flight() == 0,

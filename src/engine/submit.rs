@@ -139,7 +139,7 @@ pub(crate) fn timeout<B: Backend>(
     callback: Callback<B, TimeoutDone>,
 ) -> Result<OpId, SubmitError> {
     let (index, data) = take_slot(io)?;
-    let deadline = io.clock_ns().saturating_add(ns);
+    let deadline = io.deadline_after(Some(&data), ns);
     let id = occupy(io, index, data, Op::Timeout { tag, callback }, Place::Timer);
     io.core_mut().timers.push(index, deadline);
     io.submitted(index);

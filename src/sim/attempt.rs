@@ -32,6 +32,9 @@ pub(crate) struct SlotData {
     pub file: u32,
     /// A storage operation whose latency has passed: it runs now.
     pub due: bool,
+    /// It waits in the deadline heap for its paused node, not for a
+    /// latency (`SimIO::hold`).
+    pub held: bool,
     /// An fsync's ticket, drawn when it was submitted (0: not on a data
     /// file then): which writes it covers.
     pub ticket: u32,

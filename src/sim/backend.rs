@@ -39,11 +39,28 @@ impl<C> Backend for SimIO<C> {
         self.clock.now()
     }
 
+    /// What the current node's clock reads.
+    #[inline]
+    fn local_clock_ns(&self) -> u64 {
+        self.now_ns()
+    }
+
+    /// On the clock of the operation's node (a run's: the current node's).
+    #[inline]
+    fn deadline_after(&self, owner: Option<&SlotData>, ns: u64) -> u64 {
+        self.deadline_for(owner.map_or(self.current, |data| data.node), ns)
+    }
+
+    #[inline]
+    fn held_until(&mut self, index: u32) -> Option<u64> {
+        self.hold(index)
+    }
+
     fn admit(&self) -> Result<SlotData, SubmitError> {
         if !self.is_alive(self.current) {
             return Err(SubmitError::Closed);
         }
-        Ok(SlotData { node: self.current, file: 0, due: false, ticket: 0 })
+        Ok(SlotData { node: self.current, file: 0, due: false, held: false, ticket: 0 })
     }
 
     fn submitted(&mut self, index: u32) {
@@ -78,7 +95,13 @@ impl<C> Backend for SimIO<C> {
     }
 
     fn deadline_passed(data: &mut SlotData) {
-        data.due = true;
+        // A pause's end is not a latency's: a held storage operation that
+        // was not issued yet is issued now.
+        if data.held {
+            data.held = false;
+        } else {
+            data.due = true;
+        }
     }
 
     fn attempt(&mut self, index: u32) -> Attempt {

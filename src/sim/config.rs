@@ -8,6 +8,7 @@
 
 use std::fmt;
 
+use super::clock::ClockFaults;
 use super::network::NetworkFaults;
 use super::prng::{Prng, Ratio};
 
@@ -247,6 +248,8 @@ pub struct FaultConfig {
     pub crash: CrashPolicy,
     /// Network delays and faults.
     pub network: NetworkFaults,
+    /// The nodes' clocks: drift, offsets, pauses.
+    pub clock: ClockFaults,
 }
 
 impl FaultConfig {
@@ -305,12 +308,14 @@ impl FaultConfig {
         }
         let mut network = network;
         network.swarm_v2(&mut prng);
-        FaultConfig { storage, crash, network }
+        let clock = ClockFaults::swarm(&mut prng);
+        FaultConfig { storage, crash, network, clock }
     }
 
     /// This configuration with every fault off but latencies (and the crash
     /// policy) kept: for checking that a system makes progress once the
-    /// faults stop.
+    /// faults stop. The clocks are kept as they are (drift, offsets and
+    /// pauses are how machines behave, and a pause ends by itself).
     pub fn liveness(&self) -> FaultConfig {
         let s = &self.storage;
         FaultConfig {
@@ -328,6 +333,7 @@ impl FaultConfig {
             },
             crash: self.crash,
             network: self.network.liveness(),
+            clock: self.clock,
         }
     }
 }
@@ -409,7 +415,8 @@ impl fmt::Display for FaultConfig {
         )?;
         writeln!(f, "storage.device: {} IOPS, {} B/s (0: unlimited)", s.iops, s.bandwidth)?;
         writeln!(f, "crash: {}", self.crash)?;
-        write!(f, "network: {}", self.network)
+        writeln!(f, "network: {}", self.network)?;
+        write!(f, "clock: {}", self.clock)
     }
 }
 

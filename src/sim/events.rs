@@ -129,11 +129,13 @@ impl StorageFaultSet {
     }
 }
 
-/// One thing that happened, at virtual time `at_ns`, on `node`.
+/// One thing that happened on `node`, when `node`'s clock read `at_ns`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SimEvent {
-    /// Virtual time.
+    /// `node`'s clock (`SimIO::node_now_ns`), as the node's own log would
+    /// stamp it; true time when the clock faults are off. Events come in
+    /// the order they happened, whatever their nodes' clocks say.
     pub at_ns: u64,
     /// The node it happened on (for a completion: the node that submitted).
     pub node: NodeId,
@@ -186,6 +188,11 @@ pub enum SimEventKind {
     },
     /// The node came back.
     Restart,
+    /// The node was paused (it runs nothing meanwhile; its clock goes on).
+    Pause {
+        /// For how long, in true time.
+        ns: u64,
+    },
 }
 
 impl fmt::Display for SimEvent {
@@ -214,6 +221,7 @@ impl fmt::Display for SimEventKind {
             }
             SimEventKind::Crash { policy } => write!(f, "crash ({policy})"),
             SimEventKind::Restart => f.write_str("restart"),
+            SimEventKind::Pause { ns } => write!(f, "pause for {:.3} ms", ns as f64 / 1e6),
         }
     }
 }

@@ -9,7 +9,7 @@
 
 mod attempt;
 mod backend;
-mod clock;
+pub(crate) mod clock;
 pub mod config;
 pub mod events;
 mod fds;
@@ -26,7 +26,7 @@ mod trace;
 use std::fmt;
 use std::path::Path;
 
-use clock::VirtualClock;
+use clock::{NodeClock, VirtualClock};
 use config::{CrashPolicy, FaultConfig};
 use fds::FdTable;
 use network::Network;
@@ -61,7 +61,7 @@ impl std::error::Error for NodeError {}
 
 impl<C> crate::clock::Clock for SimIO<C> {
     fn now_ns(&self) -> u64 {
-        self.clock.now()
+        SimIO::now_ns(self)
     }
 }
 
@@ -69,7 +69,7 @@ impl<C> fmt::Debug for SimIO<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SimIO")
             .field("seed", &self.seed)
-            .field("now_ns", &self.clock.now())
+            .field("true_now_ns", &self.clock.now())
             .field("in_flight", &self.core.in_flight())
             .field("nodes", &self.nodes.len())
             .field("current_node", &self.current)
@@ -86,6 +86,7 @@ pub(crate) struct Streams {
     pub latency: Prng,
     pub crash: Prng,
     pub network: Prng,
+    pub clock: Prng,
 }
 
 /// The deterministic simulated twin of [`crate::IO`]: the same [`crate::Io`]
@@ -99,8 +100,10 @@ pub(crate) struct Streams {
 /// loop).
 ///
 /// Callbacks run as the node that submitted their operation: during a
-/// callback [`SimIO::current_node`] is that node, and the previous current
-/// node is restored when the callback returns.
+/// callback [`SimIO::current_node`] is that node (and [`SimIO::now_ns`]
+/// reads its clock, which [`ClockFaults`](crate::ClockFaults) may make
+/// drift, start from an offset, or jump over a pause), and the previous
+/// current node is restored when the callback returns.
 ///
 /// A write that was never synced, and a crash: what survives is what the
 /// crash policy allows, and a run replays exactly from its seed.
@@ -152,6 +155,8 @@ pub struct SimIO<C> {
     storage: Storage,
     network: Network,
     nodes: Vec<bool>,
+    /// Each node's clock and pauses, by node index.
+    clocks: Vec<NodeClock>,
     current: NodeId,
     streams: Streams,
     trace: Trace,
@@ -174,12 +179,14 @@ impl<C> SimIO<C> {
             latency: master.fork(),
             crash: master.fork(),
             network: master.fork(),
+            // Forked last, so the older streams keep their draws.
+            clock: master.fork(),
         };
         // The real IO's bounded wait, in virtual time, when nothing else
         // bounds a wait but something waits on the world.
         let core =
             Core::new(entries, DEFAULT_MAX_WAIT_NS).expect("2^20 operation slots fit in memory");
-        SimIO {
+        let mut io = SimIO {
             core,
             seed,
             faults,
@@ -189,18 +196,14 @@ impl<C> SimIO<C> {
             storage: Storage::default(),
             network: Network::new(),
             nodes: vec![true],
+            clocks: Vec::new(),
             current: NodeId::FIRST,
             streams,
             trace: Trace::new(seed),
             event_log: None,
-        }
-    }
-
-    /// Virtual time in nanoseconds (also [`crate::Io::now_ns`] and
-    /// [`crate::Clock::now_ns`]). Starts at one second and moves only
-    /// when the loop waits.
-    pub fn now_ns(&self) -> u64 {
-        self.clock.now()
+        };
+        io.add_clock(NodeId::FIRST);
+        io
     }
 
     /// The seed this simulation was created with.
@@ -218,6 +221,7 @@ impl<C> SimIO<C> {
     /// to operations run from now on.
     pub fn set_faults(&mut self, faults: FaultConfig) {
         self.faults = faults;
+        self.reschedule_pauses();
     }
 
     /// A hash of everything that happened so far: every submit, every
@@ -229,9 +233,9 @@ impl<C> SimIO<C> {
 
     /// Sends every event of the run from now on to `log` (`None` stops):
     /// each submit and completion, each injected storage fault, each crash
-    /// and restart, in the order they happen, with virtual time. It changes
-    /// nothing about the run: not a draw, not the trace hash. The box is
-    /// made once, here; no event allocates.
+    /// and restart, each pause, in the order they happen, each stamped with
+    /// its node's clock. It changes nothing about the run: not a draw, not
+    /// the trace hash. The box is made once, here; no event allocates.
     ///
     /// ```
     /// use std::cell::RefCell;
@@ -255,7 +259,9 @@ impl<C> SimIO<C> {
     #[inline]
     pub(crate) fn log(&mut self, node: NodeId, kind: events::SimEventKind) {
         if let Some(log) = self.event_log.as_mut() {
-            log(&events::SimEvent { at_ns: self.clock.now(), node, kind });
+            // Stamped as the node's own log would be: with its clock.
+            let at_ns = self.clocks[node.0 as usize].read(self.clock.now());
+            log(&events::SimEvent { at_ns, node, kind });
         }
     }
 
@@ -264,7 +270,8 @@ impl<C> SimIO<C> {
         self.core.slots.len()
     }
 
-    /// Timeouts and storage operations waiting out their latency.
+    /// Timeouts, storage operations waiting out their latency, and
+    /// operations held for a paused node.
     pub fn queued(&self) -> usize {
         self.core.timers.len()
     }
@@ -275,7 +282,9 @@ impl<C> SimIO<C> {
     /// files) and returns its id. The current node does not change.
     pub fn add_node(&mut self) -> NodeId {
         self.nodes.push(true);
-        NodeId(self.nodes.len() as u32 - 1)
+        let node = NodeId(self.nodes.len() as u32 - 1);
+        self.add_clock(node);
+        node
     }
 
     /// The node that operations, descriptors and events submitted now
@@ -325,6 +334,7 @@ impl<C> SimIO<C> {
         };
         self.stage_in_flight_writes(node, policy);
         self.drop_node_ops(node);
+        self.crash_clock(node);
         self.fds.close_node(node);
         let events = &mut self.core.events;
         for index in 0..events.slots.len() {
@@ -350,6 +360,7 @@ impl<C> SimIO<C> {
         if !self.nodes[at] {
             self.nodes[at] = true;
             self.network.restart_node(node);
+            self.restart_clock(node);
             self.trace.record(Record::Restart, [self.clock.now(), u64::from(node.0), 0, 0, 0]);
             self.log(node, events::SimEventKind::Restart);
         }

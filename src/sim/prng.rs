@@ -92,6 +92,20 @@ impl Prng {
     pub fn index(&mut self, len: usize) -> usize {
         self.below(len as u64) as usize
     }
+
+    /// A heavy-tailed duration: `min_ns` (at least 1), doubled while a
+    /// fair coin says so, then a uniform draw up to twice that, capped at
+    /// `max_ns`: P(d > min * 2^k) is about 2^-k, a Pareto tail of index
+    /// one, so long stalls come now and then.
+    pub(crate) fn heavy_tailed(&mut self, min_ns: u64, max_ns: u64) -> u64 {
+        let half = Ratio { numerator: 1, denominator: 2 };
+        let max = max_ns.max(min_ns);
+        let mut ns = min_ns.max(1);
+        while ns < max && self.chance(half) {
+            ns = ns.saturating_mul(2);
+        }
+        self.range_inclusive(ns, ns.saturating_mul(2)).min(max)
+    }
 }
 
 /// A probability as `numerator / denominator`, `numerator <= denominator`.

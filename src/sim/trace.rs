@@ -11,6 +11,8 @@ pub(crate) enum Record {
     Crash = 3,
     Restart = 4,
     Open = 5,
+    Clock = 6,
+    Pause = 7,
 }
 
 /// A running hash over 64-bit words: each word is xored in, multiplied by

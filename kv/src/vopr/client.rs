@@ -21,6 +21,9 @@ use super::world::{Phase, World};
 use crate::protocol::{self, Decoded, ErrorCode, Request, Response};
 
 const REQUEST_TIMEOUT_NS: u64 = 5_000_000_000;
+/// Pause time (of the server and the client nodes together) within a
+/// request's timeout that excuses its silence.
+const PAUSE_EXCUSE_NS: u64 = 1_000_000_000;
 const BACKOFF_MIN_NS: u64 = 50_000_000;
 const BACKOFF_MAX_NS: u64 = 500_000_000;
 const RECV_SIZE: usize = 8 * 1024;
@@ -75,6 +78,8 @@ struct Outstanding {
     timer: Option<OpId>,
     /// Virtual time it was sent.
     sent_ns: u64,
+    /// `World::paused_ns` when it was sent.
+    paused_at_send: u64,
 }
 
 /// One client's state.
@@ -263,6 +268,7 @@ fn next_request<I: Io<Context = World>>(world: &mut World, io: &mut I, index: us
         Kind::Get { key } => Token::Read(world.checker.sent_read(*key, now)),
     };
     world.trace(now, || format!("client {index}: request {id}: {kind}"));
+    let paused_at_send = world.paused_ns;
     let client = &mut world.clients[index];
     if let Err(error) = protocol::encode_request(&request, &mut client.outbox) {
         world.fail(format!("client {index}: cannot encode its request: {error:?}"));
@@ -270,7 +276,7 @@ fn next_request<I: Io<Context = World>>(world: &mut World, io: &mut I, index: us
     }
     let timer_tag = index as u64 | id << 16;
     let timer = io.timeout(REQUEST_TIMEOUT_NS, timer_tag, on_request_timeout::<I>).ok();
-    client.outstanding.push(Outstanding { id, kind, token, timer, sent_ns: now });
+    client.outstanding.push(Outstanding { id, kind, token, timer, sent_ns: now, paused_at_send });
     client.max_in_flight = client.max_in_flight.max(client.outstanding.len());
     if !client.sending {
         flush_outbox(world, io, index);
@@ -445,7 +451,10 @@ fn on_request_timeout<I: Io<Context = World>>(world: &mut World, io: &mut I, don
     let unsettled = world.partitioned
         || world.server_down
         || world.store.state() != crate::store::State::Serving;
-    if outstanding.sent_ns > world.disturbed_ns && !unsettled {
+    // Pauses of either node take from the time a correct store has to
+    // answer; a second of them leaves it the slack it had without pauses.
+    let paused = world.paused_ns.saturating_sub(outstanding.paused_at_send) >= PAUSE_EXCUSE_NS;
+    if outstanding.sent_ns > world.disturbed_ns && !unsettled && !paused {
         // No crash, restart, partition or heal since it was sent, and none
         // in force: a correct store answers within the timeout whatever
         // the other faults (latencies, short sends and receives) do, so

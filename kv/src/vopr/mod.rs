@@ -332,6 +332,10 @@ fn run_once(seed: u64, options: &Options, history: Option<SlotHistory>) -> Repor
         if let Err(error) = io.run_for_ns(&mut world, step) {
             break Outcome::Correctness(format!("the simulated loop failed: {error}"));
         }
+        world.paused_ns = [store_node, client_node]
+            .iter()
+            .map(|&node| io.paused_ns(node).expect("the node exists"))
+            .sum();
         if let Some(why) = world.violation.take() {
             let slot_io = match (&history, world.failed_key) {
                 (Some(history), Some(key)) => world.store.slot_of(&key.to_le_bytes()).map_or_else(
@@ -451,7 +455,7 @@ fn run_once(seed: u64, options: &Options, history: Option<SlotHistory>) -> Repor
         outcome,
         trace_hash: io.trace_hash(),
         failed_key: world.failed_key,
-        virtual_ns: io.now_ns(),
+        virtual_ns: io.true_now_ns(),
         crashes: server.crashes,
         answered: world.clients.iter().map(|client| client.answered).sum(),
         checks: world.checker.checks,

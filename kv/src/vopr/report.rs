@@ -38,7 +38,8 @@ pub struct Report {
     pub failed_key: Option<u64>,
     /// The simulator's trace hash: equal for equal runs.
     pub trace_hash: u64,
-    /// Virtual time simulated.
+    /// Virtual time simulated: the twin's true time at the end (a node's
+    /// clock may be offset by an hour under clock faults).
     pub virtual_ns: u64,
     /// Server crashes (power loss) and restarts.
     pub crashes: u32,

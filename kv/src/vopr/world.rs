@@ -49,6 +49,9 @@ pub struct World {
     pub stall: Option<String>,
     /// The last crash, restart, partition, heal or phase change.
     pub disturbed_ns: u64,
+    /// True time the server and client nodes have spent paused so far,
+    /// together (updated by the runner after each step).
+    pub paused_ns: u64,
     /// The network between clients and server is cut.
     pub partitioned: bool,
     /// The server process is crashed and not yet restarted.
@@ -81,6 +84,7 @@ impl World {
             failed_key: None,
             stall: None,
             disturbed_ns: 0,
+            paused_ns: 0,
             partitioned: false,
             server_down: false,
             workload,

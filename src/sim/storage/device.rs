@@ -6,7 +6,7 @@
 use super::Storage;
 use crate::sim::config::StorageFaults;
 use crate::sim::node::NodeId;
-use crate::sim::prng::{Prng, Ratio};
+use crate::sim::prng::Prng;
 
 /// The kind of a storage operation, for its latency.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,15 +73,8 @@ fn service_ns(faults: &StorageFaults, bytes: usize) -> u64 {
     u64::try_from(ns).unwrap_or(u64::MAX)
 }
 
-/// A heavy-tailed stall: `stall_min_ns`, doubled while a fair coin says
-/// so, then a uniform draw up to twice that, capped at `stall_max_ns`:
-/// P(stall > min * 2^k) is about 2^-k, a Pareto tail of index one.
+/// A heavy-tailed stall (`Prng::heavy_tailed`), so second-long stalls
+/// happen.
 fn stall_ns(faults: &StorageFaults, prng: &mut Prng) -> u64 {
-    let half = Ratio::new(1, 2).expect("valid ratio");
-    let max = faults.stall_max_ns.max(faults.stall_min_ns);
-    let mut ns = faults.stall_min_ns.max(1);
-    while ns < max && prng.chance(half) {
-        ns = ns.saturating_mul(2);
-    }
-    prng.range_inclusive(ns, ns.saturating_mul(2)).min(max)
+    prng.heavy_tailed(faults.stall_min_ns, faults.stall_max_ns)
 }
