@@ -13,7 +13,10 @@
 //!
 //! ```text
 //! cargo run --release -p twinio-bench-turmoil -- [--quick] [--reps N] [--write-charts]
+//!     [--workload N]... [--only simio|turmoil]
 //! ```
+//!
+//! `--workload` and `--only` narrow a run down for a profiler.
 
 #[path = "../../benches/compare/svg.rs"]
 mod svg;
@@ -49,6 +52,19 @@ struct Args {
     /// Also rewrite the chart docs/bench/turmoil.svg (a tracked file).
     #[arg(long)]
     write_charts: bool,
+    /// Only these workloads (1 to 4; repeat the flag for several).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=4))]
+    workload: Vec<u8>,
+    /// Only one side (for a profiler): no ratios then.
+    #[arg(long, value_enum)]
+    only: Option<Only>,
+}
+
+/// The side `--only` keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Only {
+    Simio,
+    Turmoil,
 }
 
 /// One workload of the comparison.
@@ -111,19 +127,34 @@ fn main() {
         load_average()
     );
     let mut rows = Vec::new();
-    for (name, op, work) in workloads(args.quick) {
+    for (number, (name, op, work)) in (1..).zip(workloads(args.quick)) {
+        if !args.workload.is_empty() && !args.workload.contains(&number) {
+            continue;
+        }
         let (mut sim, mut turmoil) = (Vec::new(), Vec::new());
         // Repetition n of either side runs seed n: the same jitter draws
         // for every run of a side, from one invocation to the next.
         for rep in 0..reps as u64 {
-            sim.push(work.sim(rep));
-            turmoil.push(work.turmoil(rep));
+            if args.only != Some(Only::Turmoil) {
+                sim.push(work.sim(rep));
+            }
+            if args.only != Some(Only::Simio) {
+                turmoil.push(work.turmoil(rep));
+            }
+        }
+        if args.only.is_some() {
+            let samples = if sim.is_empty() { &turmoil } else { &sim };
+            report::print_one(name, op, work.ops(), samples);
+            continue;
         }
         let row = Row::new(name, op, work.ops(), &sim, &turmoil);
         row.print_line();
         rows.push(row);
     }
     println!("load average at end {}\n", load_average());
+    if rows.is_empty() {
+        return;
+    }
     report::print_markdown(&rows);
     if args.write_charts {
         report::write_chart(&rows, args.quick, reps);

@@ -85,6 +85,17 @@ impl Row {
     }
 }
 
+/// One side alone (`--only`): its medians, no ratio.
+pub fn print_one(name: &str, op: &str, ops: u64, samples: &[Sample]) {
+    let side = Side::of(samples);
+    println!(
+        "{name:<38} {ops} {op}: {}/CPU s ({}/s wall); simulated {}",
+        svg::format_value(rate(ops, side.cpu)),
+        svg::format_value(rate(ops, side.wall)),
+        simulated(side.simulated)
+    );
+}
+
 /// The table for docs/benchmarks.md.
 pub fn print_markdown(rows: &[Row]) {
     println!(
