@@ -35,29 +35,28 @@ impl Echo {
     }
 }
 
-/// Byte `index` of message `round` of connection `conn`: distinct per
-/// connection and round, so a misrouted, stale or reordered echo fails.
-pub fn message_byte(conn: usize, round: u32, index: usize) -> u8 {
-    let word = (conn as u32).wrapping_mul(0x9e37_79b9) ^ round.wrapping_mul(0x85eb_ca6b);
-    (word >> 24) as u8 ^ (word as u8) ^ (index as u8).wrapping_mul(31)
-}
-
-/// Fills `message` with message `round` of connection `conn`.
+/// Message `round` of connection `conn`: distinct per connection and
+/// round, so a misrouted, stale or reordered echo fails.
 pub fn fill_message(message: &mut [u8], conn: usize, round: u32) {
+    let word = (conn as u32).wrapping_mul(0x9e37_79b9) ^ round.wrapping_mul(0x85eb_ca6b);
+    let base = (word >> 24) as u8 ^ word as u8;
     for (i, byte) in message.iter_mut().enumerate() {
-        *byte = message_byte(conn, round, i);
+        *byte = base ^ (i as u8).wrapping_mul(31);
     }
 }
 
 /// Checks `bytes`, which should be bytes `at..` of message `round` of
 /// connection `conn`.
 pub fn check_echo(bytes: &[u8], conn: usize, round: u32, at: usize) -> Result<(), String> {
-    for (i, &byte) in bytes.iter().enumerate() {
-        if byte != message_byte(conn, round, at + i) {
-            return Err(format!("connection {conn} round {round}: wrong echo byte at {}", at + i));
-        }
+    let mut expected = [0u8; MESSAGE];
+    fill_message(&mut expected, conn, round);
+    let Some(expected) = expected.get(at..at + bytes.len()) else {
+        return Err(format!("connection {conn} round {round}: echo longer than the message"));
+    };
+    match bytes.iter().zip(expected).position(|(a, b)| a != b) {
+        None => Ok(()),
+        Some(i) => Err(format!("connection {conn} round {round}: wrong echo byte at {}", at + i)),
     }
-    Ok(())
 }
 
 /// The file workload: `writes` writes of one [`BLOCK`] at random block
