@@ -53,10 +53,11 @@ pub fn check_echo(bytes: &[u8], conn: usize, round: u32, at: usize) -> Result<()
     let Some(expected) = expected.get(at..at + bytes.len()) else {
         return Err(format!("connection {conn} round {round}: echo longer than the message"));
     };
-    match bytes.iter().zip(expected).position(|(a, b)| a != b) {
-        None => Ok(()),
-        Some(i) => Err(format!("connection {conn} round {round}: wrong echo byte at {}", at + i)),
+    if bytes == expected {
+        return Ok(());
     }
+    let i = bytes.iter().zip(expected).position(|(a, b)| a != b).unwrap_or(0);
+    Err(format!("connection {conn} round {round}: wrong echo byte at {}", at + i))
 }
 
 /// The file workload: `writes` writes of one [`BLOCK`] at random block
