@@ -212,6 +212,8 @@ impl Faults {
                 2 => CrashPolicy::TearUnsynced,
                 _ => CrashPolicy::Any,
             },
+            // Clock drift and pauses are not fuzzed here (yet): off.
+            clock: ClockFaults::none(),
         }
     }
 }
