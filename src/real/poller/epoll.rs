@@ -37,9 +37,6 @@ pub(crate) struct Poller {
     /// `epoll_pwait2` (nanosecond timeouts, Linux 5.11) is tried first;
     /// after an `ENOSYS` the poller falls back to millisecond `epoll_wait`.
     has_pwait2: bool,
-    /// The last wait ended with `EINTR` (a signal, or io_uring task work),
-    /// not by its timeout or an event.
-    interrupted: bool,
 }
 
 impl Poller {
@@ -53,7 +50,7 @@ impl Poller {
         let epoll = unsafe { OwnedFd::from_raw_fd(fd) };
         let empty = libc::epoll_event { events: 0, u64: 0 };
         let events = Box::new([empty; EVENTS_PER_WAIT]);
-        Ok(Poller { epoll, events, ready: 0, has_pwait2: true, interrupted: false })
+        Ok(Poller { epoll, events, ready: 0, has_pwait2: true })
     }
 
     /// The epoll descriptor: the IO refuses it to every operation.
@@ -77,13 +74,6 @@ impl Poller {
         self.ctl(libc::EPOLL_CTL_ADD, fd, &mut event)
     }
 
-    /// Whether the last wait ended with `EINTR` rather than its timeout or
-    /// an event.
-    #[inline]
-    pub(crate) fn interrupted(&self) -> bool {
-        self.interrupted
-    }
-
     /// Stops watching `fd`, which stays open (handed back to its caller).
     pub(crate) fn deregister(&mut self, fd: i32) {
         let mut event = libc::epoll_event { events: 0, u64: 0 };
@@ -103,11 +93,12 @@ impl Poller {
     }
 
     /// Waits up to `timeout_ns` (0 polls; [`super::UNBOUNDED`] waits until
-    /// an event) and returns the number of events.
+    /// an event) and returns the number of events. A wait a signal or
+    /// io_uring task work interrupted fails with `EINTR` (no events), so
+    /// the caller tells it from a timeout without a flag to keep.
     #[inline(always)]
     pub(crate) fn wait(&mut self, timeout_ns: u64) -> Result<usize, Errno> {
         self.ready = 0;
-        self.interrupted = false;
         let unbounded = timeout_ns == super::UNBOUNDED;
         let n = loop {
             let rc = if self.has_pwait2 {
@@ -150,10 +141,6 @@ impl Poller {
                 break rc as usize;
             }
             match Errno::last() {
-                Errno::EINTR => {
-                    self.interrupted = true;
-                    return Ok(0);
-                }
                 Errno::ENOSYS if self.has_pwait2 => self.has_pwait2 = false,
                 errno => return Err(errno),
             }
