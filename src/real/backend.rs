@@ -85,10 +85,8 @@ impl<C> Backend for IO<C> {
         if timeout_ns == 0 && !self.waits_on_world() {
             return Ok(());
         }
-        // A cancel pushed between passes (the pass's own entries went at
-        // its end): no syscall when nothing is queued.
-        #[cfg(target_os = "linux")]
-        self.ring_submit();
+        // Nothing waits in the io_uring's queue here: a pass submits what
+        // it pushed at its end, a cancel outside a pass at once.
         match self.poller.wait(timeout_ns) {
             Ok(ready) => self.dispatch_ready(ready),
             Err(Errno::EINTR) => return self.interrupted_wait(timeout_ns),
