@@ -28,7 +28,7 @@
 //! ```text
 //! apt-get install -y fio      # optional: without it the fio sides are skipped
 //! cargo run --release --example bench_uring -- [--secs 3] [--reps 1] [--mib 256] [--only QD1]
-//!     [--sides "IO, io_uring,fio"]     # only the sides whose label contains one of these
+//!     [--sides 'IO, io_uring|fio']     # only the sides whose label contains one of these
 //! ```
 //!
 //! The ring is crate-private, so this example compiles its source file on
@@ -94,7 +94,7 @@ mod linux {
         /// Run only the workloads whose name contains this.
         only: String,
         /// Run only the sides whose label contains one of these
-        /// (comma-separated; empty: every side).
+        /// (separated by `|`: labels contain commas; empty: every side).
         sides: Vec<String>,
     }
 
@@ -109,10 +109,10 @@ mod linux {
                 "--reps" => args.reps = value.parse().expect("--reps N"),
                 "--mib" => args.mib = value.parse().expect("--mib MIB"),
                 "--only" => args.only = value,
-                "--sides" => args.sides = value.split(',').map(str::to_string).collect(),
+                "--sides" => args.sides = value.split('|').map(str::to_string).collect(),
                 _ => panic!(
                     "usage: bench_uring [--secs S] [--reps N] [--mib MIB] [--only TEXT] \
-                     [--sides TEXT,TEXT]"
+                     [--sides 'TEXT|TEXT']"
                 ),
             }
         }
