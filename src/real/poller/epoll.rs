@@ -101,27 +101,29 @@ impl Poller {
         self.ready = 0;
         let unbounded = timeout_ns == super::UNBOUNDED;
         let n = loop {
-            let rc = if self.has_pwait2 {
+            // An unbounded or zero wait is exact in milliseconds: plain
+            // `epoll_wait`, the kernel's shorter path (no timespec to copy,
+            // no sigmask to set and restore).
+            let rc = if self.has_pwait2 && !unbounded && timeout_ns != 0 {
                 let ts = libc::timespec {
                     tv_sec: (timeout_ns / 1_000_000_000) as libc::time_t,
                     tv_nsec: (timeout_ns % 1_000_000_000) as libc::c_long,
                 };
-                // No timespec, no timer: the kernel arms none for the wait.
-                let ts: *const libc::timespec = if unbounded { std::ptr::null() } else { &ts };
                 // SAFETY: the events array is valid for EVENTS_PER_WAIT
-                // entries; `ts` is null (wait forever) or points to a
-                // timespec that outlives the call; a null sigmask is allowed.
+                // entries; `ts` points to a timespec that outlives the
+                // call; a null sigmask is allowed.
                 unsafe {
                     libc::epoll_pwait2(
                         self.epoll.as_raw_fd(),
                         self.events.as_mut_ptr(),
                         EVENTS_PER_WAIT as i32,
-                        ts,
+                        &ts,
                         std::ptr::null(),
                     )
                 }
             } else {
-                // Round up: waking early would spin until the deadline.
+                // -1 waits without a timer; a bounded wait rounds up (waking
+                // early would spin until the deadline).
                 let ms = if unbounded {
                     -1
                 } else {
