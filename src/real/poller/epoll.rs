@@ -34,8 +34,9 @@ pub(crate) struct Poller {
     epoll: OwnedFd,
     events: Box<[libc::epoll_event; EVENTS_PER_WAIT]>,
     ready: usize,
-    /// `epoll_pwait2` (nanosecond timeouts, Linux 5.11) is tried first;
-    /// after an `ENOSYS` the poller falls back to millisecond `epoll_wait`.
+    /// A bounded wait tries `epoll_pwait2` (nanosecond timeouts, Linux
+    /// 5.11) first; after an `ENOSYS` it falls back to millisecond
+    /// `epoll_wait`. Unbounded and zero waits are always `epoll_wait`.
     has_pwait2: bool,
 }
 
