@@ -28,6 +28,7 @@
 //! ```text
 //! apt-get install -y fio      # optional: without it the fio sides are skipped
 //! cargo run --release --example bench_uring -- [--secs 3] [--reps 1] [--mib 256] [--only QD1]
+//!     [--sides 'IO, io_uring|fio']     # only the sides whose label contains one of these
 //! ```
 //!
 //! The ring is crate-private, so this example compiles its source file on
@@ -92,10 +93,14 @@ mod linux {
         mib: u64,
         /// Run only the workloads whose name contains this.
         only: String,
+        /// Run only the sides whose label contains one of these
+        /// (separated by `|`: labels contain commas; empty: every side).
+        sides: Vec<String>,
     }
 
     fn args() -> Args {
-        let mut args = Args { secs: 3.0, reps: 1, mib: 256, only: String::new() };
+        let mut args =
+            Args { secs: 3.0, reps: 1, mib: 256, only: String::new(), sides: Vec::new() };
         let mut it = std::env::args().skip(1);
         while let Some(flag) = it.next() {
             let value = it.next().unwrap_or_default();
@@ -104,7 +109,11 @@ mod linux {
                 "--reps" => args.reps = value.parse().expect("--reps N"),
                 "--mib" => args.mib = value.parse().expect("--mib MIB"),
                 "--only" => args.only = value,
-                _ => panic!("usage: bench_uring [--secs S] [--reps N] [--mib MIB] [--only TEXT]"),
+                "--sides" => args.sides = value.split('|').map(str::to_string).collect(),
+                _ => panic!(
+                    "usage: bench_uring [--secs S] [--reps N] [--mib MIB] [--only TEXT] \
+                     [--sides 'TEXT|TEXT']"
+                ),
             }
         }
         args
@@ -508,6 +517,10 @@ mod linux {
             for (rep, row) in rates.iter_mut().enumerate() {
                 for k in 0..sides.len() {
                     let i = (rep + k) % sides.len();
+                    let label = sides[i].label(w.depth);
+                    if !args.sides.is_empty() && !args.sides.iter().any(|s| label.contains(s)) {
+                        continue;
+                    }
                     row[i] = match sides[i] {
                         Side::Ring(_, task_run, wait) => {
                             Some(ring_side(&file, w, task_run, wait, args.secs))

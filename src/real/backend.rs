@@ -85,19 +85,14 @@ impl<C> Backend for IO<C> {
         if timeout_ns == 0 && !self.waits_on_world() {
             return Ok(());
         }
-        // A cancel pushed between passes (the pass's own entries went at
-        // its end): no syscall when nothing is queued.
-        #[cfg(target_os = "linux")]
-        self.ring_submit();
-        let woke = self.wait_once(timeout_ns)?;
-        // A wait interrupted with nothing to show for it waits once more:
-        // dropping an io_uring makes the kernel queue exit work to this
-        // thread, which wakes its next wait (any IO's) with `EINTR`, and a
-        // waiting pass should not end early for it. At most once, so a
-        // wait overshoots its timeout by one timeout at worst.
-        if !woke && timeout_ns != 0 && self.interrupted() {
-            self.wait_again(timeout_ns)?;
+        // Nothing waits in the io_uring's queue here: a pass submits what
+        // it pushed at its end, a cancel outside a pass at once.
+        match self.poller.wait(timeout_ns) {
+            Ok(ready) => self.dispatch_ready(ready),
+            Err(Errno::EINTR) => return self.interrupted_wait(timeout_ns),
+            Err(errno) => return Err(RunError::Poller(errno)),
         }
+        self.reap_ring();
         Ok(())
     }
 
@@ -140,42 +135,47 @@ impl<C> Backend for IO<C> {
 }
 
 impl<C> IO<C> {
-    /// One wait, its readiness dispatched and the ring reaped (whatever
-    /// epoll reported: a completion mostly wakes the wait with `EINTR`,
-    /// posted on the way out, not with the ring's event). Whether it
-    /// brought anything.
+    /// Dispatches the `ready` events of the last wait.
     #[inline(always)]
-    fn wait_once(&mut self, timeout_ns: u64) -> Result<bool, RunError> {
-        let ready = self.poller.wait(timeout_ns).map_err(RunError::Poller)?;
+    fn dispatch_ready(&mut self, ready: usize) {
         for i in 0..ready {
             let event = self.poller.event(i);
             self.dispatch(event);
         }
-        // The check inline: a pure network pass makes no call for the ring.
-        #[cfg(target_os = "linux")]
-        let reaped = if self.ring.as_ref().is_some_and(|ring| ring.in_flight() > 0) {
-            self.ring_reap()
-        } else {
-            0
-        };
-        #[cfg(not(target_os = "linux"))]
-        let reaped = 0;
-        Ok(ready > 0 || reaped > 0)
     }
 
-    #[cold]
-    fn wait_again(&mut self, timeout_ns: u64) -> Result<(), RunError> {
-        self.wait_once(timeout_ns).map(drop)
+    /// Reaps the io_uring, whatever epoll reported: a completion mostly
+    /// wakes the wait with `EINTR`, posted on the way out, not with the
+    /// ring's event. The check is inline: a pure network pass makes no
+    /// call for the ring. How many completions it reaped.
+    #[inline(always)]
+    fn reap_ring(&mut self) -> usize {
+        #[cfg(target_os = "linux")]
+        if self.ring_in_flight() > 0 {
+            return self.ring_reap();
+        }
+        0
     }
 
-    /// Whether the last wait ended with `EINTR` (tracked on epoll only:
-    /// the io_uring's exit work is what makes it matter).
-    #[inline]
-    fn interrupted(&self) -> bool {
-        #[cfg(target_os = "linux")]
-        return self.poller.interrupted();
-        #[cfg(not(target_os = "linux"))]
-        false
+    /// A wait that ended with `EINTR` (epoll only: kqueue reports what it
+    /// has). Completions posted on the way out are reaped; with none, a
+    /// waiting pass waits once more: dropping an io_uring makes the kernel
+    /// queue exit work to this thread, which wakes its next wait (any
+    /// IO's) with `EINTR`, and a waiting pass should not end early for it.
+    /// At most once, so a wait overshoots its timeout by one timeout at
+    /// worst. Out of line: the socket path never comes here.
+    #[inline(never)]
+    fn interrupted_wait(&mut self, timeout_ns: u64) -> Result<(), RunError> {
+        if self.reap_ring() > 0 || timeout_ns == 0 {
+            return Ok(());
+        }
+        match self.poller.wait(timeout_ns) {
+            Ok(ready) => self.dispatch_ready(ready),
+            Err(Errno::EINTR) => {}
+            Err(errno) => return Err(RunError::Poller(errno)),
+        }
+        self.reap_ring();
+        Ok(())
     }
 
     /// Drops closed events no trigger handle holds any more, closing their
@@ -211,7 +211,7 @@ impl<C> IO<C> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn dispatch_fd(&mut self, fd: i32, event: PollEvent) {
         let Some(state) = self.fds.get_mut(fd) else { return };
         if !state.registered {

@@ -34,12 +34,10 @@ pub(crate) struct Poller {
     epoll: OwnedFd,
     events: Box<[libc::epoll_event; EVENTS_PER_WAIT]>,
     ready: usize,
-    /// `epoll_pwait2` (nanosecond timeouts, Linux 5.11) is tried first;
-    /// after an `ENOSYS` the poller falls back to millisecond `epoll_wait`.
+    /// A bounded wait tries `epoll_pwait2` (nanosecond timeouts, Linux
+    /// 5.11) first; after an `ENOSYS` it falls back to millisecond
+    /// `epoll_wait`. Unbounded and zero waits are always `epoll_wait`.
     has_pwait2: bool,
-    /// The last wait ended with `EINTR` (a signal, or io_uring task work),
-    /// not by its timeout or an event.
-    interrupted: bool,
 }
 
 impl Poller {
@@ -53,7 +51,7 @@ impl Poller {
         let epoll = unsafe { OwnedFd::from_raw_fd(fd) };
         let empty = libc::epoll_event { events: 0, u64: 0 };
         let events = Box::new([empty; EVENTS_PER_WAIT]);
-        Ok(Poller { epoll, events, ready: 0, has_pwait2: true, interrupted: false })
+        Ok(Poller { epoll, events, ready: 0, has_pwait2: true })
     }
 
     /// The epoll descriptor: the IO refuses it to every operation.
@@ -77,13 +75,6 @@ impl Poller {
         self.ctl(libc::EPOLL_CTL_ADD, fd, &mut event)
     }
 
-    /// Whether the last wait ended with `EINTR` rather than its timeout or
-    /// an event.
-    #[inline]
-    pub(crate) fn interrupted(&self) -> bool {
-        self.interrupted
-    }
-
     /// Stops watching `fd`, which stays open (handed back to its caller).
     pub(crate) fn deregister(&mut self, fd: i32) {
         let mut event = libc::epoll_event { events: 0, u64: 0 };
@@ -103,34 +94,37 @@ impl Poller {
     }
 
     /// Waits up to `timeout_ns` (0 polls; [`super::UNBOUNDED`] waits until
-    /// an event) and returns the number of events.
+    /// an event) and returns the number of events. A wait a signal or
+    /// io_uring task work interrupted fails with `EINTR` (no events), so
+    /// the caller tells it from a timeout without a flag to keep.
     #[inline(always)]
     pub(crate) fn wait(&mut self, timeout_ns: u64) -> Result<usize, Errno> {
         self.ready = 0;
-        self.interrupted = false;
         let unbounded = timeout_ns == super::UNBOUNDED;
         let n = loop {
-            let rc = if self.has_pwait2 {
+            // An unbounded or zero wait is exact in milliseconds: plain
+            // `epoll_wait`, the kernel's shorter path (no timespec to copy,
+            // no sigmask to set and restore).
+            let rc = if self.has_pwait2 && !unbounded && timeout_ns != 0 {
                 let ts = libc::timespec {
                     tv_sec: (timeout_ns / 1_000_000_000) as libc::time_t,
                     tv_nsec: (timeout_ns % 1_000_000_000) as libc::c_long,
                 };
-                // No timespec, no timer: the kernel arms none for the wait.
-                let ts: *const libc::timespec = if unbounded { std::ptr::null() } else { &ts };
                 // SAFETY: the events array is valid for EVENTS_PER_WAIT
-                // entries; `ts` is null (wait forever) or points to a
-                // timespec that outlives the call; a null sigmask is allowed.
+                // entries; `ts` points to a timespec that outlives the
+                // call; a null sigmask is allowed.
                 unsafe {
                     libc::epoll_pwait2(
                         self.epoll.as_raw_fd(),
                         self.events.as_mut_ptr(),
                         EVENTS_PER_WAIT as i32,
-                        ts,
+                        &ts,
                         std::ptr::null(),
                     )
                 }
             } else {
-                // Round up: waking early would spin until the deadline.
+                // -1 waits without a timer; a bounded wait rounds up (waking
+                // early would spin until the deadline).
                 let ms = if unbounded {
                     -1
                 } else {
@@ -150,10 +144,6 @@ impl Poller {
                 break rc as usize;
             }
             match Errno::last() {
-                Errno::EINTR => {
-                    self.interrupted = true;
-                    return Ok(0);
-                }
                 Errno::ENOSYS if self.has_pwait2 => self.has_pwait2 = false,
                 errno => return Err(errno),
             }

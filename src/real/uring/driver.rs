@@ -4,8 +4,8 @@
 //! the ring with its slot index as `user_data`, and waits in
 //! `Wait::Ring(fd)` (counted in the descriptor's `in_driver`, so a close
 //! waits for it). Everything a pass pushed is submitted in one
-//! `io_uring_enter` at the end of the pass (and, for a cancel pushed
-//! between passes, before the next wait). The ring's descriptor is
+//! `io_uring_enter` at the end of the pass; a cancel pushed between passes
+//! is submitted at once. The ring's descriptor is
 //! registered with epoll, so the one blocking `epoll_wait` wakes for
 //! sockets and files alike; the completion queue is reaped after every
 //! wait, whatever epoll reported (a completion usually wakes the wait with
@@ -151,13 +151,19 @@ impl<C> IO<C> {
 
     /// Asks the kernel to cancel ring operation `index`. It stays in its
     /// slot and completes once, `Canceled` or (a read or write already at
-    /// the device, an fsync already running) with its own result.
+    /// the device, an fsync already running) with its own result. Within a
+    /// pass the cancel goes with the pass's batch; outside one (no end of
+    /// pass will come before the wait) it is submitted at once, so the
+    /// wait itself never has to look at the ring's queue.
     pub(crate) fn ring_cancel(&mut self, index: u32) -> Result<Withdrawn, CancelError> {
         let ring = &mut self.ring.as_mut().expect("a ring op implies a ring").0;
         let target = u64::from(index);
         if ring.push_cancel(target, CANCEL).is_err() {
             let _ = ring.submit();
             ring.push_cancel(target, CANCEL).map_err(|_| CancelError::Running)?;
+        }
+        if !self.core.in_flush {
+            let _ = ring.submit();
         }
         Ok(Withdrawn::Requested)
     }

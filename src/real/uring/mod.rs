@@ -21,8 +21,8 @@
 //! wait returns `EINTR` in 97–100% of the cases, not the ring's event —
 //! the completion is posted by task work that runs on the way out of that
 //! interrupted syscall. The engine's
-//! poller already maps `EINTR` to zero events; a reap that finds nothing
-//! costs two loads and no syscall.
+//! epoll poller reports it as `EINTR`, and the engine reaps on that path
+//! too; a reap that finds nothing costs two loads and no syscall.
 //!
 //! Every pushed operation yields exactly one completion, canceled ones
 //! included (with `ECANCELED`, or their own result when too late to
