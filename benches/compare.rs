@@ -23,6 +23,8 @@
 mod alloc;
 #[path = "compare/counted.rs"]
 mod counted;
+#[path = "compare/cpu_time.rs"]
+mod cpu_time;
 #[path = "compare/files.rs"]
 mod files;
 #[path = "compare/pingpong_io.rs"]
@@ -38,6 +40,8 @@ mod timers;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
+
+use cpu_time::thread_cpu_ns;
 
 use files::{FileWork, Files};
 use pingpong_io::PingPongIo;
@@ -80,14 +84,6 @@ impl Settings {
 struct Cost {
     wall: f64,
     cpu: f64,
-}
-
-fn thread_cpu_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: `ts` is a valid, exclusive timespec for the call.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "CLOCK_THREAD_CPUTIME_ID");
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// Runs `run` once; its cost per operation for `ops` operations.

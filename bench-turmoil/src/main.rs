@@ -18,6 +18,8 @@
 //!
 //! `--workload` and `--only` narrow a run down for a profiler.
 
+#[path = "../../benches/compare/cpu_time.rs"]
+mod cpu_time;
 #[path = "../../benches/compare/svg.rs"]
 mod svg;
 
