@@ -2,8 +2,11 @@ use std::net::SocketAddr;
 
 use proptest::prelude::*;
 
+use super::readiness::Interest;
 use super::*;
 use crate::sim::prng::Ratio;
+
+mod readiness;
 
 const CLIENT: NodeId = NodeId(0);
 const SERVER: NodeId = NodeId(1);
