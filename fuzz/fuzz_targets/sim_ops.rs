@@ -70,6 +70,10 @@ struct Faults {
     partial_recv: u8,
     reset: u8,
     refuse: u8,
+    /// Clock drift, in units of 400 ppm (the twin caps it at 100,000).
+    clock_drift: u8,
+    /// The node clock's start offset, in milliseconds.
+    clock_offset_ms: u8,
 }
 
 #[derive(Arbitrary, Debug, Clone, Copy)]
@@ -212,8 +216,15 @@ impl Faults {
                 2 => CrashPolicy::TearUnsynced,
                 _ => CrashPolicy::Any,
             },
-            // Clock drift and pauses are not fuzzed here (yet): off.
-            clock: ClockFaults::none(),
+            // Drift and offsets, yes: timers fire on the node's clock and no
+            // earlier, which `on_timeout` checks. Pauses are not fuzzed here
+            // (yet): `run_for_ns` would then leave a paused node's timers
+            // overdue, which this model calls a bug.
+            clock: ClockFaults {
+                drift_ppm: u32::from(self.clock_drift) * 400,
+                offset_ns: u64::from(self.clock_offset_ms) * 1_000_000,
+                ..ClockFaults::none()
+            },
         }
     }
 }
