@@ -136,6 +136,8 @@ pub struct Store {
     recovery: recovery::Recovery,
     connections: net::Connections,
     reads: reads::Reads,
+    /// Sector buffers for reads to reuse.
+    spares: sector::Spares,
     /// Acknowledged mutations since start, for reporting.
     committed: u64,
     /// The path and system error behind a failure to open, for people.
@@ -172,6 +174,7 @@ impl Store {
             recovery: recovery::Recovery::default(),
             connections: net::Connections::default(),
             reads: reads::Reads::default(),
+            spares: sector::Spares::default(),
             committed: 0,
             failure_detail: None,
             batches: 0,

@@ -71,7 +71,8 @@ pub(super) fn get<I: Io>(
         return net::respond(store, io, connection, Response::NotFound { id });
     };
     let index = store.reads.insert(Read { connection, id, key, entry, tries: 0 });
-    read_copy(store, io, index, 0, sector::buffer(), 0);
+    let buffer = store.spares.take();
+    read_copy(store, io, index, 0, buffer, 0);
 }
 
 /// Reads `buffer[filled..]` of the get's sector from `copy`.
@@ -104,14 +105,16 @@ where
     let copy = (done.tag >> 32 & 0xFF) as usize;
     let filled = (done.tag >> 40) as usize;
     let Some(read) = store.reads.slots.get(index).and_then(Option::as_ref) else { return };
-    let value = match sector::progress(done, filled) {
+    let (value, buffer) = match sector::progress(done, filled) {
         // A short read is not damage: read the rest.
         Progress::Partial(buffer, filled) => {
             return read_copy(store, io, index, copy, buffer, filled);
         }
-        Progress::Complete(sector) if store.config.bugs.skip_checksum => value_unchecked(&sector),
-        Progress::Complete(sector) => verified_value(&sector, read),
-        Progress::Failed => None,
+        Progress::Complete(sector) if store.config.bugs.skip_checksum => {
+            (value_unchecked(&sector), sector)
+        }
+        Progress::Complete(sector) => (verified_value(&sector, read), sector),
+        Progress::Failed(buffer) => (None, buffer),
     };
     if value.is_none() {
         // Copy A, then copy B, then both again: a misdirected or stale read
@@ -119,9 +122,10 @@ where
         let read = store.reads.slots[index].as_mut().expect("checked above");
         read.tries += 1;
         if read.tries < 2 * sector::READ_ATTEMPTS {
-            return read_copy(store, io, index, 1 - copy, sector::buffer(), 0);
+            return read_copy(store, io, index, 1 - copy, buffer, 0);
         }
     }
+    store.spares.give(buffer);
     let read = store.reads.slots[index].take().expect("checked above");
     let response = match value {
         Some(value) => Response::Value { id: read.id, value },

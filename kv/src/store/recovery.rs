@@ -141,7 +141,8 @@ where
     I::Context: AsMut<Store>,
 {
     for copy in 0..2 {
-        read_copy(store, io, copy, sector::buffer(), 0, 0);
+        let buffer = store.spares.take();
+        read_copy(store, io, copy, buffer, 0, 0);
     }
 }
 
@@ -176,20 +177,23 @@ where
     let (copy, attempt, filled) =
         ((done.tag & 0xFF) as usize, (done.tag >> 8 & 0xFF) as u32, (done.tag >> 16) as usize);
     let slot = store.recovery.slot;
-    let sector: Sector = match sector::progress(done, filled) {
+    let (sector, unused): (Sector, _) = match sector::progress(done, filled) {
         // A short read is not damage: read the rest.
         Progress::Partial(buffer, filled) => {
             return read_copy(store, io, copy, buffer, filled, attempt);
         }
         Progress::Complete(buffer) => match record::decode(&buffer, slot) {
-            Ok(record) => Ok((record, buffer)),
-            Err(_) => Err("not a record of this slot"),
+            Ok(record) => (Ok((record, buffer)), None),
+            Err(_) => (Err("not a record of this slot"), Some(buffer)),
         },
-        Progress::Failed => Err("unreadable"),
+        Progress::Failed(buffer) => (Err("unreadable"), Some(buffer)),
     };
-    if sector.is_err() && attempt + 1 < sector::READ_ATTEMPTS {
-        // Perhaps a misdirected read, or a transient error: read again.
-        return read_copy(store, io, copy, sector::buffer(), 0, attempt + 1);
+    if let Some(buffer) = unused {
+        if attempt + 1 < sector::READ_ATTEMPTS {
+            // Perhaps a misdirected read, or a transient error: read again.
+            return read_copy(store, io, copy, buffer, 0, attempt + 1);
+        }
+        store.spares.give(buffer);
     }
     store.recovery.copies[copy] = Some(sector);
     if store.recovery.copies.iter().all(Option::is_some) {
@@ -224,6 +228,7 @@ where
             (Ok((record, sector)), None) => Some((copy, record, sector)),
             (Ok((record, sector)), Some(first)) => {
                 if record::checksum_of(&sector) == record::checksum_of(&first.2) {
+                    store.spares.give(sector);
                     Some(first)
                 } else {
                     // Two records chain here: one was left by a run whose
@@ -231,12 +236,13 @@ where
                     // higher epoch) wrote the other after judging the log
                     // to end here. The later run's record is the log.
                     let (newer, older) = if record.epoch > first.1.epoch {
-                        ((copy, record, sector), first.0)
+                        ((copy, record, sector), first)
                     } else {
-                        (first, copy)
+                        (first, (copy, record, sector))
                     };
-                    verdicts[older] = "an older run's record (the other copy is newer)";
-                    bad.push(older);
+                    verdicts[older.0] = "an older run's record (the other copy is newer)";
+                    bad.push(older.0);
+                    store.spares.give(older.2);
                     Some(newer)
                 }
             }
@@ -272,6 +278,7 @@ where
     for copy in bad {
         store.recovery.repairs.push((slot, copy, sector.clone()));
     }
+    store.spares.give(sector);
     store.head_checksum = checksum;
     store.recovery.slot = slot + 1;
     // The planted `last_slot` bug stops one slot early on a full log.
@@ -308,8 +315,9 @@ where
 {
     let slot = store.recovery.slot;
     let copies = std::mem::take(&mut store.recovery.copies);
-    for (record, _) in copies.into_iter().flatten().flatten() {
+    for (record, buffer) in copies.into_iter().flatten().flatten() {
         store.recovery.max_epoch = store.recovery.max_epoch.max(record.epoch);
+        store.spares.give(buffer);
     }
     peek_from(store, io, slot + 1);
 }
