@@ -25,6 +25,7 @@ mod fill;
 mod in_flight;
 mod open;
 mod ops;
+mod pool;
 mod sectors;
 
 use std::collections::BTreeMap;

@@ -1,8 +1,8 @@
 //! How one file's sectors are stored: laid out for speed.
 //!
-//! Sector contents live in a **pool**: 4 KiB blocks in contiguous
-//! segments, reused through a free list, so steady-state writes allocate
-//! nothing. Each file maps a sector to the block reads see (its newest
+//! Sector contents live in a **pool** (`pool.rs`): 4 KiB blocks in
+//! contiguous segments, reused through a free list, so steady-state writes
+//! allocate nothing. Each file maps a sector to the block reads see (its newest
 //! version) through chunk tables of [`CHUNK_SECTORS`] entries; a sector
 //! never written maps to no block and reads as the file's `Fill`. The
 //! **overlay** keeps, for each sector changed since it was last durable,
@@ -16,14 +16,12 @@
 use std::collections::BTreeMap;
 
 use super::fill::Fill;
+use super::pool::Pool;
 use crate::buffer::SECTOR_SIZE;
 
 pub(crate) const SECTOR: u64 = SECTOR_SIZE as u64;
 /// Sectors per chunk table.
 const CHUNK_SECTORS: usize = 64;
-/// Blocks per pool segment (64 KiB: below the allocator's mmap threshold, so
-/// a new simulation reuses the heap a finished one freed).
-const SEGMENT_BLOCKS: usize = 16;
 /// Intermediate versions an overlay entry keeps: a sector rewritten more
 /// often between syncs forgets its oldest intermediates (the durable copy
 /// and the newest are always kept).
@@ -64,71 +62,6 @@ pub(crate) struct Entry {
 impl Entry {
     pub(crate) fn versions(&self) -> &[u32] {
         &self.versions[..self.count as usize]
-    }
-}
-
-/// Sector blocks in segments, with a free list.
-#[derive(Default)]
-struct Pool {
-    segments: Vec<Box<[u8]>>,
-    free: Vec<u32>,
-}
-
-impl Pool {
-    fn take(&mut self) -> u32 {
-        if let Some(block) = self.free.pop() {
-            return block;
-        }
-        let first = (self.segments.len() * SEGMENT_BLOCKS) as u32;
-        self.segments.push(vec![0; SEGMENT_BLOCKS * SECTOR_SIZE].into_boxed_slice());
-        // Hand out the new segment lowest block first.
-        self.free.extend((first + 1..first + SEGMENT_BLOCKS as u32).rev());
-        first
-    }
-
-    fn give(&mut self, block: u32) {
-        if block != NONE {
-            self.free.push(block);
-        }
-    }
-
-    fn block(&self, block: u32) -> &[u8] {
-        let at = (block as usize % SEGMENT_BLOCKS) * SECTOR_SIZE;
-        &self.segments[block as usize / SEGMENT_BLOCKS][at..at + SECTOR_SIZE]
-    }
-
-    fn block_mut(&mut self, block: u32) -> &mut [u8] {
-        let at = (block as usize % SEGMENT_BLOCKS) * SECTOR_SIZE;
-        &mut self.segments[block as usize / SEGMENT_BLOCKS][at..at + SECTOR_SIZE]
-    }
-
-    /// Copies block `from` (`NONE`: never written, at sector `sector`) into
-    /// block `to`, bytes `range` only.
-    fn copy(
-        &mut self,
-        from: u32,
-        to: u32,
-        range: std::ops::Range<usize>,
-        sector: u64,
-        fill: &Fill,
-    ) {
-        if from == NONE {
-            let at = sector * SECTOR + range.start as u64;
-            fill.unwritten(&mut self.block_mut(to)[range], at);
-            return;
-        }
-        let (f, t) = (from as usize, to as usize);
-        let (fs, ts) = (f / SEGMENT_BLOCKS, t / SEGMENT_BLOCKS);
-        let (fo, to_) = ((f % SEGMENT_BLOCKS) * SECTOR_SIZE, (t % SEGMENT_BLOCKS) * SECTOR_SIZE);
-        let (src, dst) = (fo + range.start..fo + range.end, to_ + range.start..to_ + range.end);
-        if fs == ts {
-            self.segments[fs].copy_within(src, dst.start);
-        } else {
-            let (low, high) = self.segments.split_at_mut(fs.max(ts));
-            let (a, b) = (&mut low[fs.min(ts)], &mut high[0]);
-            let (from_seg, to_seg) = if fs < ts { (&**a, &mut **b) } else { (&**b, &mut **a) };
-            to_seg[dst].copy_from_slice(&from_seg[src]);
-        }
     }
 }
 
