@@ -152,10 +152,17 @@ impl Network {
 
     /// When a segment taking `transmit_ns` on the link `from` → `to`,
     /// queued behind the earlier ones, has left: now, when unlimited.
+    #[inline]
     fn link_slot(&mut self, from: NodeId, to: NodeId, transmit_ns: u64) -> u64 {
         if transmit_ns == 0 {
             return self.now;
         }
+        self.occupy_link(from, to, transmit_ns)
+    }
+
+    /// A limited link's side of `link_slot`, out of the unlimited path.
+    #[cold]
+    fn occupy_link(&mut self, from: NodeId, to: NodeId, transmit_ns: u64) -> u64 {
         let now = self.now;
         let at = match self.links.iter().position(|&(a, b, _)| (a, b) == (from, to)) {
             Some(at) => at,
@@ -201,10 +208,16 @@ impl Endpoint {
 
 impl Endpoint {
     /// Sizes the stream buffer to the window once, so it never grows again.
+    #[inline]
     pub(super) fn reserve_window(&mut self) {
         if self.stream.capacity() < SEND_WINDOW {
-            self.stream.reserve_exact(SEND_WINDOW - self.stream.len());
+            self.grow_to_window();
         }
+    }
+
+    #[cold]
+    fn grow_to_window(&mut self) {
+        self.stream.reserve_exact(SEND_WINDOW - self.stream.len());
     }
 
     /// Puts bytes that travelled in their segment where they belong: first
