@@ -1,7 +1,8 @@
-//! Simulated storage through the public `Io` trait: round trips, end of
-//! file, locks, refused arguments, direct-IO alignment, the durability
-//! model across crashes, every fault forced by its configuration, and a
-//! model check (proptest) against a plain `Vec<u8>`.
+//! Simulated storage through the public `Io` trait: end of file, locks,
+//! refused arguments, direct-IO alignment, the durability model across
+//! crashes, every fault forced by its configuration, and a model check
+//! (proptest) against a plain `Vec<u8>`. (Round trips at offsets, the same
+//! on both backends, are in `files.rs`.)
 
 use std::path::Path;
 
@@ -14,49 +15,6 @@ use twinio::*;
 /// The twin with `faults`, and `dir` open as its directory.
 fn sim(seed: u64, faults: FaultConfig, dir: &str) -> Files<SimIO<Ctx>> {
     Files::new(SimIO::new(seed, 64, faults), dir)
-}
-
-#[test]
-fn write_read_round_trips_at_offsets_and_survive_reopen() {
-    let mut s = sim(1, FaultConfig::none(), "/data/node");
-    let dir = s.dir;
-    let size = 16 * SECTOR as u64;
-    let fd = s.open("data", size, FilePurpose::Format).unwrap();
-    let writes: [(u64, usize); 4] = [
-        (0, SECTOR),
-        (3 * SECTOR as u64, 2 * SECTOR),
-        (5 * SECTOR as u64 + 100, 333),
-        (size - 10, 10),
-    ];
-    for (i, &(offset, len)) in writes.iter().enumerate() {
-        assert_eq!(s.write(fd, &pattern(i as u64, len), offset), Ok(len));
-    }
-    assert_eq!(s.fsync(fd), Ok(()));
-    for (i, &(offset, len)) in writes.iter().enumerate() {
-        assert_eq!(s.read(fd, len, offset).unwrap(), pattern(i as u64, len), "write {i}");
-    }
-    assert_eq!(s.read(fd, SECTOR, SECTOR as u64).unwrap(), vec![0; SECTOR]);
-    // A range inside a larger buffer lands at the start of the range.
-    let (buffer, result) =
-        s.read_range(fd, Buffer::new(3 * SECTOR).unwrap(), SECTOR..2 * SECTOR, 0);
-    assert_eq!(result, Ok(SECTOR));
-    assert_eq!(&buffer[SECTOR..2 * SECTOR], &pattern(0, SECTOR)[..]);
-    assert!(buffer[..SECTOR].iter().all(|&b| b == 0));
-
-    assert_eq!(s.close(fd), Ok(()));
-    let fd = s.open("data", size, FilePurpose::Open).unwrap();
-    for (i, &(offset, len)) in writes.iter().enumerate() {
-        assert_eq!(s.read(fd, len, offset).unwrap(), pattern(i as u64, len), "reopened {i}");
-    }
-    // The same file through another directory path that names it.
-    let parent = s.open_dir("/data");
-    assert_eq!(
-        s.open_in(parent, "node/data", size, FilePurpose::Open, DirectIo::Disabled),
-        Err(OpenError::Locked)
-    );
-    assert_eq!(s.close(fd), Ok(()));
-    assert_eq!(s.close(dir), Ok(()));
-    assert_eq!(s.close(dir), Err(CloseError::BadFileDescriptor));
 }
 
 #[test]
