@@ -1,6 +1,9 @@
-//! Cancellation, timer reset, run modes and the file worker pool on the real
-//! IO, including the libxev failure cases: cancel before the first tick,
-//! cancel racing readiness, cancel twice, lost re-arms.
+//! Cancellation and the file worker pool on the real IO, including the
+//! libxev failure cases: cancel before the first tick, after the recv
+//! registered, racing readiness on a Unix socket pair, and exactly one
+//! callback per op under random interleavings (proptest). (Cancel twice,
+//! timer reset and the run modes, the same on both backends, are in
+//! `loop_control.rs`.)
 
 use std::io::Write as _;
 use std::os::fd::IntoRawFd;
@@ -89,70 +92,6 @@ fn cancel_racing_readiness_in_the_same_pass() {
     io.recv(fd, Buffer::new(16).unwrap(), .., 2, on_recv).unwrap();
     io.run_until_done(&mut log).unwrap();
     assert_eq!(log.events[1], (2, "recv [120]".to_string()));
-}
-
-#[test]
-fn cancel_twice_and_after_completion() {
-    let mut io: IO<Log> = IO::init(8).unwrap();
-    let id = io.timeout(1_000_000_000, 7, on_timeout).unwrap();
-    io.cancel(id).unwrap();
-    assert_eq!(io.cancel(id), Err(CancelError::AlreadyCanceled));
-    assert_eq!(io.timeouts_armed(), 0);
-    let mut log = Log::default();
-    io.run_until_done(&mut log).unwrap();
-    assert_eq!(log.events, [(7, "timeout Err(Canceled)".to_string())]);
-    assert_eq!(io.cancel(id), Err(CancelError::NotRunning));
-    // A new op in the same slot is not reachable through the old id.
-    let fresh = io.timeout(1_000_000_000, 8, on_timeout).unwrap();
-    assert_eq!(fresh.slot(), id.slot());
-    assert_eq!(io.cancel(id), Err(CancelError::NotRunning));
-    assert_eq!(io.cancel_all(), 1);
-    io.run_until_done(&mut log).unwrap();
-    assert_eq!(count(&log, 8), 1);
-}
-
-#[test]
-fn reset_moves_a_timer_earlier_or_later_without_a_callback_for_the_old_deadline() {
-    let mut io: IO<Log> = IO::init(8).unwrap();
-    let late = io.timeout(5_000_000_000, 1, on_timeout).unwrap();
-    let early = io.timeout(1_000_000, 2, on_timeout).unwrap();
-    io.timeout(2_000_000, 3, on_timeout).unwrap();
-    io.reset_timeout(late, 500_000).unwrap(); // now first
-    io.reset_timeout(early, 3_000_000).unwrap(); // now last
-    let mut log = Log::default();
-    io.run_until_done(&mut log).unwrap();
-    let tags: Vec<u64> = log.events.iter().map(|(tag, _)| *tag).collect();
-    assert_eq!(tags, [1, 3, 2]);
-    assert_eq!(io.reset_timeout(late, 1), Err(CancelError::NotRunning));
-    let (fd, _peer) = pair();
-    let recv = io.recv(fd, Buffer::new(4).unwrap(), .., 9, on_recv).unwrap();
-    assert_eq!(io.reset_timeout(recv, 1), Err(CancelError::NotATimeout));
-    io.cancel(recv).unwrap();
-    io.run_until_done(&mut log).unwrap();
-}
-
-#[test]
-fn run_once_runs_at_least_one_callback_and_stop_ends_a_run() {
-    let mut io: IO<Log> = IO::init(8).unwrap();
-    let mut log = Log::default();
-    io.run_once(&mut log).unwrap(); // nothing in flight: returns at once
-    io.timeout(1_000_000, 1, on_timeout).unwrap();
-    io.timeout(60_000_000_000, 2, on_timeout).unwrap();
-    io.run_once(&mut log).unwrap();
-    assert_eq!(log.events.len(), 1);
-    assert_eq!(io.in_flight(), 1);
-
-    // `stop` from a callback ends a 60-second run after a millisecond.
-    log.stop_at = Some(3);
-    io.timeout(1_000_000, 3, on_timeout).unwrap();
-    let start = io.now_ns();
-    io.run_for_ns(&mut log, 60_000_000_000).unwrap();
-    assert!(io.now_ns() - start < 60_000_000_000);
-    assert_eq!(log.events.last().unwrap().0, 3);
-    io.cancel_all();
-    io.run_until_done(&mut log).unwrap();
-    assert_eq!(io.in_flight(), 0);
-    assert_eq!(count(&log, 2), 1);
 }
 
 mod pool {

@@ -1,9 +1,10 @@
 //! Loop control on the twin, mirroring `tests/real_loop_control.rs` on the real
-//! IO: cancel before the first flush, after an operation waits, twice,
-//! racing its completion; timer reset earlier and later; run modes; timer
-//! order with ties; user events; and exactly one callback per operation
-//! under any interleaving (proptest). Virtual time makes every one of them
-//! instant and exact.
+//! IO: cancel before the first flush, after an operation waits, racing its
+//! completion; run modes jumping virtual time; timer order with ties; user
+//! events; and exactly one callback per operation under any interleaving
+//! (proptest). Virtual time makes every one of them instant and exact.
+//! (Cancel twice, timer reset and run_once/stop, the same on both backends,
+//! are in `loop_control.rs`.)
 
 use std::path::Path;
 
@@ -128,48 +129,6 @@ fn cancel_racing_completion_in_the_same_pass() {
 }
 
 #[test]
-fn cancel_twice_and_after_completion() {
-    let mut io = Sim::new(4, 8, FaultConfig::none());
-    let id = io.timeout(1_000_000_000, 7, on_timeout).unwrap();
-    io.cancel(id).unwrap();
-    assert_eq!(io.cancel(id), Err(CancelError::AlreadyCanceled));
-    assert_eq!(io.queued(), 0);
-    let mut log = Log::default();
-    io.run_until_done(&mut log).unwrap();
-    assert_eq!(log.events, [(7, "timeout Err(Canceled)".to_string())]);
-    assert_eq!(io.cancel(id), Err(CancelError::NotRunning));
-    let fresh = io.timeout(1_000_000_000, 8, on_timeout).unwrap();
-    assert_eq!(fresh.slot(), id.slot());
-    assert_eq!(io.cancel(id), Err(CancelError::NotRunning));
-    assert_eq!(io.cancel_all(), 1);
-    io.run_until_done(&mut log).unwrap();
-    assert_eq!(count(&log, 8), 1);
-}
-
-#[test]
-fn reset_moves_a_timer_earlier_or_later_without_a_callback_for_the_old_deadline() {
-    let mut io = Sim::new(5, 8, FaultConfig::none());
-    let start = io.now_ns();
-    let late = io.timeout(5_000_000_000, 1, on_timeout).unwrap();
-    let early = io.timeout(1_000_000, 2, on_timeout).unwrap();
-    io.timeout(2_000_000, 3, on_timeout).unwrap();
-    io.reset_timeout(late, 500_000).unwrap();
-    io.reset_timeout(early, 3_000_000).unwrap();
-    let mut log = Log::default();
-    io.run_until_done(&mut log).unwrap();
-    let tags: Vec<u64> = log.events.iter().map(|(tag, _)| *tag).collect();
-    assert_eq!(tags, [1, 3, 2]);
-    assert_eq!(io.now_ns() - start, 3_000_000, "virtual time jumped to the last deadline");
-    assert_eq!(io.reset_timeout(late, 1), Err(CancelError::NotRunning));
-    let event = io.open_event().unwrap();
-    let listener = io.event_listen(event, 9, on_event).unwrap();
-    assert_eq!(io.reset_timeout(listener, 1), Err(CancelError::NotATimeout));
-    io.cancel(listener).unwrap();
-    assert_eq!(io.reset_timeout(listener, 1), Err(CancelError::NotATimeout));
-    io.run_until_done(&mut log).unwrap();
-}
-
-#[test]
 fn timers_fire_in_deadline_order_ties_in_submission_order() {
     let mut io = Sim::new(6, 64, FaultConfig::none());
     let deadlines = [30u64, 10, 20, 10, 0, 30, 20, 10];
@@ -199,29 +158,21 @@ fn zero_timeout_is_a_yield() {
     assert!(format!("{io:?}").contains("seed: 7"));
 }
 
+/// What only virtual time does: a run or a waiting flush with nothing due
+/// jumps straight to its end or to the next deadline. (run_once and stop:
+/// `loop_control.rs`, `run_once_runs_at_least_one_callback_and_stop_ends_a_run`.)
 #[test]
-fn run_modes_and_stop() {
+fn run_modes_jump_virtual_time_to_the_next_deadline() {
     let mut io = Sim::new(8, 8, FaultConfig::none());
     let mut log = Log::default();
-    io.run_once(&mut log).unwrap(); // nothing in flight: returns at once
-    io.timeout(1_000_000, 1, on_timeout).unwrap();
     io.timeout(60_000_000_000, 2, on_timeout).unwrap();
-    io.run_once(&mut log).unwrap();
-    assert_eq!(log.events.len(), 1);
-    assert_eq!(io.in_flight(), 1);
-
-    log.stop_at = Some(3);
-    io.timeout(1_000_000, 3, on_timeout).unwrap();
-    let start = io.now_ns();
-    io.run_for_ns(&mut log, 30_000_000_000).unwrap();
-    assert_eq!(io.now_ns() - start, 1_000_000, "stopped right after the timer");
-    assert_eq!(log.events.last().unwrap().0, 3);
 
     // run_for_ns with nothing due jumps straight to its end.
     let start = io.now_ns();
     io.run_for_ns(&mut log, 5_000_000_000).unwrap();
     assert_eq!(io.now_ns() - start, 5_000_000_000);
     assert_eq!(io.in_flight(), 1);
+    assert!(log.events.is_empty());
     io.run_until_done(&mut log).unwrap();
     assert_eq!(count(&log, 2), 1);
     assert_eq!(io.in_flight(), 0);
