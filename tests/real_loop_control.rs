@@ -9,30 +9,11 @@ use std::io::Write as _;
 use std::os::fd::IntoRawFd;
 use std::os::unix::net::UnixStream;
 
+mod support;
+
 use proptest::prelude::*;
+use support::scripted::*;
 use twinio::*;
-
-#[derive(Default)]
-struct Log {
-    /// (tag, outcome) for every callback, in order.
-    events: Vec<(u64, String)>,
-    stop_at: Option<u64>,
-}
-
-fn on_recv(log: &mut Log, _: &mut IO<Log>, done: RecvDone) {
-    let outcome = match done.result {
-        Ok(n) => format!("recv {:?}", &done.buffer[..n]),
-        Err(error) => format!("recv {error:?}"),
-    };
-    log.events.push((done.tag, outcome));
-}
-
-fn on_timeout(log: &mut Log, io: &mut IO<Log>, done: TimeoutDone) {
-    log.events.push((done.tag, format!("timeout {:?}", done.result)));
-    if log.stop_at == Some(done.tag) {
-        io.stop();
-    }
-}
 
 /// A connected, non-blocking stream pair: one end for the IO, one for the test.
 fn pair() -> (Fd, UnixStream) {
@@ -41,57 +22,55 @@ fn pair() -> (Fd, UnixStream) {
     (Fd::from_raw(ours.into_raw_fd()), theirs)
 }
 
-fn count(log: &Log, tag: u64) -> usize {
-    log.events.iter().filter(|(t, _)| *t == tag).count()
-}
-
 #[test]
 fn cancel_before_the_first_flush() {
-    let mut io: IO<Log> = IO::init(8).unwrap();
+    let mut io: IO<Ctx> = IO::init(8).unwrap();
     let (fd, _peer) = pair();
-    let id = io.recv(fd, Buffer::new(16).unwrap(), .., 1, on_recv).unwrap();
+    let id = io.recv(fd, buf(16), .., 1, on_recv).unwrap();
     io.cancel(id).unwrap();
-    let mut log = Log::default();
-    io.run_until_done(&mut log).unwrap();
-    assert_eq!(log.events, [(1, "recv Canceled".to_string())]);
+    let mut ctx = Ctx::default();
+    io.run_until_done(&mut ctx).unwrap();
+    assert_eq!(ctx.entries(), [(1, "Err(Canceled)")]);
     assert_eq!(io.cancel(id), Err(CancelError::NotRunning));
 }
 
 #[test]
 fn cancel_after_registration_then_data_goes_to_the_next_recv() {
-    let mut io: IO<Log> = IO::init(8).unwrap();
+    let mut io: IO<Ctx> = IO::init(8).unwrap();
     let (fd, mut peer) = pair();
-    let mut log = Log::default();
-    let id = io.recv(fd, Buffer::new(16).unwrap(), .., 1, on_recv).unwrap();
-    io.tick(&mut log).unwrap(); // tried, EAGAIN, parked and registered
-    assert!(log.events.is_empty());
+    let mut ctx = Ctx::default();
+    let id = io.recv(fd, buf(16), .., 1, on_recv).unwrap();
+    io.tick(&mut ctx).unwrap(); // tried, EAGAIN, parked and registered
+    assert!(ctx.log.is_empty());
     io.cancel(id).unwrap();
-    io.tick(&mut log).unwrap();
-    assert_eq!(log.events, [(1, "recv Canceled".to_string())]);
+    io.tick(&mut ctx).unwrap();
+    assert_eq!(ctx.entries(), [(1, "Err(Canceled)")]);
     peer.write_all(b"hi").unwrap();
-    io.recv(fd, Buffer::new(16).unwrap(), .., 2, on_recv).unwrap();
-    io.run_until_done(&mut log).unwrap();
-    assert_eq!(log.events[1], (2, "recv [104, 105]".to_string()));
-    assert_eq!(count(&log, 1), 1);
+    io.recv(fd, buf(16), .., 2, on_recv).unwrap();
+    io.run_until_done(&mut ctx).unwrap();
+    assert_eq!(ctx.entries()[1], (2, "Ok(2)"));
+    assert_eq!(&ctx.buffers[1][..2], b"hi");
+    assert_eq!(ctx.count(1), 1);
 }
 
 #[test]
 fn cancel_racing_readiness_in_the_same_pass() {
-    let mut io: IO<Log> = IO::init(8).unwrap();
+    let mut io: IO<Ctx> = IO::init(8).unwrap();
     let (fd, mut peer) = pair();
-    let mut log = Log::default();
-    let id = io.recv(fd, Buffer::new(16).unwrap(), .., 1, on_recv).unwrap();
-    io.tick(&mut log).unwrap();
+    let mut ctx = Ctx::default();
+    let id = io.recv(fd, buf(16), .., 1, on_recv).unwrap();
+    io.tick(&mut ctx).unwrap();
     // The data is ready in the kernel before the cancel: the cancel still wins
     // and the bytes stay for the next reader.
     peer.write_all(b"x").unwrap();
     io.cancel(id).unwrap();
-    io.tick(&mut log).unwrap();
-    io.tick(&mut log).unwrap();
-    assert_eq!(log.events, [(1, "recv Canceled".to_string())]);
-    io.recv(fd, Buffer::new(16).unwrap(), .., 2, on_recv).unwrap();
-    io.run_until_done(&mut log).unwrap();
-    assert_eq!(log.events[1], (2, "recv [120]".to_string()));
+    io.tick(&mut ctx).unwrap();
+    io.tick(&mut ctx).unwrap();
+    assert_eq!(ctx.entries(), [(1, "Err(Canceled)")]);
+    io.recv(fd, buf(16), .., 2, on_recv).unwrap();
+    io.run_until_done(&mut ctx).unwrap();
+    assert_eq!(ctx.entries()[1], (2, "Ok(1)"));
+    assert_eq!(&ctx.buffers[1][..1], b"x");
 }
 
 mod pool {
@@ -200,9 +179,9 @@ proptest! {
     /// passes, every accepted op gets exactly one callback.
     #[test]
     fn every_op_gets_exactly_one_callback(steps in proptest::collection::vec(step(), 1..60)) {
-        let mut io: IO<Log> = IO::init(64).unwrap();
+        let mut io: IO<Ctx> = IO::init(64).unwrap();
         let (fd, mut peer) = pair();
-        let mut log = Log::default();
+        let mut ctx = Ctx::default();
         let mut ids = Vec::new();
         for step in steps {
             match step {
@@ -212,7 +191,7 @@ proptest! {
                 }
                 Step::Recv => {
                     let tag = ids.len() as u64;
-                    ids.push(io.recv(fd, Buffer::new(1).unwrap(), .., tag, on_recv).unwrap());
+                    ids.push(io.recv(fd, buf(1), .., tag, on_recv).unwrap());
                 }
                 Step::Cancel(i) if !ids.is_empty() => {
                     let _ = io.cancel(ids[i.index(ids.len())]);
@@ -221,14 +200,14 @@ proptest! {
                     let _ = io.reset_timeout(ids[i.index(ids.len())], ns);
                 }
                 Step::PeerSends => peer.write_all(b"z").unwrap(),
-                Step::Tick => io.tick(&mut log).unwrap(),
+                Step::Tick => io.tick(&mut ctx).unwrap(),
                 _ => {}
             }
         }
         io.cancel_all();
-        io.run_until_done(&mut log).unwrap();
+        io.run_until_done(&mut ctx).unwrap();
         for tag in 0..ids.len() as u64 {
-            prop_assert_eq!(count(&log, tag), 1, "op {} in {:?}", tag, log.events);
+            prop_assert_eq!(ctx.count(tag), 1, "op {} in {:?}", tag, ctx.log);
         }
     }
 }
