@@ -30,8 +30,10 @@ use twinio::{DirectIo, FileDriver, IO, IoOptions};
 // The workloads and both sides of them, shared with the `compare` benchmark.
 #[path = "../benches/compare/files.rs"]
 mod files;
+mod support;
 
 use files::{FileWork, Files};
+use support::{flag, median};
 
 const FILE_SIZE: u64 = 64 << 20;
 
@@ -49,20 +51,10 @@ fn per_op(ops: u64, run: impl FnOnce()) -> f64 {
     start.elapsed().as_nanos() as f64 / ops as f64
 }
 
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(|a, b| a.total_cmp(b));
-    values[values.len() / 2]
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let direct_io = args.iter().any(|a| a == "--direct");
-    let reps: usize = args
-        .iter()
-        .position(|a| a == "--reps")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(7);
+    let reps = flag(&args, "--reps", 7) as usize;
 
     let driver = match args.iter().position(|a| a == "--driver").map(|i| args.get(i + 1)) {
         None => FileDriver::Auto,
