@@ -107,9 +107,8 @@ mod pool {
 
     #[test]
     fn sixty_four_concurrent_file_ops_on_worker_threads() {
-        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("pool");
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(format!("data-{}", std::process::id()));
+        let dir = support::temp_dir("pool");
+        let path = dir.join("data");
         let file = std::fs::File::options()
             .read(true)
             .write(true)
@@ -147,7 +146,6 @@ mod pool {
         assert_eq!(files.closed, 1);
         assert_eq!(files.read.len(), 72);
         assert!(files.read[64..].iter().all(|(_, bytes)| bytes.len() == 4096));
-        std::fs::remove_file(path).unwrap();
     }
 }
 
