@@ -49,6 +49,7 @@ use pingpong_mio::PingPongMio;
 use pingpong_tokio::PingPongTokio;
 use svg::Group;
 use timers::{FlushCost, TimersIo, TimersTokio};
+use twinio::{DirectIo, FileDriver, IO, IoOptions};
 
 #[global_allocator]
 static GLOBAL: alloc::Counting = alloc::Counting;
@@ -326,7 +327,12 @@ fn file_workloads(settings: &Settings, rows: &mut Vec<Row>) {
     if !works.iter().any(|(name, _, _)| settings.wants(name)) {
         return;
     }
-    let mut files = Files::new();
+    // The loop thread: this workload measures the engine's cost per op
+    // against the same syscalls (one op at a time, page cache warm); the
+    // file drivers are compared in examples/bench_uring.rs.
+    let options = IoOptions::new(8).file_driver(FileDriver::LoopThread);
+    let io = IO::with_options(options).expect("init");
+    let mut files = Files::new(io, "bench-compare-files", 32 << 20, DirectIo::Disabled);
     for (name, work, ops) in works {
         if !settings.wants(name) {
             continue;

@@ -31,6 +31,10 @@ use twinio::{
 };
 use twinio::{FaultConfig, SimIO};
 
+mod support;
+
+use support::{flag, median};
+
 const FILE_SIZE: u64 = 16 << 20;
 const BLOCK: usize = 4096;
 
@@ -121,19 +125,6 @@ fn open_file<I: Io<Context = Ctx>>(io: &mut I, dir: &Path) -> Fd {
 fn context(fd: Fd) -> Ctx {
     let buffer = Buffer::from_slice(&[0x5a; BLOCK]).expect("buffer");
     Ctx { fd, remaining: 0, state: 1, failed: 0, buffer: Some(buffer) }
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(|a, b| a.total_cmp(b));
-    values[values.len() / 2]
-}
-
-fn flag(args: &[String], name: &str, default: u64) -> u64 {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(default)
 }
 
 /// Runs `ops` operations on a fresh `SimIO` per repetition; returns the

@@ -33,6 +33,10 @@ use twinio::{
 };
 use twinio::{CrashPolicy, FaultConfig, SimIO};
 
+mod support;
+
+use support::{flag, median};
+
 const FILE_SIZE: u64 = 64 << 20;
 const SECTORS: u64 = FILE_SIZE / SECTOR_SIZE as u64;
 const FSYNC_EVERY: u64 = 16;
@@ -140,19 +144,6 @@ fn run(writes: u64, crash_every: Option<u64>, seed: u64) -> (f64, u64) {
         io.run_until_done(&mut ctx).expect("run");
     }
     (seconds, ctx.verify_failures)
-}
-
-fn flag(args: &[String], name: &str, default: u64) -> u64 {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(default)
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(|a, b| a.total_cmp(b));
-    values[values.len() / 2]
 }
 
 fn main() {

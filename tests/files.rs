@@ -1,5 +1,6 @@
-//! Data files on both backends: round trips at offsets, end of file, the
-//! lock on a second open, and refused open arguments.
+//! Data files on both backends: round trips at offsets (every fsync mode,
+//! reopened), end of file, the lock on a second open (also through another
+//! path), and refused open arguments.
 
 mod support;
 
@@ -52,6 +53,57 @@ fn data_file_round_trips_at_offsets<B: Backend<Ctx>>() {
     f.close(fd).unwrap();
     f.close(f.dir).unwrap();
     assert_eq!(f.io.in_flight(), 0);
+}
+
+/// Writes at offsets, made durable by every fsync mode, read back before
+/// and after a reopen; the file is locked also through another path that
+/// names it; a closed directory descriptor is refused.
+fn write_read_round_trips_at_offsets<B: Backend<Ctx>>() {
+    // Exclusive: the directory is closed twice, and no other test may be
+    // handed its number in between.
+    let _g = B::exclusive();
+    let tmp = B::dir("offsets");
+    B::mkdir(&tmp.join("node"));
+    let mut f = Files::new(B::io(16), tmp.join("node"));
+    let size = 16 * SECTOR as u64;
+    let fd = f.open("data", size, FilePurpose::Format).unwrap();
+    let writes: [(u64, usize); 4] = [
+        (0, SECTOR),
+        (3 * SECTOR as u64, 2 * SECTOR),
+        (5 * SECTOR as u64 + 100, 333),
+        (size - 10, 10),
+    ];
+    for (i, &(offset, len)) in writes.iter().enumerate() {
+        assert_eq!(f.write(fd, &pattern(i as u64, len), offset), Ok(len), "write {i}");
+    }
+    for mode in [FsyncMode::Full, FsyncMode::Data, FsyncMode::Barrier, FsyncMode::FullOrPlain] {
+        assert_eq!(f.fsync_mode(fd, mode), Ok(()), "{mode:?}");
+    }
+    for (i, &(offset, len)) in writes.iter().enumerate() {
+        assert_eq!(f.read(fd, len, offset).unwrap(), pattern(i as u64, len), "write {i}");
+    }
+    // Untouched bytes of the formatted file read as zeros.
+    assert_eq!(f.read(fd, SECTOR, SECTOR as u64).unwrap(), vec![0; SECTOR]);
+    // A range inside a larger buffer lands at the start of the range.
+    let (buf, result) = f.read_range(fd, buffer(3 * SECTOR), SECTOR..2 * SECTOR, 0);
+    assert_eq!(result, Ok(SECTOR));
+    assert_eq!(&buf[SECTOR..2 * SECTOR], &pattern(0, SECTOR)[..]);
+    assert!(buf[..SECTOR].iter().all(|&b| b == 0));
+
+    // The data is there after close and reopen.
+    assert_eq!(f.close(fd), Ok(()));
+    let fd = f.open("data", size, FilePurpose::Open).unwrap();
+    for (i, &(offset, len)) in writes.iter().enumerate() {
+        assert_eq!(f.read(fd, len, offset).unwrap(), pattern(i as u64, len), "reopened {i}");
+    }
+    // The same file through another directory path that names it.
+    let parent = f.open_dir(&*tmp);
+    let other_path = f.open_in(parent, "node/data", size, FilePurpose::Open, DirectIo::Disabled);
+    assert_eq!(other_path, Err(OpenError::Locked));
+    assert_eq!(f.close(parent), Ok(()));
+    assert_eq!(f.close(fd), Ok(()));
+    assert_eq!(f.close(f.dir), Ok(()));
+    assert_eq!(f.close(f.dir), Err(CloseError::BadFileDescriptor));
 }
 
 fn data_file_reads_at_end_of_file<B: Backend<Ctx>>() {
@@ -142,6 +194,7 @@ fn data_file_writes_past_the_end_are_refused<B: Backend<Ctx>>() {
 
 both_backends!(
     data_file_round_trips_at_offsets,
+    write_read_round_trips_at_offsets,
     data_file_reads_at_end_of_file,
     data_file_writes_past_the_end_are_refused,
     second_open_of_a_data_file_is_locked,

@@ -232,15 +232,16 @@ struct Pair {
     sent: Option<(Buffer, Result<usize, SendError>)>,
 }
 
-#[test]
-fn the_kernel_cuts_a_large_send_short_and_it_is_reported() {
-    let mut io: IO<Pair> = IO::init(8).unwrap();
-    let mut ctx = Pair::default();
-    let small =
-        SocketOptions { nodelay: true, recv_buffer_size: Some(4096), send_buffer_size: Some(4096) };
-    let listener = io.open_socket(AddressFamily::Ipv4, small).unwrap();
+/// Socket buffers small enough for a 1 MiB send to fill them.
+const SMALL_BUFFERS: SocketOptions =
+    SocketOptions { nodelay: true, recv_buffer_size: Some(4096), send_buffer_size: Some(4096) };
+
+/// A listener on loopback and a connection to it, every socket opened with
+/// `options`: (listener, client, accepted).
+fn connected_pair(io: &mut IO<Pair>, ctx: &mut Pair, options: SocketOptions) -> (Fd, Fd, Fd) {
+    let listener = io.open_socket(AddressFamily::Ipv4, options).unwrap();
     let address = io.listen(listener, "127.0.0.1:0".parse().unwrap(), 1).unwrap();
-    let client = io.open_socket(AddressFamily::Ipv4, small).unwrap();
+    let client = io.open_socket(AddressFamily::Ipv4, options).unwrap();
     io.accept(listener, 0, |ctx: &mut Pair, _: &mut IO<Pair>, done| {
         ctx.accepted = Some(done.result.unwrap())
     })
@@ -250,9 +251,26 @@ fn the_kernel_cuts_a_large_send_short_and_it_is_reported() {
         ctx.connected = true;
     })
     .unwrap();
-    while ctx.accepted.is_none() || !ctx.connected {
-        io.run_once(&mut ctx).unwrap();
+    io.run_until_done(ctx).unwrap();
+    assert!(ctx.connected, "connected");
+    (listener, client, ctx.accepted.expect("accepted"))
+}
+
+/// Closes every descriptor, each close succeeding, and checks nothing is
+/// left in flight.
+fn close_all(io: &mut IO<Pair>, ctx: &mut Pair, fds: &[Fd]) {
+    for &fd in fds {
+        io.close(fd, 0, |_, _, done| done.result.unwrap()).unwrap();
     }
+    io.run_until_done(ctx).unwrap();
+    assert_eq!(io.in_flight(), 0);
+}
+
+#[test]
+fn the_kernel_cuts_a_large_send_short_and_it_is_reported() {
+    let mut io: IO<Pair> = IO::init(8).unwrap();
+    let mut ctx = Pair::default();
+    let (listener, client, server) = connected_pair(&mut io, &mut ctx, SMALL_BUFFERS);
     // Nobody reads: a 1 MiB send cannot fit the socket buffers and must
     // complete with the count the kernel took, not block or fail.
     let len = 1 << 20;
@@ -279,11 +297,7 @@ fn the_kernel_cuts_a_large_send_short_and_it_is_reported() {
     io.cancel(rest).unwrap();
     io.run_until_done(&mut ctx).unwrap();
     assert_eq!(ctx.sent.take().unwrap().1, Err(SendError::Canceled));
-    for fd in [client, ctx.accepted.unwrap(), listener] {
-        io.close(fd, 0, |_, _, done| done.result.unwrap()).unwrap();
-    }
-    io.run_until_done(&mut ctx).unwrap();
-    assert_eq!(io.in_flight(), 0);
+    close_all(&mut io, &mut ctx, &[client, server, listener]);
 }
 
 /// What the close race test records, in callback order.
@@ -377,20 +391,7 @@ fn socket_options_are_applied_to_opened_and_accepted_sockets() {
         };
         let mut io: IO<Pair> = IO::init(8).unwrap();
         let mut ctx = Pair::default();
-        let listener = io.open_socket(AddressFamily::Ipv4, options).unwrap();
-        let address = io.listen(listener, "127.0.0.1:0".parse().unwrap(), 1).unwrap();
-        let client = io.open_socket(AddressFamily::Ipv4, options).unwrap();
-        io.accept(listener, 0, |ctx: &mut Pair, _: &mut IO<Pair>, done| {
-            ctx.accepted = Some(done.result.unwrap())
-        })
-        .unwrap();
-        io.connect(client, address, 0, |ctx: &mut Pair, _, done| {
-            done.result.unwrap();
-            ctx.connected = true;
-        })
-        .unwrap();
-        io.run_until_done(&mut ctx).unwrap();
-        let accepted = ctx.accepted.unwrap();
+        let (listener, client, accepted) = connected_pair(&mut io, &mut ctx, options);
         for (what, fd) in [("listener", listener), ("client", client), ("accepted", accepted)] {
             assert_eq!(descriptor_flags(fd), (true, true), "{what}: non-blocking, cloexec");
             let rcvbuf = socket_option(fd, libc::SOL_SOCKET, libc::SO_RCVBUF);
@@ -403,10 +404,7 @@ fn socket_options_are_applied_to_opened_and_accepted_sockets() {
             let set = socket_option(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY) != 0;
             assert_eq!(set, nodelay, "{what}: TCP_NODELAY");
         }
-        for fd in [client, accepted, listener] {
-            io.close(fd, 0, |_, _, done| done.result.unwrap()).unwrap();
-        }
-        io.run_until_done(&mut ctx).unwrap();
+        close_all(&mut io, &mut ctx, &[client, accepted, listener]);
     }
 }
 
@@ -419,22 +417,7 @@ fn a_parked_send_is_woken_by_the_peers_reset() {
     assert_ne!(unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) }, libc::SIG_ERR);
     let mut io: IO<Pair> = IO::init(8).unwrap();
     let mut ctx = Pair::default();
-    let small =
-        SocketOptions { nodelay: true, recv_buffer_size: Some(4096), send_buffer_size: Some(4096) };
-    let listener = io.open_socket(AddressFamily::Ipv4, small).unwrap();
-    let address = io.listen(listener, "127.0.0.1:0".parse().unwrap(), 1).unwrap();
-    let client = io.open_socket(AddressFamily::Ipv4, small).unwrap();
-    io.accept(listener, 0, |ctx: &mut Pair, _: &mut IO<Pair>, done| {
-        ctx.accepted = Some(done.result.unwrap())
-    })
-    .unwrap();
-    io.connect(client, address, 0, |ctx: &mut Pair, _, done| {
-        done.result.unwrap();
-        ctx.connected = true;
-    })
-    .unwrap();
-    io.run_until_done(&mut ctx).unwrap();
-    let server = ctx.accepted.unwrap();
+    let (listener, client, server) = connected_pair(&mut io, &mut ctx, SMALL_BUFFERS);
     let on_sent = |ctx: &mut Pair, _: &mut IO<Pair>, done: SendDone| {
         ctx.sent = Some((done.buffer, done.result));
     };
@@ -460,9 +443,5 @@ fn a_parked_send_is_woken_by_the_peers_reset() {
         matches!(result, Err(SendError::ConnectionResetByPeer | SendError::BrokenPipe)),
         "{result:?}"
     );
-    for fd in [client, listener] {
-        io.close(fd, 0, |_, _, done| done.result.unwrap()).unwrap();
-    }
-    io.run_until_done(&mut ctx).unwrap();
-    assert_eq!(io.in_flight(), 0);
+    close_all(&mut io, &mut ctx, &[client, listener]);
 }

@@ -3,6 +3,8 @@
 //! engine that submits its fsync before the write's callback ran must be
 //! able to lose the write in a crash, even though the fsync succeeded.
 
+mod support;
+
 #[path = "sim_storage_faults_harness/mod.rs"]
 mod harness;
 
@@ -18,11 +20,12 @@ fn lose_unsynced() -> FaultConfig {
 /// them; runs both to completion and checks both succeeded.
 fn write_and_fsync_together(s: &mut Sim, fd: Fd, data: &[u8]) {
     let buffer = Buffer::from_slice(data).unwrap();
-    s.io.write(fd, buffer, .., 0, 1, |_, _, done: WriteDone| assert_eq!(done.result, Ok(SECTOR)))
+    let f = &mut s.files;
+    f.io.write(fd, buffer, .., 0, 1, |_, _, done: WriteDone| assert_eq!(done.result, Ok(SECTOR)))
         .unwrap();
-    s.io.fsync(fd, FsyncMode::Full, 2, |_, _, done: FsyncDone| assert_eq!(done.result, Ok(())))
+    f.io.fsync(fd, FsyncMode::Full, 2, |_, _, done: FsyncDone| assert_eq!(done.result, Ok(())))
         .unwrap();
-    s.io.run_until_done(&mut s.ctx).unwrap();
+    f.io.run_until_done(&mut f.ctx).unwrap();
 }
 
 fn after_crash(s: &mut Sim) -> Vec<u8> {

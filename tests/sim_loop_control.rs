@@ -1,54 +1,20 @@
 //! Loop control on the twin, mirroring `tests/real_loop_control.rs` on the real
-//! IO: cancel before the first flush, after an operation waits, twice,
-//! racing its completion; timer reset earlier and later; run modes; timer
-//! order with ties; user events; and exactly one callback per operation
-//! under any interleaving (proptest). Virtual time makes every one of them
-//! instant and exact.
+//! IO: cancel before the first flush, after an operation waits, racing its
+//! completion; run modes jumping virtual time; timer order with ties; user
+//! events; and exactly one callback per operation under any interleaving
+//! (proptest). Virtual time makes every one of them instant and exact.
+//! (Cancel twice, timer reset and run_once/stop, the same on both backends,
+//! are in `loop_control.rs`.)
 
 use std::path::Path;
 
+mod support;
+
 use proptest::prelude::*;
+use support::scripted::*;
 use twinio::*;
 
-#[derive(Default)]
-struct Log {
-    /// (tag, outcome) for every callback, in order.
-    events: Vec<(u64, String)>,
-    stop_at: Option<u64>,
-    cancel_in_callback: Option<OpId>,
-}
-
-type Sim = SimIO<Log>;
-
-fn on_timeout(log: &mut Log, io: &mut Sim, done: TimeoutDone) {
-    log.events.push((done.tag, format!("timeout {:?}", done.result)));
-    if log.stop_at == Some(done.tag) {
-        io.stop();
-    }
-    if let Some(target) = log.cancel_in_callback.take() {
-        io.cancel(target).unwrap();
-    }
-}
-
-fn on_event(log: &mut Log, _: &mut Sim, done: EventDone) {
-    log.events.push((done.tag, format!("event {:?}", done.result)));
-}
-
-fn on_read(log: &mut Log, _: &mut Sim, done: ReadDone) {
-    let outcome = match done.result {
-        Ok(n) => format!("read {:?}", &done.buffer[..n.min(4)]),
-        Err(error) => format!("read {error:?}"),
-    };
-    log.events.push((done.tag, outcome));
-}
-
-fn on_write(log: &mut Log, _: &mut Sim, done: WriteDone) {
-    log.events.push((done.tag, format!("write {:?}", done.result)));
-}
-
-fn count(log: &Log, tag: u64) -> usize {
-    log.events.iter().filter(|(t, _)| *t == tag).count()
-}
+type Sim = SimIO<Ctx>;
 
 /// A twin whose storage operations take 1 ms of virtual time.
 fn slow_storage(seed: u64) -> (Sim, Fd) {
@@ -68,43 +34,40 @@ fn cancel_before_the_first_flush() {
     let (mut io, fd) = slow_storage(1);
     let id = io.write(fd, Buffer::from_slice(b"gone").unwrap(), .., 0, 1, on_write).unwrap();
     io.cancel(id).unwrap();
-    let mut log = Log::default();
-    io.run_until_done(&mut log).unwrap();
-    assert_eq!(log.events, [(1, "write Err(Canceled)".to_string())]);
+    let mut ctx = Ctx::default();
+    io.run_until_done(&mut ctx).unwrap();
+    assert_eq!(ctx.entries(), [(1, "Err(Canceled)")]);
     assert_eq!(io.cancel(id), Err(CancelError::NotRunning));
-    io.read(fd, Buffer::new(4).unwrap(), .., 0, 2, on_read).unwrap();
-    io.run_until_done(&mut log).unwrap();
-    assert_eq!(
-        log.events[1],
-        (2, "read [0, 0, 0, 0]".to_string()),
-        "a canceled write writes nothing"
-    );
+    io.read(fd, buf(4), .., 0, 2, on_read).unwrap();
+    io.run_until_done(&mut ctx).unwrap();
+    assert_eq!(ctx.entries()[1], (2, "Ok(4)"));
+    assert_eq!(ctx.buffers.last().unwrap()[..4], [0; 4], "a canceled write writes nothing");
 }
 
 #[test]
 fn cancel_after_the_operation_waits() {
     let (mut io, fd) = slow_storage(2);
-    let mut log = Log::default();
+    let mut ctx = Ctx::default();
     let id = io.write(fd, Buffer::from_slice(b"late").unwrap(), .., 0, 1, on_write).unwrap();
-    io.tick(&mut log).unwrap(); // issued: waiting out its latency
-    assert!(log.events.is_empty());
+    io.tick(&mut ctx).unwrap(); // issued: waiting out its latency
+    assert!(ctx.log.is_empty());
     assert_eq!(io.queued(), 1);
     io.cancel(id).unwrap();
     assert_eq!(io.queued(), 0);
-    io.tick(&mut log).unwrap();
-    assert_eq!(log.events, [(1, "write Err(Canceled)".to_string())]);
+    io.tick(&mut ctx).unwrap();
+    assert_eq!(ctx.entries(), [(1, "Err(Canceled)")]);
 
     // The same for an armed event listener.
     let event = io.open_event().unwrap();
     let id = io.event_listen(event, 3, on_event).unwrap();
-    io.tick(&mut log).unwrap();
+    io.tick(&mut ctx).unwrap();
     io.cancel(id).unwrap();
     io.event_trigger(event).unwrap(); // pending for the next listener
-    io.tick(&mut log).unwrap();
-    assert_eq!(log.events[1], (3, "event Err(Canceled)".to_string()));
+    io.tick(&mut ctx).unwrap();
+    assert_eq!(ctx.entries()[1], (3, "Err(Canceled)"));
     io.event_listen(event, 4, on_event).unwrap();
-    io.run_until_done(&mut log).unwrap();
-    assert_eq!(log.events[2], (4, "event Ok(())".to_string()));
+    io.run_until_done(&mut ctx).unwrap();
+    assert_eq!(ctx.entries()[2], (4, "Ok(())"));
 }
 
 #[test]
@@ -112,61 +75,18 @@ fn cancel_racing_completion_in_the_same_pass() {
     // A timer's callback cancels a write that became due in the same pass:
     // the cancel wins and the write never touches the file.
     let (mut io, fd) = slow_storage(3);
-    let mut log = Log::default();
+    let mut ctx = Ctx::default();
     io.timeout(1_000_000, 1, on_timeout).unwrap();
     let write = io.write(fd, Buffer::from_slice(b"race").unwrap(), .., 0, 2, on_write).unwrap();
-    io.tick(&mut log).unwrap(); // the write is issued: due at +1 ms, after the timer
-    log.cancel_in_callback = Some(write);
-    io.run_until_done(&mut log).unwrap();
-    assert_eq!(
-        log.events,
-        [(1, "timeout Ok(())".to_string()), (2, "write Err(Canceled)".to_string())]
-    );
-    io.read(fd, Buffer::new(4).unwrap(), .., 0, 3, on_read).unwrap();
-    io.run_until_done(&mut log).unwrap();
-    assert_eq!(log.events[2], (3, "read [0, 0, 0, 0]".to_string()));
-}
-
-#[test]
-fn cancel_twice_and_after_completion() {
-    let mut io = Sim::new(4, 8, FaultConfig::none());
-    let id = io.timeout(1_000_000_000, 7, on_timeout).unwrap();
-    io.cancel(id).unwrap();
-    assert_eq!(io.cancel(id), Err(CancelError::AlreadyCanceled));
-    assert_eq!(io.queued(), 0);
-    let mut log = Log::default();
-    io.run_until_done(&mut log).unwrap();
-    assert_eq!(log.events, [(7, "timeout Err(Canceled)".to_string())]);
-    assert_eq!(io.cancel(id), Err(CancelError::NotRunning));
-    let fresh = io.timeout(1_000_000_000, 8, on_timeout).unwrap();
-    assert_eq!(fresh.slot(), id.slot());
-    assert_eq!(io.cancel(id), Err(CancelError::NotRunning));
-    assert_eq!(io.cancel_all(), 1);
-    io.run_until_done(&mut log).unwrap();
-    assert_eq!(count(&log, 8), 1);
-}
-
-#[test]
-fn reset_moves_a_timer_earlier_or_later_without_a_callback_for_the_old_deadline() {
-    let mut io = Sim::new(5, 8, FaultConfig::none());
-    let start = io.now_ns();
-    let late = io.timeout(5_000_000_000, 1, on_timeout).unwrap();
-    let early = io.timeout(1_000_000, 2, on_timeout).unwrap();
-    io.timeout(2_000_000, 3, on_timeout).unwrap();
-    io.reset_timeout(late, 500_000).unwrap();
-    io.reset_timeout(early, 3_000_000).unwrap();
-    let mut log = Log::default();
-    io.run_until_done(&mut log).unwrap();
-    let tags: Vec<u64> = log.events.iter().map(|(tag, _)| *tag).collect();
-    assert_eq!(tags, [1, 3, 2]);
-    assert_eq!(io.now_ns() - start, 3_000_000, "virtual time jumped to the last deadline");
-    assert_eq!(io.reset_timeout(late, 1), Err(CancelError::NotRunning));
-    let event = io.open_event().unwrap();
-    let listener = io.event_listen(event, 9, on_event).unwrap();
-    assert_eq!(io.reset_timeout(listener, 1), Err(CancelError::NotATimeout));
-    io.cancel(listener).unwrap();
-    assert_eq!(io.reset_timeout(listener, 1), Err(CancelError::NotATimeout));
-    io.run_until_done(&mut log).unwrap();
+    io.tick(&mut ctx).unwrap(); // the write is issued: due at +1 ms, after the timer
+    ctx.on(1, Action::Cancel(write));
+    io.run_until_done(&mut ctx).unwrap();
+    assert_eq!(ctx.outcomes, ["cancel Ok(())"]);
+    assert_eq!(ctx.entries(), [(1, "Ok(())"), (2, "Err(Canceled)")]);
+    io.read(fd, buf(4), .., 0, 3, on_read).unwrap();
+    io.run_until_done(&mut ctx).unwrap();
+    assert_eq!(ctx.entries()[2], (3, "Ok(4)"));
+    assert_eq!(ctx.buffers.last().unwrap()[..4], [0; 4], "the canceled write wrote nothing");
 }
 
 #[test]
@@ -176,20 +96,19 @@ fn timers_fire_in_deadline_order_ties_in_submission_order() {
     for (tag, &ms) in deadlines.iter().enumerate() {
         io.timeout(ms * 1_000_000, tag as u64, on_timeout).unwrap();
     }
-    let mut log = Log::default();
-    io.run_until_done(&mut log).unwrap();
-    let tags: Vec<u64> = log.events.iter().map(|(tag, _)| *tag).collect();
-    assert_eq!(tags, [4, 1, 3, 7, 2, 6, 0, 5]);
+    let mut ctx = Ctx::default();
+    io.run_until_done(&mut ctx).unwrap();
+    assert_eq!(ctx.tags(), [4, 1, 3, 7, 2, 6, 0, 5]);
 }
 
 #[test]
 fn zero_timeout_is_a_yield() {
     let mut io = Sim::new(7, 8, FaultConfig::none());
-    let mut log = Log::default();
+    let mut ctx = Ctx::default();
     io.timeout(0, 1, on_timeout).unwrap();
     let start = io.now_ns();
-    io.tick(&mut log).unwrap();
-    assert_eq!(log.events.len(), 1);
+    io.tick(&mut ctx).unwrap();
+    assert_eq!(ctx.log.len(), 1);
     assert_eq!(io.now_ns(), start, "no time passed");
     // The twin is a `Clock` too, reading the same virtual time.
     fn read<T: Clock>(clock: &T) -> u64 {
@@ -199,76 +118,67 @@ fn zero_timeout_is_a_yield() {
     assert!(format!("{io:?}").contains("seed: 7"));
 }
 
+/// What only virtual time does: a run or a waiting flush with nothing due
+/// jumps straight to its end or to the next deadline. (run_once and stop:
+/// `loop_control.rs`, `run_once_runs_at_least_one_callback_and_stop_ends_a_run`.)
 #[test]
-fn run_modes_and_stop() {
+fn run_modes_jump_virtual_time_to_the_next_deadline() {
     let mut io = Sim::new(8, 8, FaultConfig::none());
-    let mut log = Log::default();
-    io.run_once(&mut log).unwrap(); // nothing in flight: returns at once
-    io.timeout(1_000_000, 1, on_timeout).unwrap();
+    let mut ctx = Ctx::default();
     io.timeout(60_000_000_000, 2, on_timeout).unwrap();
-    io.run_once(&mut log).unwrap();
-    assert_eq!(log.events.len(), 1);
-    assert_eq!(io.in_flight(), 1);
-
-    log.stop_at = Some(3);
-    io.timeout(1_000_000, 3, on_timeout).unwrap();
-    let start = io.now_ns();
-    io.run_for_ns(&mut log, 30_000_000_000).unwrap();
-    assert_eq!(io.now_ns() - start, 1_000_000, "stopped right after the timer");
-    assert_eq!(log.events.last().unwrap().0, 3);
 
     // run_for_ns with nothing due jumps straight to its end.
     let start = io.now_ns();
-    io.run_for_ns(&mut log, 5_000_000_000).unwrap();
+    io.run_for_ns(&mut ctx, 5_000_000_000).unwrap();
     assert_eq!(io.now_ns() - start, 5_000_000_000);
     assert_eq!(io.in_flight(), 1);
-    io.run_until_done(&mut log).unwrap();
-    assert_eq!(count(&log, 2), 1);
+    assert!(ctx.log.is_empty());
+    io.run_until_done(&mut ctx).unwrap();
+    assert_eq!(ctx.count(2), 1);
     assert_eq!(io.in_flight(), 0);
 
     // A flush that waits with nothing due but a timer pending jumps to it.
     io.timeout(7_000, 4, on_timeout).unwrap();
     let start = io.now_ns();
-    io.flush(&mut log, true).unwrap();
+    io.flush(&mut ctx, true).unwrap();
     assert_eq!(io.now_ns() - start, 7_000);
-    assert_eq!(count(&log, 4), 1);
-}
-
-fn reenter(log: &mut Log, io: &mut Sim, done: TimeoutDone) {
-    let outcome = (io.tick(log), io.run_for_ns(log, 1), io.run_once(log), io.run_until_done(log));
-    log.events.push((done.tag, format!("{outcome:?}")));
+    assert_eq!(ctx.count(4), 1);
 }
 
 #[test]
 fn running_the_loop_from_a_callback_is_refused() {
     let mut io = Sim::new(9, 8, FaultConfig::none());
-    io.timeout(0, 1, reenter).unwrap();
-    let mut log = Log::default();
-    io.run_until_done(&mut log).unwrap();
-    let refused = Err::<(), _>(RunError::Reentrant);
-    assert_eq!(log.events[0].1, format!("{:?}", (refused, refused, refused, refused)));
+    io.timeout(0, 1, on_timeout).unwrap();
+    let mut ctx = Ctx::default();
+    ctx.on(1, Action::Reenter);
+    io.run_until_done(&mut ctx).unwrap();
+    let r = Err::<(), _>(RunError::Reentrant);
+    let refused =
+        format!("flush {r:?} tick {r:?} run_for_ns {r:?} run_once {r:?} run_until_done {r:?}");
+    assert_eq!(ctx.outcomes, [refused]);
+    assert_eq!(ctx.entries(), [(1, "Ok(())")]);
 }
 
 #[test]
 fn user_events_coalesce_and_close_cancels_the_listener() {
     let mut io = Sim::new(10, 8, FaultConfig::none());
-    let mut log = Log::default();
+    let mut ctx = Ctx::default();
     let event = io.open_event().unwrap();
     io.event_listen(event, 1, on_event).unwrap();
     assert_eq!(io.event_listen(event, 2, on_event), Err(SubmitError::AlreadyListening));
     io.event_trigger(event).unwrap();
     io.event_trigger(event).unwrap();
-    io.run_until_done(&mut log).unwrap();
-    assert_eq!(log.events, [(1, "event Ok(())".to_string())]);
+    io.run_until_done(&mut ctx).unwrap();
+    assert_eq!(ctx.entries(), [(1, "Ok(())")]);
     // A trigger with no listener is kept for the next one.
     io.event_trigger(event).unwrap();
     io.event_listen(event, 3, on_event).unwrap();
-    io.tick(&mut log).unwrap();
-    assert_eq!(count(&log, 3), 1);
+    io.tick(&mut ctx).unwrap();
+    assert_eq!(ctx.count(3), 1);
     io.event_listen(event, 4, on_event).unwrap();
     io.close_event(event).unwrap();
-    io.run_until_done(&mut log).unwrap();
-    assert_eq!(log.events.last().unwrap(), &(4, "event Err(Canceled)".to_string()));
+    io.run_until_done(&mut ctx).unwrap();
+    assert_eq!(ctx.entries().last(), Some(&(4, "Err(Canceled)")));
     assert_eq!(io.event_trigger(event), Err(EventError::UnknownEvent));
     assert_eq!(io.close_event(event), Err(EventError::UnknownEvent));
     assert_eq!(io.event_listen(event, 5, on_event), Err(SubmitError::UnknownEvent));
@@ -308,7 +218,7 @@ proptest! {
     fn every_op_gets_exactly_one_callback(steps in proptest::collection::vec(step(), 1..60)) {
         let (mut io, fd) = slow_storage(11);
         let event = io.open_event().unwrap();
-        let mut log = Log::default();
+        let mut ctx = Ctx::default();
         let mut ids = Vec::new();
         for step in steps {
             let tag = ids.len() as u64;
@@ -330,16 +240,16 @@ proptest! {
                 Step::Reset(i, ns) if !ids.is_empty() => {
                     let _ = io.reset_timeout(ids[i.index(ids.len())], ns);
                 }
-                Step::Tick => io.tick(&mut log).unwrap(),
-                Step::RunFor(ns) => io.run_for_ns(&mut log, ns).unwrap(),
+                Step::Tick => io.tick(&mut ctx).unwrap(),
+                Step::RunFor(ns) => io.run_for_ns(&mut ctx, ns).unwrap(),
                 _ => {}
             }
         }
         io.cancel_all();
-        io.run_until_done(&mut log).unwrap();
+        io.run_until_done(&mut ctx).unwrap();
         prop_assert_eq!(io.in_flight(), 0);
         for tag in 0..ids.len() as u64 {
-            prop_assert_eq!(count(&log, tag), 1, "op {} in {:?}", tag, log.events);
+            prop_assert_eq!(ctx.count(tag), 1, "op {} in {:?}", tag, ctx.log);
         }
     }
 }

@@ -39,18 +39,26 @@ fn address(text: &str) -> SocketAddr {
     text.parse().unwrap()
 }
 
-/// Node 0 listens at 10.0.0.1:7000; node 1 connects. Returns the server's
-/// accepted socket and the client's socket, with node 0 current.
-fn connected(io: &mut Sim, ctx: &mut Ctx) -> (NodeId, Fd, Fd) {
+/// Node 0 listens at `at` (with `backlog`) and accepts once; a new node
+/// connects to it. Returns the new node, its socket and the address bound,
+/// with node 0 current.
+fn connecting(io: &mut Sim, at: &str, backlog: u32) -> (NodeId, Fd, SocketAddr) {
     let listener = io.open_socket(AddressFamily::Ipv4, SocketOptions::default()).unwrap();
-    let bound = io.listen(listener, address("10.0.0.1:7000"), 16).unwrap();
-    assert_eq!(bound, address("10.0.0.1:7000"));
+    let bound = io.listen(listener, address(at), backlog).unwrap();
     io.accept(listener, 0, on_accept).unwrap();
     let client_node = io.add_node();
     io.set_current_node(client_node).unwrap();
     let client = io.open_socket(AddressFamily::Ipv4, SocketOptions::default()).unwrap();
     io.connect(client, bound, 0, on_connect).unwrap();
     io.set_current_node(NodeId::FIRST).unwrap();
+    (client_node, client, bound)
+}
+
+/// Node 0 listens at 10.0.0.1:7000; node 1 connects. Returns the server's
+/// accepted socket and the client's socket, with node 0 current.
+fn connected(io: &mut Sim, ctx: &mut Ctx) -> (NodeId, Fd, Fd) {
+    let (client_node, client, bound) = connecting(io, "10.0.0.1:7000", 16);
+    assert_eq!(bound, address("10.0.0.1:7000"));
     while ctx.accepted.is_empty() || ctx.connected.is_empty() {
         io.run_once(ctx).unwrap();
     }
@@ -198,14 +206,7 @@ fn crashed_node_peer_sees_a_reset() {
 fn ping_pong(seed: u64, rounds: u32) -> (u64, usize) {
     let mut io = Sim::new(seed, 64, FaultConfig::swarm(seed));
     let mut ctx = Ctx::default();
-    let listener = io.open_socket(AddressFamily::Ipv4, SocketOptions::default()).unwrap();
-    let bound = io.listen(listener, address("10.0.0.1:0"), 4).unwrap();
-    io.accept(listener, 0, on_accept).unwrap();
-    let client_node = io.add_node();
-    io.set_current_node(client_node).unwrap();
-    let client = io.open_socket(AddressFamily::Ipv4, SocketOptions::default()).unwrap();
-    io.connect(client, bound, 0, on_connect).unwrap();
-    io.set_current_node(NodeId::FIRST).unwrap();
+    let (client_node, client, _) = connecting(&mut io, "10.0.0.1:0", 4);
     io.run_for_ns(&mut ctx, 1_000_000_000).unwrap();
     let (Some(Ok(server)), Some(Ok(()))) = (ctx.accepted.pop(), ctx.connected.pop()) else {
         return (io.trace_hash(), 0);

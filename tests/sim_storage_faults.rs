@@ -2,6 +2,8 @@
 //! fire, to have its documented effect, and to replay identically from its
 //! seed. (Crash, open and latency faults: `sim_storage_faults_crash.rs`.)
 
+mod support;
+
 #[path = "sim_storage_faults_harness/mod.rs"]
 mod harness;
 
@@ -240,8 +242,8 @@ fn misdirected_write_spares_exempt_files() {
         f.misdirected_write_other_file = Ratio::ONE;
     });
     let mut s = Sim::with(4, StorageFaults::default());
-    let node = s.io.current_node();
-    s.io.set_fault_exempt(node, std::path::Path::new("b"), true);
+    let node = s.files.io.current_node();
+    s.files.io.set_fault_exempt(node, std::path::Path::new("b"), true);
     let a = s.format("a");
     let b = s.format("b");
     s.set_storage(storage);

@@ -3,6 +3,8 @@
 //! checked to fire, to have its documented effect, and to replay
 //! identically from its seed.
 
+mod support;
+
 #[path = "sim_storage_faults_harness/mod.rs"]
 mod harness;
 
@@ -109,9 +111,10 @@ fn writes_in_flight_at_a_crash_may_land_or_not() {
             let mut s = Sim::new(seed, faults);
             let fd = s.format("f");
             let buffer = Buffer::from_slice(&[block(0, 1), block(1, 1)].concat()).unwrap();
-            s.io.write(fd, buffer, .., 0, 0, |_, _, _| panic!("the crash drops the callback"))
+            let f = &mut s.files;
+            f.io.write(fd, buffer, .., 0, 0, |_, _, _| panic!("the crash drops the callback"))
                 .unwrap();
-            s.io.flush(&mut s.ctx, false).unwrap(); // issued, its latency running
+            f.io.flush(&mut f.ctx, false).unwrap(); // issued, its latency running
             s.crash();
             let fd = s.open("f", FilePurpose::Open, false).unwrap();
             let got = s.read(fd, 2 * SECTOR, 0).unwrap();

@@ -1,16 +1,17 @@
-//! File workloads through `IO` against the same syscalls issued directly,
-//! the approach of `examples/bench_files.rs`: 4 KiB reads and writes at
-//! random sector offsets of a file in the page cache (the engine's overhead
-//! per operation), and sequential 1 MiB writes each followed by a full
-//! fsync (device bound). Through `IO` each callback submits the next
-//! operation, the way a storage engine chains file IO.
+//! File workloads through `IO` against the same syscalls issued directly:
+//! 4 KiB reads and writes at random sector offsets of a file in the page
+//! cache (the engine's overhead per operation), and sequential 1 MiB writes
+//! each followed by a full fsync (device bound). Through `IO` each callback
+//! submits the next operation, the way a storage engine chains file IO.
+//!
+//! Shared by the `compare` benchmark and `examples/bench_files.rs` (which
+//! includes this file), so both measure the same program.
 
 use std::path::{Path, PathBuf};
 
 use twinio::{Buffer, DirectIo, Fd, FilePurpose, FsyncDone, FsyncMode, IO, Io, ReadDone};
-use twinio::{FileDriver, IoOptions, SECTOR_SIZE, WriteDone};
+use twinio::{FileDriver, SECTOR_SIZE, WriteDone};
 
-const FILE_SIZE: u64 = 32 << 20;
 const SMALL: usize = 4096;
 const LARGE: usize = 1 << 20;
 
@@ -21,21 +22,27 @@ pub enum FileWork {
     SeqWriteFsync,
 }
 
-/// xorshift64*: a fixed sequence of sector offsets, identical for both sides.
-struct Offsets(u64);
+/// xorshift64*: a fixed sequence of sector offsets in a file of `size`
+/// bytes, identical for both sides.
+struct Offsets {
+    state: u64,
+    size: u64,
+}
 
 impl Offsets {
     fn next_sector(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        let x = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d);
-        (x % (FILE_SIZE / SECTOR_SIZE as u64)) * SECTOR_SIZE as u64
+        self.state ^= self.state >> 12;
+        self.state ^= self.state << 25;
+        self.state ^= self.state >> 27;
+        let x = self.state.wrapping_mul(0x2545_f491_4f6c_dd1d);
+        (x % (self.size / SECTOR_SIZE as u64)) * SECTOR_SIZE as u64
     }
 }
 
-struct Ctx {
+/// The context of the benchmark's `IO`.
+pub struct Ctx {
     fd: Fd,
+    file_size: u64,
     remaining: u64,
     offsets: Offsets,
     next_sequential: u64,
@@ -79,7 +86,7 @@ fn on_fsync(ctx: &mut Ctx, io: &mut IO<Ctx>, done: FsyncDone) {
     }
     let buffer = ctx.large.take().expect("buffer");
     let offset = ctx.next_sequential;
-    ctx.next_sequential = (offset + LARGE as u64) % FILE_SIZE;
+    ctx.next_sequential = (offset + LARGE as u64) % ctx.file_size;
     io.write(ctx.fd, buffer, .., offset, 0, on_large_write).expect("submit write");
 }
 
@@ -89,31 +96,27 @@ pub struct Files {
     ctx: Ctx,
     dir_path: PathBuf,
     direct_buffers: (Buffer, Buffer),
+    /// Whether a pass waits for completions: the loop thread completes a
+    /// file operation in the pass that attempts it, the other drivers later.
+    wait: bool,
 }
 
 impl Files {
-    pub fn new() -> Files {
-        let dir_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-compare-files");
+    /// Formats and fills a `file_size`-byte file in `target/<dir_name>`
+    /// (on the disk, not a tmpfs) with `io`, opened with `direct_io`.
+    pub fn new(mut io: IO<Ctx>, dir_name: &str, file_size: u64, direct_io: DirectIo) -> Files {
+        let dir_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join(dir_name);
         let _ = std::fs::remove_dir_all(&dir_path);
         std::fs::create_dir_all(&dir_path).expect("create bench directory");
-        // The loop thread: this workload measures the engine's cost per op
-        // against the same syscalls (one op at a time, page cache warm);
-        // the file drivers are compared in examples/bench_uring.rs.
-        let options = IoOptions::new(8).file_driver(FileDriver::LoopThread);
-        let mut io: IO<Ctx> = IO::with_options(options).expect("init");
         let dir = io.open_dir(&dir_path).expect("open_dir");
         let fd = io
-            .open_data_file(
-                dir,
-                Path::new("bench.dat"),
-                FILE_SIZE,
-                FilePurpose::Format,
-                DirectIo::Disabled,
-            )
+            .open_data_file(dir, Path::new("bench.dat"), file_size, FilePurpose::Format, direct_io)
             .expect("format bench file");
+        // Filled once, so that reads hit written blocks.
         let fill = Buffer::from_slice(&vec![0x11u8; LARGE]).expect("buffer");
-        for i in 0..FILE_SIZE / LARGE as u64 {
-            // SAFETY: `fill` is valid for reads of LARGE bytes.
+        for i in 0..file_size / LARGE as u64 {
+            // SAFETY: `fill` is valid for reads of LARGE bytes (and
+            // sector-aligned, for direct IO).
             let n = unsafe {
                 libc::pwrite(fd.raw(), fill.as_ptr().cast(), LARGE, (i * LARGE as u64) as i64)
             };
@@ -122,22 +125,24 @@ impl Files {
         assert_eq!(full_sync(fd.raw()), 0, "fsync");
         let ctx = Ctx {
             fd,
+            file_size,
             remaining: 0,
-            offsets: Offsets(1),
+            offsets: Offsets { state: 1, size: file_size },
             next_sequential: 0,
             small: Some(Buffer::from_slice(&[0x5a; SMALL]).expect("buffer")),
             large: Some(Buffer::from_slice(&vec![0xa5; LARGE]).expect("buffer")),
         };
         let direct_buffers =
             (Buffer::new(SMALL).expect("buffer"), Buffer::new(LARGE).expect("buffer"));
-        Files { io, ctx, dir_path, direct_buffers }
+        let wait = io.file_driver() != FileDriver::LoopThread;
+        Files { io, ctx, dir_path, direct_buffers, wait }
     }
 
     /// Runs `ops` operations through `IO`.
     pub fn through_io(&mut self, work: FileWork, ops: u64, seed: u64) {
         let (io, ctx) = (&mut self.io, &mut self.ctx);
         ctx.remaining = ops;
-        ctx.offsets = Offsets(seed);
+        ctx.offsets.state = seed;
         match work {
             FileWork::RandRead => {
                 let buffer = ctx.small.take().expect("idle buffer");
@@ -156,14 +161,15 @@ impl Files {
             }
         }
         while ctx.remaining > 0 {
-            io.flush(ctx, false).expect("flush");
+            io.flush(ctx, self.wait).expect("flush");
         }
     }
 
     /// The same syscalls in a plain loop.
     pub fn direct(&mut self, work: FileWork, ops: u64, seed: u64) {
         let fd = self.ctx.fd.raw();
-        let mut offsets = Offsets(seed);
+        let file_size = self.ctx.file_size;
+        let mut offsets = Offsets { state: seed, size: file_size };
         let (small, large) = &mut self.direct_buffers;
         for i in 0..ops {
             let (n, len) = match work {
@@ -187,7 +193,7 @@ impl Files {
                     SMALL,
                 ),
                 FileWork::SeqWriteFsync => {
-                    let offset = (i * LARGE as u64) % FILE_SIZE;
+                    let offset = (i * LARGE as u64) % file_size;
                     // SAFETY: `large` is valid for reads of LARGE bytes.
                     let n =
                         unsafe { libc::pwrite(fd, large.as_ptr().cast(), LARGE, offset as i64) };

@@ -119,9 +119,7 @@ fn cancel_parked_accept<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome 
     ticks(io, &mut c, 2);
     cancel(io, &mut c, 1);
     wait(io, &mut c, 1);
-    let s = socket(io, &mut c, AddressFamily::Ipv4);
-    connect(io, &mut c, s, bound, 2);
-    wait(io, &mut c, 2);
+    client_v4(io, &mut c, bound, 2);
     accept(io, &mut c, l, 3);
     wait(io, &mut c, 3);
     finish(io, c, env, base)

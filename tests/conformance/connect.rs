@@ -100,9 +100,7 @@ fn connect_twice_in_one_pass<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Out
 fn connect_after_refused<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
     let (mut c, base) = begin(io, env);
     let dead = dead_address(io, &mut c, env.v4);
-    let s = socket(io, &mut c, AddressFamily::Ipv4);
-    connect(io, &mut c, s, dead, 1);
-    wait(io, &mut c, 1);
+    let s = client_v4(io, &mut c, dead, 1);
     connect(io, &mut c, s, dead, 2);
     wait(io, &mut c, 2);
     finish(io, c, env, base)
@@ -154,9 +152,7 @@ fn v6_wildcard<I: Io<Context = Ctx>>(io: &mut I, c: &mut Ctx) -> (Fd, u16) {
 fn connect_v4_to_v6_wildcard_listener<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
     let (mut c, base) = begin(io, env);
     let (l, port) = v6_wildcard(io, &mut c);
-    let s = socket(io, &mut c, AddressFamily::Ipv4);
-    connect(io, &mut c, s, SocketAddr::new(env.v4, port), 1);
-    wait(io, &mut c, 1);
+    client_v4(io, &mut c, SocketAddr::new(env.v4, port), 1);
     accept(io, &mut c, l, 2);
     wait(io, &mut c, 2);
     finish(io, c, env, base)
@@ -279,12 +275,8 @@ fn listen_after_listener_closed<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> 
 fn accept_two_in_order<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
     let (mut c, base) = begin(io, env);
     let (l, bound) = listener_v4(io, &mut c);
-    let a = socket(io, &mut c, AddressFamily::Ipv4);
-    connect(io, &mut c, a, bound, 1);
-    wait(io, &mut c, 1);
-    let b = socket(io, &mut c, AddressFamily::Ipv4);
-    connect(io, &mut c, b, bound, 2);
-    wait(io, &mut c, 2);
+    let a = client_v4(io, &mut c, bound, 1);
+    client_v4(io, &mut c, bound, 2);
     settle(io, &mut c);
     accept(io, &mut c, l, 3);
     wait(io, &mut c, 3);
@@ -342,9 +334,7 @@ fn three_clients_accepted_in_order<I: Io<Context = Ctx>>(io: &mut I, env: &Env) 
     let (l, bound) = listener_v4(io, &mut c);
     let mut clients = Vec::new();
     for tag in 1..4 {
-        let s = socket(io, &mut c, AddressFamily::Ipv4);
-        connect(io, &mut c, s, bound, tag);
-        wait(io, &mut c, tag);
+        let s = client_v4(io, &mut c, bound, tag);
         clients.push(s);
     }
     settle(io, &mut c);
@@ -370,9 +360,7 @@ fn three_clients_accepted_in_order<I: Io<Context = Ctx>>(io: &mut I, env: &Env) 
 fn peer_closed_before_accept<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
     let (mut c, base) = begin(io, env);
     let (l, bound) = listener_v4(io, &mut c);
-    let s = socket(io, &mut c, AddressFamily::Ipv4);
-    connect(io, &mut c, s, bound, 1);
-    wait(io, &mut c, 1);
+    let s = client_v4(io, &mut c, bound, 1);
     send(io, &mut c, s, b"bye", 2);
     wait(io, &mut c, 2);
     close(io, &mut c, s, 3);
@@ -393,12 +381,8 @@ fn backlog_full<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
     let (mut c, base) = begin(io, env);
     let l = socket(io, &mut c, AddressFamily::Ipv4);
     let bound = listen(io, &mut c, l, env.any_v4(), 1).unwrap();
-    let a = socket(io, &mut c, AddressFamily::Ipv4);
-    connect(io, &mut c, a, bound, 1);
-    wait(io, &mut c, 1);
-    let b = socket(io, &mut c, AddressFamily::Ipv4);
-    connect(io, &mut c, b, bound, 2);
-    wait(io, &mut c, 2);
+    client_v4(io, &mut c, bound, 1);
+    client_v4(io, &mut c, bound, 2);
     finish(io, c, env, base)
 }
 
@@ -408,9 +392,7 @@ fn backlog_overflow<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
     let (mut c, base) = begin(io, env);
     let l = socket(io, &mut c, AddressFamily::Ipv4);
     let bound = listen(io, &mut c, l, env.any_v4(), 0).unwrap();
-    let a = socket(io, &mut c, AddressFamily::Ipv4);
-    connect(io, &mut c, a, bound, 1);
-    wait(io, &mut c, 1);
+    client_v4(io, &mut c, bound, 1);
     let b = socket(io, &mut c, AddressFamily::Ipv4);
     connect(io, &mut c, b, bound, 2);
     settle(io, &mut c);

@@ -158,6 +158,20 @@ pub fn pair<I: Io<Context = Ctx>>(io: &mut I, ctx: &mut Ctx, address: SocketAddr
     (lfd, client, server)
 }
 
+/// Opens an IPv4 socket, connects it to `address` with `tag` and waits for
+/// that completion, whatever it is; the socket.
+pub fn client_v4<I: Io<Context = Ctx>>(
+    io: &mut I,
+    ctx: &mut Ctx,
+    address: SocketAddr,
+    tag: u64,
+) -> Fd {
+    let s = socket(io, ctx, AddressFamily::Ipv4);
+    connect(io, ctx, s, address, tag);
+    wait(io, ctx, tag);
+    s
+}
+
 /// A port nothing listens on: bound, then closed.
 pub fn dead_address<I: Io<Context = Ctx>>(io: &mut I, ctx: &mut Ctx, ip: IpAddr) -> SocketAddr {
     let (fd, bound) = listener(io, ctx, SocketAddr::new(ip, 0));
@@ -323,9 +337,7 @@ pub fn listener_v4<I: Io<Context = Ctx>>(io: &mut I, c: &mut Ctx) -> (Fd, Socket
 pub fn refused_socket<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> (Ctx, i32, Fd) {
     let (mut c, base) = begin(io, env);
     let dead = dead_address(io, &mut c, env.v4);
-    let s = socket(io, &mut c, AddressFamily::Ipv4);
-    connect(io, &mut c, s, dead, 1);
-    wait(io, &mut c, 1);
+    let s = client_v4(io, &mut c, dead, 1);
     (c, base, s)
 }
 

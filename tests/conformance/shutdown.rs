@@ -129,9 +129,7 @@ fn shutdown_listener<I: Io<Context = Ctx>>(io: &mut I, env: &Env, how: Shutdown)
     let (mut c, base) = begin(io, env);
     let (l, bound) = listener_v4(io, &mut c);
     shutdown(io, &mut c, l, how);
-    let s = socket(io, &mut c, AddressFamily::Ipv4);
-    connect(io, &mut c, s, bound, 1);
-    wait(io, &mut c, 1);
+    client_v4(io, &mut c, bound, 1);
     accept(io, &mut c, l, 2);
     wait(io, &mut c, 2);
     finish(io, c, env, base)
@@ -189,9 +187,7 @@ fn close_with_pending_recv_and_send<I: Io<Context = Ctx>>(io: &mut I, env: &Env)
 fn close_listener_with_backlog<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
     let (mut c, base) = begin(io, env);
     let (l, bound) = listener_v4(io, &mut c);
-    let s = socket(io, &mut c, AddressFamily::Ipv4);
-    connect(io, &mut c, s, bound, 1);
-    wait(io, &mut c, 1);
+    let s = client_v4(io, &mut c, bound, 1);
     settle(io, &mut c);
     close(io, &mut c, l, 2);
     wait(io, &mut c, 2);

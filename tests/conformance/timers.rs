@@ -209,21 +209,23 @@ fn timeout_max_then_cancel<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outco
     let (mut c, base) = begin(io, env);
     timeout(io, &mut c, u64::MAX, 1);
     timeout(io, &mut c, MS, 2);
-    wait(io, &mut c, 2);
-    c.note(format!("in_flight {}", io.in_flight()));
-    let id = c.id(1).unwrap();
-    c.note(format!("cancel {:?}", io.cancel(id)));
-    drain(io, &mut c);
+    cancel_the_far_timer(io, &mut c);
     finish(io, c, env, base)
 }
 
 fn reset_to_max_then_cancel<I: Io<Context = Ctx>>(io: &mut I, env: &Env) -> Outcome {
     let (mut c, base) = two_timers(io, env);
     reset(io, &mut c, 1, u64::MAX);
-    wait(io, &mut c, 2);
+    cancel_the_far_timer(io, &mut c);
+    finish(io, c, env, base)
+}
+
+/// Waits for timer 2, then cancels timer 1 (armed at the end of time),
+/// noting what is in flight before and what the cancel returned.
+fn cancel_the_far_timer<I: Io<Context = Ctx>>(io: &mut I, c: &mut Ctx) {
+    wait(io, c, 2);
     c.note(format!("in_flight {}", io.in_flight()));
     let id = c.id(1).unwrap();
     c.note(format!("cancel {:?}", io.cancel(id)));
-    drain(io, &mut c);
-    finish(io, c, env, base)
+    drain(io, c);
 }

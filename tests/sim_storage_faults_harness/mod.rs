@@ -1,44 +1,30 @@
-//! A small synchronous driver for the storage fault tests: each call
-//! submits one operation and runs the twin until it completes, and every
-//! scenario can be run twice to check it replays identically.
+//! The storage fault tests' driver: the shared typed file driver
+//! (`support::typed::Files`, one operation at a time) with a transcript of
+//! everything a scenario observed, so every scenario can be run twice to
+//! check it replays identically.
 
 #![allow(dead_code)]
 
-use std::path::Path;
-
+pub use super::support::typed::SECTOR;
+use super::support::typed::{Ctx, Files};
 use twinio::*;
 
-pub const SECTOR: usize = SECTOR_SIZE;
-
-#[derive(Default)]
-pub struct Ctx {
-    read: Option<ReadDone>,
-    write: Option<WriteDone>,
-    fsync: Option<FsyncDone>,
-}
-
-fn on_read(ctx: &mut Ctx, _: &mut SimIO<Ctx>, done: ReadDone) {
-    ctx.read = Some(done);
-}
-fn on_write(ctx: &mut Ctx, _: &mut SimIO<Ctx>, done: WriteDone) {
-    ctx.write = Some(done);
-}
-fn on_fsync(ctx: &mut Ctx, _: &mut SimIO<Ctx>, done: FsyncDone) {
-    ctx.fsync = Some(done);
-}
-
+/// The twin, and what the scenario observed.
 pub struct Sim {
-    pub io: SimIO<Ctx>,
-    pub ctx: Ctx,
+    pub files: Files<SimIO<Ctx>>,
     /// Everything the scenario observed, for the replay check.
     pub transcript: Vec<u8>,
 }
 
 pub const SIZE: u64 = 64 * SECTOR as u64;
 
+/// The directory every scenario's files are in.
+const DIR: &str = "/data";
+
 impl Sim {
     pub fn new(seed: u64, faults: FaultConfig) -> Sim {
-        Sim { io: SimIO::new(seed, 64, faults), ctx: Ctx::default(), transcript: Vec::new() }
+        let files = Files::new(SimIO::new(seed, 64, faults), DIR);
+        Sim { files, transcript: Vec::new() }
     }
 
     /// Sets one storage field on top of `FaultConfig::none()`.
@@ -46,25 +32,17 @@ impl Sim {
         Sim::new(seed, FaultConfig { storage, ..FaultConfig::none() })
     }
 
-    fn until<T>(&mut self, take: fn(&mut Ctx) -> Option<T>) -> T {
-        for _ in 0..10_000 {
-            if let Some(done) = take(&mut self.ctx) {
-                return done;
-            }
-            self.io.run_once(&mut self.ctx).unwrap();
-        }
-        panic!("operation never completed");
-    }
-
+    /// Opens `name` in a freshly opened directory (the previous one may
+    /// have died with a crash).
     pub fn open(
         &mut self,
         name: &str,
         purpose: FilePurpose,
         direct: bool,
     ) -> Result<Fd, OpenError> {
-        let dir = self.io.open_dir(Path::new("/data")).unwrap();
+        let dir = self.files.open_dir(DIR);
         let direct = if direct { DirectIo::Required } else { DirectIo::Disabled };
-        let result = self.io.open_data_file(dir, Path::new(name), SIZE, purpose, direct);
+        let result = self.files.open_in(dir, name, SIZE, purpose, direct);
         self.note(format!("open {name} {result:?}").as_bytes());
         result
     }
@@ -74,17 +52,13 @@ impl Sim {
     }
 
     pub fn write(&mut self, fd: Fd, data: &[u8], offset: u64) -> Result<usize, WriteError> {
-        let buffer = Buffer::from_slice(data).unwrap();
-        self.io.write(fd, buffer, .., offset, 0, on_write).unwrap();
-        let result = self.until(|c| c.write.take()).result;
+        let result = self.files.write(fd, data, offset);
         self.note(format!("write {result:?}").as_bytes());
         result
     }
 
     pub fn read(&mut self, fd: Fd, len: usize, offset: u64) -> Result<Vec<u8>, ReadError> {
-        self.io.read(fd, Buffer::new(len).unwrap(), .., offset, 0, on_read).unwrap();
-        let done = self.until(|c| c.read.take());
-        let result = done.result.map(|n| done.buffer[..n].to_vec());
+        let result = self.files.read(fd, len, offset);
         match &result {
             Ok(data) => self.note(data),
             Err(error) => self.note(format!("read {error:?}").as_bytes()),
@@ -93,23 +67,22 @@ impl Sim {
     }
 
     pub fn fsync(&mut self, fd: Fd) -> Result<(), FsyncError> {
-        self.io.fsync(fd, FsyncMode::Full, 0, on_fsync).unwrap();
-        let result = self.until(|c| c.fsync.take()).result;
+        let result = self.files.fsync(fd);
         self.note(format!("fsync {result:?}").as_bytes());
         result
     }
 
     /// Power loss and restart of the current node.
     pub fn crash(&mut self) {
-        let node = self.io.current_node();
-        self.io.crash_node(node).unwrap();
-        self.io.restart_node(node).unwrap();
+        let node = self.files.io.current_node();
+        self.files.io.crash_node(node).unwrap();
+        self.files.io.restart_node(node).unwrap();
     }
 
     pub fn set_storage(&mut self, storage: StorageFaults) {
-        let mut faults = *self.io.faults();
+        let mut faults = *self.files.io.faults();
         faults.storage = storage;
-        self.io.set_faults(faults);
+        self.files.io.set_faults(faults);
     }
 
     pub fn note(&mut self, bytes: &[u8]) {
@@ -118,7 +91,7 @@ impl Sim {
 
     /// The transcript and the trace hash: what a replay must reproduce.
     pub fn outcome(&self) -> (Vec<u8>, u64) {
-        (self.transcript.clone(), self.io.trace_hash())
+        (self.transcript.clone(), self.files.io.trace_hash())
     }
 }
 

@@ -45,6 +45,9 @@ use twinio::{FaultConfig, FileDriver, IO, Io, IoOptions, SimIO};
 pub trait Backend<C> {
     /// `"real"` or `"sim"`.
     const NAME: &'static str;
+    /// Whether time moves only when the loop waits for the next deadline
+    /// (the twin): elapsed times are then exact, not just bounds.
+    const VIRTUAL_TIME: bool;
     /// The IO under test.
     type Io: Io<Context = C>;
     /// A directory data files may be created in, alive as long as the value.
@@ -63,6 +66,10 @@ pub trait Backend<C> {
     fn dir(name: &str) -> Self::Dir;
     /// Creates an empty subdirectory (the twin's exist implicitly).
     fn mkdir(path: &Path);
+    /// Timeouts armed and neither expired nor canceled. (The twin counts
+    /// everything waiting on its clock, which is the same while only
+    /// timeouts are in flight.)
+    fn timeouts_armed(io: &Self::Io) -> usize;
     /// Taken by every test that opens descriptors.
     fn shared() -> Guard;
     /// Taken by a test that uses a descriptor number after closing it: no
@@ -200,6 +207,7 @@ pub fn temp_dir(name: &str) -> TempDir {
 
 impl<C> Backend<C> for Real {
     const NAME: &'static str = "real";
+    const VIRTUAL_TIME: bool = false;
     type Io = IO<C>;
     type Dir = TempDir;
 
@@ -220,6 +228,10 @@ impl<C> Backend<C> for Real {
         std::fs::create_dir_all(path).expect("create directory");
     }
 
+    fn timeouts_armed(io: &IO<C>) -> usize {
+        io.timeouts_armed()
+    }
+
     fn shared() -> Guard {
         shared()
     }
@@ -231,6 +243,7 @@ impl<C> Backend<C> for Real {
 
 impl<C> Backend<C> for Sim {
     const NAME: &'static str = "sim";
+    const VIRTUAL_TIME: bool = true;
     type Io = SimIO<C>;
     type Dir = PathBuf;
 
@@ -244,6 +257,10 @@ impl<C> Backend<C> for Sim {
     }
 
     fn mkdir(_: &Path) {}
+
+    fn timeouts_armed(io: &SimIO<C>) -> usize {
+        io.queued()
+    }
 
     /// Descriptor numbers are per simulation: tests cannot disturb each other.
     fn shared() -> Guard {

@@ -63,6 +63,10 @@ impl Ctx {
     pub fn tags(&self) -> Vec<u64> {
         self.log.iter().map(|e| e.tag).collect()
     }
+    /// The log as (tag, printed result) pairs, to compare with a literal.
+    pub fn entries(&self) -> Vec<(u64, &str)> {
+        self.log.iter().map(|e| (e.tag, e.what.as_str())).collect()
+    }
     pub fn on(&mut self, tag: u64, action: Action) {
         self.actions.push((tag, action));
     }

@@ -7,6 +7,7 @@
 //! virtual time.
 
 use std::net::SocketAddr;
+use std::ops::Range;
 use std::path::Path;
 
 use twinio::*;
@@ -343,30 +344,67 @@ impl Entry {
 
 pub const SECTOR: usize = SECTOR_SIZE;
 
-/// An IO with a directory open, and the typed context, for file tests.
+/// An IO with a directory open, and the typed context, for file tests: each
+/// call submits one operation and waits for its completion.
 pub struct Files<I> {
     pub io: I,
     pub ctx: Ctx,
+    /// The directory [`Files::open`] opens files in.
     pub dir: Fd,
 }
 
 impl<I: Io<Context = Ctx>> Files<I> {
-    pub fn new(mut io: I, path: &Path) -> Files<I> {
-        let dir = io.open_dir(path).expect("open_dir");
+    pub fn new(mut io: I, path: impl AsRef<Path>) -> Files<I> {
+        let dir = io.open_dir(path.as_ref()).expect("open_dir");
         Files { io, ctx: Ctx::default(), dir }
     }
 
-    pub fn open(&mut self, name: &str, size: u64, purpose: FilePurpose) -> Result<Fd, OpenError> {
-        self.io.open_data_file(self.dir, Path::new(name), size, purpose, DirectIo::Disabled)
+    /// Opens (or makes) a directory of this IO.
+    pub fn open_dir(&mut self, path: impl AsRef<Path>) -> Fd {
+        self.io.open_dir(path.as_ref()).expect("open_dir")
     }
 
+    /// Opens `name` in [`Files::dir`], buffered.
+    pub fn open(&mut self, name: &str, size: u64, purpose: FilePurpose) -> Result<Fd, OpenError> {
+        self.open_in(self.dir, name, size, purpose, DirectIo::Disabled)
+    }
+
+    pub fn open_in(
+        &mut self,
+        dir: Fd,
+        name: &str,
+        size: u64,
+        purpose: FilePurpose,
+        direct_io: DirectIo,
+    ) -> Result<Fd, OpenError> {
+        self.io.open_data_file(dir, Path::new(name), size, purpose, direct_io)
+    }
+
+    /// One write of `range` of `buf` at `offset`; hands the buffer back.
+    pub fn write_range(
+        &mut self,
+        fd: Fd,
+        buf: Buffer,
+        range: Range<usize>,
+        offset: u64,
+    ) -> (Buffer, Result<usize, WriteError>) {
+        self.io.write(fd, buf, range, offset, 1, on_write).expect("write");
+        expect_done!(wait(&mut self.io, &mut self.ctx, 1), Write, 2)
+    }
+
+    /// One write of all of `data` at `offset`: how much it took.
+    pub fn write(&mut self, fd: Fd, data: &[u8], offset: u64) -> Result<usize, WriteError> {
+        let buf = Buffer::from_slice(data).expect("buffer");
+        self.write_range(fd, buf, 0..data.len(), offset).1
+    }
+
+    /// Writes all of `data`, resubmitting the rest after a partial write.
     pub fn write_all(&mut self, fd: Fd, data: &[u8], offset: u64) {
         let mut buf = Buffer::from_slice(data).expect("buffer");
         let mut done = 0;
         while done < data.len() {
-            let at = offset + done as u64;
-            self.io.write(fd, buf, done.., at, 1, on_write).expect("write");
-            let (returned, result) = expect_done!(wait(&mut self.io, &mut self.ctx, 1), Write, 2);
+            let (returned, result) =
+                self.write_range(fd, buf, done..data.len(), offset + done as u64);
             let n = result.expect("write");
             assert!(n > 0, "a write made no progress");
             done += n;
@@ -374,9 +412,21 @@ impl<I: Io<Context = Ctx>> Files<I> {
         }
     }
 
+    /// One read into `range` of `buf` at `offset`; hands the buffer back.
+    pub fn read_range(
+        &mut self,
+        fd: Fd,
+        buf: Buffer,
+        range: Range<usize>,
+        offset: u64,
+    ) -> (Buffer, Result<usize, ReadError>) {
+        self.io.read(fd, buf, range, offset, 2, on_read).expect("read");
+        expect_done!(wait(&mut self.io, &mut self.ctx, 2), Read, 2)
+    }
+
+    /// One read of up to `len` bytes at `offset`: what it read.
     pub fn read(&mut self, fd: Fd, len: usize, offset: u64) -> Result<Vec<u8>, ReadError> {
-        self.io.read(fd, buffer(len), .., offset, 2, on_read).expect("read");
-        let (buf, result) = expect_done!(wait(&mut self.io, &mut self.ctx, 2), Read, 2);
+        let (buf, result) = self.read_range(fd, buffer(len), 0..len, offset);
         result.map(|n| buf[..n].to_vec())
     }
 
@@ -394,7 +444,11 @@ impl<I: Io<Context = Ctx>> Files<I> {
     }
 
     pub fn fsync(&mut self, fd: Fd) -> Result<(), FsyncError> {
-        self.io.fsync(fd, FsyncMode::Full, 3, on_fsync).expect("fsync");
+        self.fsync_mode(fd, FsyncMode::Full)
+    }
+
+    pub fn fsync_mode(&mut self, fd: Fd, mode: FsyncMode) -> Result<(), FsyncError> {
+        self.io.fsync(fd, mode, 3, on_fsync).expect("fsync");
         expect_done!(wait(&mut self.io, &mut self.ctx, 3), Fsync)
     }
 
