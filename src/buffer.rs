@@ -37,7 +37,8 @@ impl fmt::Display for BufferError {
 
 impl std::error::Error for BufferError {}
 
-/// A fixed-length, zero-initialised, [`SECTOR_SIZE`]-aligned heap buffer.
+/// A fixed-length, [`SECTOR_SIZE`]-aligned heap buffer: zeroed by
+/// [`Buffer::new`], a copy of its source from [`Buffer::from_slice`].
 ///
 /// It never grows: allocate buffers once (at start-up) and pass them through
 /// operations, which return them in their completion.
