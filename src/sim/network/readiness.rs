@@ -44,7 +44,12 @@ impl Network {
         for &index in &self.touched {
             self.slots[index as usize].touched = false;
         }
-        into.append(&mut self.touched);
+        if into.is_empty() {
+            // The common case, and no copy: the two keep their capacities.
+            std::mem::swap(into, &mut self.touched);
+        } else {
+            into.append(&mut self.touched);
+        }
     }
 }
 
