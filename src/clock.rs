@@ -36,7 +36,7 @@ impl Clock for MonotonicClock {
     }
 }
 
-#[cfg(any(target_os = "macos", target_os = "ios", target_os = "tvos", target_os = "watchos"))]
+#[cfg(target_vendor = "apple")]
 fn os_now_ns() -> u64 {
     use std::sync::OnceLock;
 
@@ -69,12 +69,7 @@ fn os_now_ns() -> u64 {
     (u128::from(ticks) * u128::from(numer) / u128::from(denom)) as u64
 }
 
-#[cfg(not(any(
-    target_os = "macos",
-    target_os = "ios",
-    target_os = "tvos",
-    target_os = "watchos"
-)))]
+#[cfg(not(target_vendor = "apple"))]
 fn os_now_ns() -> u64 {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     const CLOCK: libc::clockid_t = libc::CLOCK_BOOTTIME;

@@ -16,14 +16,7 @@ fn last_errno() -> i32 {
     // SAFETY: `__errno_location` returns a valid pointer to the calling
     // thread's errno, readable for as long as the thread lives.
     let raw = unsafe { *libc::__errno_location() };
-    #[cfg(any(
-        target_os = "macos",
-        target_os = "ios",
-        target_os = "tvos",
-        target_os = "watchos",
-        target_os = "freebsd",
-        target_os = "dragonfly"
-    ))]
+    #[cfg(any(target_vendor = "apple", target_os = "freebsd", target_os = "dragonfly"))]
     // SAFETY: `__error` returns a valid pointer to the calling thread's
     // errno, readable for as long as the thread lives.
     let raw = unsafe { *libc::__error() };

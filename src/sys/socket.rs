@@ -112,7 +112,7 @@ fn set_option<T>(fd: i32, level: i32, name: i32, value: T) -> Result<(), Errno> 
 }
 
 /// Sets `O_NONBLOCK` and `FD_CLOEXEC` where the socket call could not.
-#[cfg(any(target_os = "macos", target_os = "ios", target_os = "tvos", target_os = "watchos"))]
+#[cfg(target_vendor = "apple")]
 fn set_nonblocking_cloexec(fd: i32) -> Result<(), Errno> {
     // SAFETY: fcntl on a descriptor we own, with integer arguments.
     unsafe {
@@ -153,28 +153,18 @@ pub(crate) fn open(family: AddressFamily, options: &SocketOptions) -> Result<i32
         AddressFamily::Ipv4 => libc::AF_INET,
         AddressFamily::Ipv6 => libc::AF_INET6,
     };
-    #[cfg(any(target_os = "macos", target_os = "ios", target_os = "tvos", target_os = "watchos"))]
+    #[cfg(target_vendor = "apple")]
     let kind = libc::SOCK_STREAM;
-    #[cfg(not(any(
-        target_os = "macos",
-        target_os = "ios",
-        target_os = "tvos",
-        target_os = "watchos"
-    )))]
+    #[cfg(not(target_vendor = "apple"))]
     let kind = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
     // SAFETY: plain syscall with integer arguments; the result is checked.
     let fd = unsafe { libc::socket(domain, kind, 0) };
     if fd < 0 {
         return Err(Errno::last());
     }
-    #[cfg(any(target_os = "macos", target_os = "ios", target_os = "tvos", target_os = "watchos"))]
+    #[cfg(target_vendor = "apple")]
     let configured = set_nonblocking_cloexec(fd).and_then(|()| configure(fd, options));
-    #[cfg(not(any(
-        target_os = "macos",
-        target_os = "ios",
-        target_os = "tvos",
-        target_os = "watchos"
-    )))]
+    #[cfg(not(target_vendor = "apple"))]
     let configured = configure(fd, options);
     if let Err(errno) = configured {
         let _ = super::close(fd);
@@ -245,7 +235,7 @@ pub(crate) fn shutdown(fd: i32, how: Shutdown) -> Result<(), Errno> {
 /// best effort: a peer that already reset makes some platforms refuse
 /// `setsockopt`, and the next operation reports that properly).
 pub(crate) fn accept(fd: i32, options: &SocketOptions) -> Result<i32, Errno> {
-    #[cfg(any(target_os = "macos", target_os = "ios", target_os = "tvos", target_os = "watchos"))]
+    #[cfg(target_vendor = "apple")]
     let accepted = {
         // SAFETY: null address pointers are allowed: we do not want the peer address.
         let accepted = retry_eintr(|| unsafe {
@@ -257,12 +247,7 @@ pub(crate) fn accept(fd: i32, options: &SocketOptions) -> Result<i32, Errno> {
         }
         accepted
     };
-    #[cfg(not(any(
-        target_os = "macos",
-        target_os = "ios",
-        target_os = "tvos",
-        target_os = "watchos"
-    )))]
+    #[cfg(not(target_vendor = "apple"))]
     // SAFETY: null address pointers are allowed: we do not want the peer address.
     let accepted = retry_eintr(|| unsafe {
         libc::accept4(

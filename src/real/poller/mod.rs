@@ -22,10 +22,7 @@ mod epoll;
 pub(crate) use epoll::{Poller, TriggerTarget};
 
 #[cfg(any(
-    target_os = "macos",
-    target_os = "ios",
-    target_os = "tvos",
-    target_os = "watchos",
+    target_vendor = "apple",
     target_os = "freebsd",
     target_os = "netbsd",
     target_os = "openbsd",
@@ -33,10 +30,7 @@ pub(crate) use epoll::{Poller, TriggerTarget};
 ))]
 mod kqueue;
 #[cfg(any(
-    target_os = "macos",
-    target_os = "ios",
-    target_os = "tvos",
-    target_os = "watchos",
+    target_vendor = "apple",
     target_os = "freebsd",
     target_os = "netbsd",
     target_os = "openbsd",

@@ -48,7 +48,7 @@ fn enable(fd: i32, flags: libc::c_int) -> Result<(), Errno> {
     retry_eintr(|| unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_DIRECT) }).map(drop)
 }
 
-#[cfg(any(target_os = "macos", target_os = "ios", target_os = "tvos", target_os = "watchos"))]
+#[cfg(target_vendor = "apple")]
 fn enable(fd: i32, _flags: libc::c_int) -> Result<(), Errno> {
     // SAFETY: F_NOCACHE takes an integer argument; no memory is passed.
     retry_eintr(|| unsafe { libc::fcntl(fd, libc::F_NOCACHE, 1) }).map(drop)
@@ -59,10 +59,7 @@ fn enable(fd: i32, _flags: libc::c_int) -> Result<(), Errno> {
     target_os = "linux",
     target_os = "android",
     target_os = "freebsd",
-    target_os = "macos",
-    target_os = "ios",
-    target_os = "tvos",
-    target_os = "watchos"
+    target_vendor = "apple"
 )))]
 fn enable(_fd: i32, _flags: libc::c_int) -> Result<(), Errno> {
     Err(Errno::EINVAL)

@@ -15,7 +15,7 @@ pub(crate) fn fsync(fd: i32, mode: FsyncMode) -> Result<(), Errno> {
     imp::fsync(fd, mode)
 }
 
-#[cfg(any(target_os = "macos", target_os = "ios", target_os = "tvos", target_os = "watchos"))]
+#[cfg(target_vendor = "apple")]
 mod imp {
     use crate::error::Errno;
     use crate::options::FsyncMode;
@@ -62,12 +62,7 @@ mod imp {
     }
 }
 
-#[cfg(not(any(
-    target_os = "macos",
-    target_os = "ios",
-    target_os = "tvos",
-    target_os = "watchos"
-)))]
+#[cfg(not(target_vendor = "apple"))]
 mod imp {
     use crate::error::Errno;
     use crate::options::FsyncMode;

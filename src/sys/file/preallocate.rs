@@ -57,7 +57,7 @@ fn allocate(fd: i32, len: libc::off_t) -> Result<(), Errno> {
 /// Apple `F_PREALLOCATE` (fcntl(2)): first one contiguous extent, then any
 /// extents, all-or-nothing in both cases, counted from the physical end of
 /// file (which is 0 for a fresh file).
-#[cfg(any(target_os = "macos", target_os = "ios", target_os = "tvos", target_os = "watchos"))]
+#[cfg(target_vendor = "apple")]
 fn allocate(fd: i32, len: libc::off_t) -> Result<(), Errno> {
     let attempt = |flags: libc::c_uint| {
         let mut store = libc::fstore_t {
@@ -79,10 +79,7 @@ fn allocate(fd: i32, len: libc::off_t) -> Result<(), Errno> {
     target_os = "linux",
     target_os = "android",
     target_os = "freebsd",
-    target_os = "macos",
-    target_os = "ios",
-    target_os = "tvos",
-    target_os = "watchos"
+    target_vendor = "apple"
 )))]
 fn allocate(_fd: i32, _len: libc::off_t) -> Result<(), Errno> {
     Err(Errno::ENOSYS)
