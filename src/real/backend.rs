@@ -96,7 +96,8 @@ impl<C> Backend for IO<C> {
         Ok(())
     }
 
-    /// Everything the pass pushed to the io_uring goes in one `io_uring_enter`.
+    /// What the pass pushed to the io_uring and did not submit yet (its
+    /// last, partial chunk) goes in one `io_uring_enter`.
     #[cfg(target_os = "linux")]
     #[inline]
     fn end_pass(&mut self) {
