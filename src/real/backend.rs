@@ -12,7 +12,7 @@ use super::event::EventShared;
 use super::fds::{Direction, Wait, driver_done, wake_list};
 use super::poller::{PollEvent, Token};
 use crate::clock::Clock;
-use crate::engine::op::{Attempt, Op};
+use crate::engine::op::Attempt;
 use crate::engine::{Backend, Core, Side, Withdrawn, events};
 use crate::error::{
     AddressError, CancelError, Errno, EventError, ListenError, OpenError, RunError, ShutdownError,
@@ -105,7 +105,7 @@ impl<C> Backend for IO<C> {
     }
 
     #[inline(always)]
-    fn enter_callback(&mut self, _: (), _: &Op<Self>, _: &Result<usize, Errno>) {}
+    fn enter_callback(&mut self, _: u32, _: &Result<usize, Errno>) {}
 
     #[inline(always)]
     fn leave_callback(&mut self, _: ()) {}
