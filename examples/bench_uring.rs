@@ -5,7 +5,9 @@
 //! 32, and 1 MiB sequential writes each followed by an fsync. Sides:
 //!
 //! - the ring with cooperative task run, waiting in `epoll_wait` on the
-//!   ring's fd (the shape the engine will drive it in);
+//!   ring's fd, every op of a pass submitted at its end; and the same
+//!   submitting each op as it is pushed ("each", fio's default) or every 2,
+//!   4 or 8 (the engine submits every 4: see `src/real/uring/driver.rs`);
 //! - the same ring waiting in `io_uring_enter` (`submit_and_wait`) instead;
 //! - the kernel's default task run, epoll wait; deferred task run, ring
 //!   wait (deferred cannot wake epoll);
@@ -96,13 +98,28 @@ mod linux {
         /// Run only the sides whose label contains one of these
         /// (separated by `|`: labels contain commas; empty: every side).
         sides: Vec<String>,
+        /// Idle milliseconds before every side (lets the device settle).
+        gap_ms: u64,
+        /// Print every run, not only the medians.
+        each: bool,
     }
 
     fn args() -> Args {
-        let mut args =
-            Args { secs: 3.0, reps: 1, mib: 256, only: String::new(), sides: Vec::new() };
+        let mut args = Args {
+            secs: 3.0,
+            reps: 1,
+            mib: 256,
+            only: String::new(),
+            sides: Vec::new(),
+            gap_ms: 0,
+            each: false,
+        };
         let mut it = std::env::args().skip(1);
         while let Some(flag) = it.next() {
+            if flag == "--each" {
+                args.each = true;
+                continue;
+            }
             let value = it.next().unwrap_or_default();
             match flag.as_str() {
                 "--secs" => args.secs = value.parse().expect("--secs SECONDS"),
@@ -110,9 +127,10 @@ mod linux {
                 "--mib" => args.mib = value.parse().expect("--mib MIB"),
                 "--only" => args.only = value,
                 "--sides" => args.sides = value.split('|').map(str::to_string).collect(),
+                "--gap-ms" => args.gap_ms = value.parse().expect("--gap-ms MILLISECONDS"),
                 _ => panic!(
                     "usage: bench_uring [--secs S] [--reps N] [--mib MIB] [--only TEXT] \
-                     [--sides 'TEXT|TEXT']"
+                     [--sides 'TEXT|TEXT'] [--gap-ms MS] [--each]"
                 ),
             }
         }
@@ -205,7 +223,15 @@ mod linux {
     }
 
     /// Runs `workload` through a ring for `secs`.
-    fn ring_side(file: &BenchFile, w: Workload, task_run: TaskRun, wait: Wait, secs: f64) -> Rate {
+    /// `batch`: submit as soon as this many ops are queued (1: one
+    /// `io_uring_enter` per op, as fio's default `iodepth_batch_submit=1`
+    /// does), and what is left at the end of the pass; 0: once per pass.
+    fn ring_side(
+        file: &BenchFile,
+        w: Workload,
+        (task_run, wait, batch): (TaskRun, Wait, usize),
+        secs: f64,
+    ) -> Rate {
         let options = RingOptions { entries: 64, task_run, single_issuer: true, refuse: false };
         let mut ring = Ring::with_options(options).expect("io_uring");
         let epoll = Epoll::watching(ring.fd());
@@ -270,6 +296,9 @@ mod linux {
                 let after_write = w.kind == Kind::SeqWriteFsync && ud % 2 == 0;
                 ops += u64::from(!after_write);
                 push(&mut ring, (ud / 2) as usize, after_write);
+                if batch > 0 {
+                    ring.submit_chunk(batch).expect("submit");
+                }
             }
             now = Instant::now();
         }
@@ -496,10 +525,15 @@ mod linux {
         }
         workloads.push(Workload { kind: Kind::SeqWriteFsync, depth: 1 });
         let sides = [
-            Side::Ring("ring coop, epoll wait", TaskRun::Cooperative, Wait::Epoll),
-            Side::Ring("ring coop, ring wait", TaskRun::Cooperative, Wait::Ring),
-            Side::Ring("ring default, epoll wait", TaskRun::Interrupt, Wait::Epoll),
-            Side::Ring("ring defer, ring wait", TaskRun::Deferred, Wait::Ring),
+            Side::Ring("ring coop, epoll wait", (TaskRun::Cooperative, Wait::Epoll, 0)),
+            Side::Ring("ring coop, ring wait", (TaskRun::Cooperative, Wait::Ring, 0)),
+            Side::Ring("ring default, epoll wait", (TaskRun::Interrupt, Wait::Epoll, 0)),
+            Side::Ring("ring defer, ring wait", (TaskRun::Deferred, Wait::Ring, 0)),
+            Side::Ring("ring coop, epoll, each", (TaskRun::Cooperative, Wait::Epoll, 1)),
+            Side::Ring("ring coop, epoll, by 2", (TaskRun::Cooperative, Wait::Epoll, 2)),
+            Side::Ring("ring coop, epoll, by 4", (TaskRun::Cooperative, Wait::Epoll, 4)),
+            Side::Ring("ring coop, epoll, by 8", (TaskRun::Cooperative, Wait::Epoll, 8)),
+            Side::Ring("ring defer, ring, each", (TaskRun::Deferred, Wait::Ring, 1)),
             Side::Io("IO, io_uring driver", FileDriver::IoUring),
             Side::Io("IO, 4 worker threads", FileDriver::Workers(4)),
             Side::Io("IO, 16 worker threads", FileDriver::Workers(16)),
@@ -521,14 +555,17 @@ mod linux {
                     if !args.sides.is_empty() && !args.sides.iter().any(|s| label.contains(s)) {
                         continue;
                     }
+                    std::thread::sleep(Duration::from_millis(args.gap_ms));
                     row[i] = match sides[i] {
-                        Side::Ring(_, task_run, wait) => {
-                            Some(ring_side(&file, w, task_run, wait, args.secs))
-                        }
+                        Side::Ring(_, how) => Some(ring_side(&file, w, how, args.secs)),
                         Side::Io(_, driver) => through_io::side(&file, w, driver, args.secs),
                         Side::Fio(engine) if have_fio => fio_side(&file, w, engine, args.secs),
                         Side::Fio(_) => None,
                     };
+                    if let (true, Some(rate)) = (args.each, row[i]) {
+                        let (ops, cpu) = (rate.ops, rate.cpu_us);
+                        println!("    rep {rep} {label:<26} {ops:>8.0}/s {cpu:>6.1} us CPU/op");
+                    }
                 }
             }
             for (i, side) in sides.iter().enumerate() {
@@ -561,7 +598,7 @@ mod linux {
 
     #[derive(Clone, Copy)]
     enum Side {
-        Ring(&'static str, TaskRun, Wait),
+        Ring(&'static str, (TaskRun, Wait, usize)),
         Io(&'static str, FileDriver),
         Fio(&'static str),
     }
@@ -569,7 +606,7 @@ mod linux {
     impl Side {
         fn label(&self, depth: usize) -> String {
             match self {
-                Side::Ring(name, ..) | Side::Io(name, _) => name.to_string(),
+                Side::Ring(name, _) | Side::Io(name, _) => name.to_string(),
                 Side::Fio("psync") => format!("fio psync, numjobs={depth}"),
                 Side::Fio(engine) => format!("fio {engine}, iodepth={depth}"),
             }

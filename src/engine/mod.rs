@@ -136,12 +136,11 @@ pub(crate) trait Backend: Io {
         false
     }
 
-    /// Just before the callback of `op`, submitted with `data`, runs with
-    /// `result`.
+    /// Just before the callback of the operation in slot `index` runs with
+    /// `result`; the slot still holds the operation and its data.
     fn enter_callback(
         &mut self,
-        data: Self::SlotData,
-        op: &op::Op<Self>,
+        index: u32,
         result: &Result<usize, crate::error::Errno>,
     ) -> Self::Scope;
 

@@ -166,13 +166,13 @@ pub(crate) fn complete<B: Backend>(
     index: u32,
     result: Result<usize, Errno>,
 ) {
-    let core = io.core_mut();
-    let data = core.slots[index as usize].data;
-    // Returned, not paired with `data`: a tuple cost the op a second copy
+    // Told while the slot still holds the op: handing the backend a
+    // reference to the op once moved out kept it in memory, copied twice
     // (profiled).
+    let scope = io.enter_callback(index, &result);
+    let core = io.core_mut();
     let op = release(core, index);
     core.callbacks_run += 1;
-    let scope = io.enter_callback(data, &op, &result);
     match op {
         Op::Free => unreachable!("a free slot is never queued"),
         Op::Accept { fd, tag, callback } => {

@@ -12,7 +12,7 @@ use super::event::EventShared;
 use super::fds::{Direction, Wait, driver_done, wake_list};
 use super::poller::{PollEvent, Token};
 use crate::clock::Clock;
-use crate::engine::op::{Attempt, Op};
+use crate::engine::op::Attempt;
 use crate::engine::{Backend, Core, Side, Withdrawn, events};
 use crate::error::{
     AddressError, CancelError, Errno, EventError, ListenError, OpenError, RunError, ShutdownError,
@@ -96,7 +96,8 @@ impl<C> Backend for IO<C> {
         Ok(())
     }
 
-    /// Everything the pass pushed to the io_uring goes in one `io_uring_enter`.
+    /// What the pass pushed to the io_uring and did not submit yet (its
+    /// last, partial chunk) goes in one `io_uring_enter`.
     #[cfg(target_os = "linux")]
     #[inline]
     fn end_pass(&mut self) {
@@ -104,7 +105,7 @@ impl<C> Backend for IO<C> {
     }
 
     #[inline(always)]
-    fn enter_callback(&mut self, _: (), _: &Op<Self>, _: &Result<usize, Errno>) {}
+    fn enter_callback(&mut self, _: u32, _: &Result<usize, Errno>) {}
 
     #[inline(always)]
     fn leave_callback(&mut self, _: ()) {}

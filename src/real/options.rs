@@ -55,9 +55,9 @@ pub enum FileDriver {
     /// A caller who wants workers after a refusal forces `IoUring` and, on
     /// [`InitError::IoUring`], initialises again with `Workers(n)`.
     Auto,
-    /// An io_uring (Linux 5.11 or later): many operations in flight, all of
-    /// a pass submitted in one `io_uring_enter`, completions reaped after
-    /// every wait. Refused at init (`InitError::IoUring`) where there is
+    /// An io_uring (Linux 5.11 or later): many operations in flight,
+    /// submitted a few per `io_uring_enter` as a pass produces them (and
+    /// the rest at its end), completions reaped after every wait. Refused at init (`InitError::IoUring`) where there is
     /// none.
     IoUring,
     /// A pool of this many worker threads, each running one blocking

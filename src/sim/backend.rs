@@ -151,12 +151,9 @@ impl<C> Backend for SimIO<C> {
             && self.network.next_arrival().is_none()
     }
 
-    fn enter_callback(
-        &mut self,
-        data: SlotData,
-        op: &Op<Self>,
-        result: &Result<usize, Errno>,
-    ) -> NodeId {
+    fn enter_callback(&mut self, index: u32, result: &Result<usize, Errno>) -> NodeId {
+        let slot = &self.core.slots[index as usize];
+        let (data, op) = (slot.data, &slot.op);
         let code = match *result {
             Ok(n) => n as u64,
             Err(errno) => (1 << 32) | errno as u64,

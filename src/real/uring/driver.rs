@@ -3,9 +3,9 @@
 //! A file read, write or fsync on a descriptor the IO knows is pushed to
 //! the ring with its slot index as `user_data`, and waits in
 //! `Wait::Ring(fd)` (counted in the descriptor's `in_driver`, so a close
-//! waits for it). Everything a pass pushed is submitted in one
-//! `io_uring_enter` at the end of the pass; a cancel pushed between passes
-//! is submitted at once. The ring's descriptor is
+//! waits for it). A pass submits its entries [`SUBMIT_CHUNK`] at a time as
+//! it pushes them, and what is left in one `io_uring_enter` at its end; a
+//! cancel pushed between passes is submitted at once. The ring's descriptor is
 //! registered with epoll, so the one blocking `epoll_wait` wakes for
 //! sockets and files alike; the completion queue is reaped after every
 //! wait, whatever epoll reported (a completion usually wakes the wait with
@@ -28,6 +28,19 @@ pub(crate) const RING_EVENT_KEY: u64 = (1 << 32) | u32::MAX as u64;
 
 /// The `user_data` of a cancel entry; slot indices stay below 2^31.
 const CANCEL: u64 = u64::MAX;
+
+/// A pass hands its entries to the kernel this many at a time as it pushes
+/// them, not all in one `io_uring_enter` at its end. Measured (a virtio
+/// disk that serves requests one after another and reports a batch's
+/// completions together): a pass that reaps 32 completions and resubmits
+/// all 32 at its end keeps the queue in lockstep — the device idles while
+/// the loop wakes, reaps and resubmits, once per round of the whole queue
+/// — and reached 0.84x–0.89x of fio at depths 8 and 32 (fio submits each
+/// op on its own, and made as slow as the engine when told to batch
+/// them, `iodepth_batch_submit=32`); chunks of 1, 2 or 4 all reached
+/// fio's rate (0.94x–1.20x), 4 with the least CPU (~0.5 µs per op more
+/// than one submit per pass, against ~1.5 µs for one per op).
+pub(crate) const SUBMIT_CHUNK: usize = 4;
 
 /// The largest submission queue asked for. Its completion queue holds
 /// twice as many, so an IO with at most this many slots can never find the
@@ -114,15 +127,19 @@ impl<C> IO<C> {
                 return Attempt::Done(pool::run(job));
             }
         }
+        let ring = &mut self.ring.as_mut().expect("checked above").0;
+        // An error leaves the entries queued for the end of the pass.
+        let _ = ring.submit_chunk(SUBMIT_CHUNK);
         self.fds.get_mut(fd).expect("a file has an entry").in_driver += 1;
         self.core.slots[index as usize].place = Place::Waiting(Wait::Ring(fd));
         Attempt::Pending
     }
 
-    /// Hands every queued entry to the kernel in one `io_uring_enter` (no
-    /// syscall when none is queued). Never waits. An error (`EAGAIN`,
-    /// `EBUSY`: the kernel is short of memory or has too many completions
-    /// pending) leaves the entries queued for the next pass.
+    /// Hands every queued entry (the pass's last chunk) to the kernel in
+    /// one `io_uring_enter` (no syscall when none is queued). Never waits.
+    /// An error (`EAGAIN`, `EBUSY`: the kernel is short of memory or has
+    /// too many completions pending) leaves the entries queued for the
+    /// next pass.
     #[inline]
     pub(crate) fn ring_submit(&mut self) {
         // Nothing pushed: skip the ring entirely (profiled: a pure network

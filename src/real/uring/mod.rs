@@ -8,8 +8,9 @@
 //! One pass: push every file operation the pass produced
 //! ([`Ring::push_read`], [`Ring::push_write`], [`Ring::push_fsync`],
 //! [`Ring::push_cancel`]; each fails with [`Full`] instead of blocking),
-//! [`Ring::submit`] them all in one `io_uring_enter` (none if nothing is
-//! queued), wait in `epoll_wait` with the ring's [`Ring::fd`] registered
+//! [`Ring::submit`] them a few at a time as they are pushed and the rest at
+//! the end of the pass (none if nothing is queued: the chunk and why are
+//! in `driver.rs`), wait in `epoll_wait` with the ring's [`Ring::fd`] registered
 //! (it polls readable while completions are ready, edge- or
 //! level-triggered), and [`Ring::reap`] every completion. With no socket to
 //! wait for, [`Ring::submit_and_wait`] submits and waits in one syscall.

@@ -1,5 +1,5 @@
-//! The ring itself: setup, pushing file operations, one `io_uring_enter` per
-//! pass, reaping. See the module docs (`mod.rs`) for the contract.
+//! The ring itself: setup, pushing file operations, submitting them,
+//! reaping. See the module docs (`mod.rs`) for the contract.
 //!
 //! This file depends on nothing else of the crate (only `std`, `libc`, the
 //! `io-uring` crate and `nix`'s `Errno`), so the benchmark and the
@@ -229,6 +229,16 @@ impl Ring {
             return Ok(0);
         }
         retry_eintr(|| self.ring.submit().map_err(to_errno))
+    }
+
+    /// [`Ring::submit`]s once `chunk` or more entries are queued; returns
+    /// how many it submitted (0 with fewer queued: no syscall). Called
+    /// after each push, it hands a batch over `chunk` entries at a time.
+    pub fn submit_chunk(&mut self, chunk: usize) -> Result<usize, Errno> {
+        if self.queued() < chunk {
+            return Ok(0);
+        }
+        self.submit()
     }
 
     /// Hands every queued entry to the kernel and waits, in the same

@@ -167,6 +167,28 @@ fn direct_write_fsync_read_roundtrip_many_in_flight() {
 }
 
 #[test]
+fn submit_chunk_submits_only_once_a_chunk_is_queued() {
+    let file = TestFile::new("chunk");
+    let mut ring = ring(16, TaskRun::Cooperative);
+    let written = blocks(6, |i| i as u8);
+    for (i, block) in written.iter().enumerate() {
+        let offset = (i * BLOCK) as u64;
+        // SAFETY: `written` outlives the completions reaped below and is
+        // not touched until then.
+        unsafe { ring.push_write(file.fd(), block.0.as_ptr(), BLOCK as u32, offset, i as u64) }
+            .expect("room");
+        let submitted = ring.submit_chunk(4).expect("submit");
+        // The 4th push hands over the first four; the 5th and 6th wait.
+        let expected = if i == 3 { 4 } else { 0 };
+        assert_eq!((i, submitted), (i, expected));
+        assert_eq!(ring.queued(), [1, 2, 3, 0, 1, 2][i]);
+    }
+    assert_eq!(ring.submit(), Ok(2));
+    let done = complete(&mut ring, 6);
+    assert_eq!(done, (0..6).map(|i| (i, Ok(BLOCK))).collect::<Vec<_>>());
+}
+
+#[test]
 fn errors_come_back_as_the_operations_errno() {
     let file = TestFile::new("errors");
     let mut ring = ring(8, TaskRun::Cooperative);
