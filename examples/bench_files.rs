@@ -61,7 +61,10 @@ fn main() {
         Some(Some(name)) if name == "uring" => FileDriver::IoUring,
         Some(Some(name)) if name == "workers" => FileDriver::Workers(4),
         Some(Some(name)) if name == "loop" => FileDriver::LoopThread,
-        Some(_) => panic!("--driver takes uring, workers or loop"),
+        Some(_) => {
+            eprintln!("bench_files: --driver takes uring, workers or loop");
+            std::process::exit(2)
+        }
     };
     let io = IO::with_options(IoOptions::new(8).file_driver(driver)).expect("init");
     let driver = io.file_driver();

@@ -116,25 +116,39 @@ mod linux {
         };
         let mut it = std::env::args().skip(1);
         while let Some(flag) = it.next() {
-            if flag == "--each" {
-                args.each = true;
-                continue;
-            }
-            let value = it.next().unwrap_or_default();
             match flag.as_str() {
-                "--secs" => args.secs = value.parse().expect("--secs SECONDS"),
-                "--reps" => args.reps = value.parse().expect("--reps N"),
-                "--mib" => args.mib = value.parse().expect("--mib MIB"),
-                "--only" => args.only = value,
-                "--sides" => args.sides = value.split('|').map(str::to_string).collect(),
-                "--gap-ms" => args.gap_ms = value.parse().expect("--gap-ms MILLISECONDS"),
-                _ => panic!(
-                    "usage: bench_uring [--secs S] [--reps N] [--mib MIB] [--only TEXT] \
-                     [--sides 'TEXT|TEXT'] [--gap-ms MS] [--each]"
-                ),
+                "--each" => args.each = true,
+                "-h" | "--help" => {
+                    println!("{USAGE}");
+                    std::process::exit(0);
+                }
+                "--only" => args.only = it.next().unwrap_or_else(|| usage_error(&flag)),
+                "--sides" => {
+                    let sides = it.next().unwrap_or_else(|| usage_error(&flag));
+                    args.sides = sides.split('|').map(str::to_string).collect();
+                }
+                "--secs" => args.secs = number(&flag, it.next()),
+                "--reps" => args.reps = number(&flag, it.next()),
+                "--mib" => args.mib = number(&flag, it.next()),
+                "--gap-ms" => args.gap_ms = number(&flag, it.next()),
+                _ => usage_error(&flag),
             }
         }
         args
+    }
+
+    const USAGE: &str = "usage: bench_uring [--secs S] [--reps N] [--mib MIB] [--only TEXT] \
+                         [--sides 'TEXT|TEXT'] [--gap-ms MS] [--each]";
+
+    /// The value of `flag`, parsed, or a usage error.
+    fn number<T: std::str::FromStr>(flag: &str, value: Option<String>) -> T {
+        value.and_then(|v| v.parse().ok()).unwrap_or_else(|| usage_error(flag))
+    }
+
+    /// Says what was wrong with `flag` and the usage, and exits with 2.
+    fn usage_error(flag: &str) -> ! {
+        eprintln!("bench_uring: bad or missing value for {flag}, or unknown flag\n{USAGE}");
+        std::process::exit(2)
     }
 
     /// xorshift64*: random 4 KiB-aligned offsets.
