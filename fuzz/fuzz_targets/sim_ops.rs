@@ -1092,12 +1092,11 @@ impl Harness {
                 }
             }
             Action::Tick => self.io.tick(&mut self.ctx).expect("tick"),
-            // Bounded only while something queued will call back: a parked
+            // Bounded only while something is queued on the clock: a parked
             // receive alone waits for the world forever.
-            Action::RunOnce if self.io.queued() > 0 => {
-                self.io.run_once(&mut self.ctx).expect("run_once")
+            Action::RunOnce => {
+                self.run_once_while_queued();
             }
-            Action::RunOnce => {}
             Action::Send { .. } | Action::Recv { .. } | Action::ShutdownClient => self.net(action),
             Action::Partition => self.io.partition(SERVER, self.client_node),
             Action::Heal => self.io.heal_all(),
@@ -1183,21 +1182,27 @@ impl Harness {
         }
     }
 
+    /// One `run_once` if something is queued on the clock; false if nothing
+    /// was, or the run stalled. An op held through a pause is queued, but
+    /// once released a network op may park on a socket nothing will reach:
+    /// the run then stalls with the clock empty (a stall needs it so), which
+    /// is the right answer, not a failure.
+    fn run_once_while_queued(&mut self) -> bool {
+        if self.io.queued() == 0 {
+            return false;
+        }
+        match self.io.run_once(&mut self.ctx) {
+            Ok(()) => true,
+            Err(RunError::Stalled) if self.io.queued() == 0 => false,
+            Err(error) => panic!("run_once: {error:?}"),
+        }
+    }
+
     /// Delivers everything still in flight, then checks every accepted op
     /// called back exactly once unless a crash dropped it.
     fn finish(&mut self) {
         self.io.heal_all();
-        while self.io.queued() > 0 {
-            match self.io.run_once(&mut self.ctx) {
-                Ok(()) => {}
-                // What waited out a pause may have been a network op that
-                // then parked on a socket nothing will reach: the clock is
-                // empty (a stall needs it so) and the rest is withdrawn
-                // below.
-                Err(RunError::Stalled) if self.io.queued() == 0 => break,
-                Err(error) => panic!("run: {error:?}"),
-            }
-        }
+        while self.run_once_while_queued() {}
         self.check_wild();
         // What is left waits on the network: withdraw it.
         for op in 0..self.ctx.callbacks.len() {
