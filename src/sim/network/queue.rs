@@ -93,12 +93,19 @@ impl<T> SegmentQueue<T> {
         }
     }
 
+    /// The entry with the smallest key, and whether it is the heap's.
+    #[inline]
+    fn first(&self) -> Option<(&Entry, bool)> {
+        match (self.ordered.front(), self.heap.peek()) {
+            (Some(a), Some(b)) if b.key < a.key => Some((b, true)),
+            (Some(a), _) => Some((a, false)),
+            (None, b) => b.map(|b| (b, true)),
+        }
+    }
+
     /// The smallest key.
     pub(super) fn first_key(&self) -> Option<(u64, u64)> {
-        match (self.ordered.front(), self.heap.peek()) {
-            (Some(a), Some(b)) => Some(a.key.min(b.key)),
-            (a, b) => a.or(b).map(|entry| entry.key),
-        }
+        self.first().map(|(entry, _)| entry.key)
     }
 
     /// Removes the entry with the smallest key. Inlined, so the segment
@@ -106,11 +113,7 @@ impl<T> SegmentQueue<T> {
     /// returned copy stalled the delivery loop).
     #[inline]
     pub(super) fn pop_first(&mut self) -> Option<((u64, u64), T)> {
-        let from_heap = match (self.ordered.front(), self.heap.peek()) {
-            (Some(a), Some(b)) => b.key < a.key,
-            (None, _) => true,
-            (Some(_), None) => false,
-        };
+        let (_, from_heap) = self.first()?;
         let entry = if from_heap { self.heap.pop()? } else { self.ordered.pop_front()? };
         let value = self.take(entry.slot);
         Some((entry.key, value))

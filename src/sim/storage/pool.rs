@@ -19,40 +19,20 @@ use crate::buffer::SECTOR_SIZE;
 const SEGMENT_BLOCKS: usize = 16;
 const SEGMENT_BYTES: usize = SEGMENT_BLOCKS * SECTOR_SIZE;
 /// The most segment memory a thread keeps for later simulations.
-pub(crate) const SPARE_LIMIT: usize = 256 << 20;
-
-thread_local! {
-    /// Segments of dropped pools, for the next pool of this thread.
-    static SPARES: RefCell<Vec<Box<[u8]>>> = const { RefCell::new(Vec::new()) };
-}
-
-/// A segment: a spare one if the thread has one, else a fresh (zeroed)
-/// allocation.
-fn spare_segment() -> Box<[u8]> {
-    SPARES
-        .try_with(|spares| spares.borrow_mut().pop())
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| vec![0; SEGMENT_BYTES].into_boxed_slice())
-}
-
-impl Drop for Pool {
-    fn drop(&mut self) {
-        let segments = std::mem::take(&mut self.segments);
-        // Fails only while the thread exits: the segments are freed then.
-        let _ = SPARES.try_with(|spares| {
-            let mut spares = spares.borrow_mut();
-            let room = (SPARE_LIMIT / SEGMENT_BYTES).saturating_sub(spares.len());
-            spares.extend(segments.into_iter().take(room));
-        });
-    }
-}
+const SPARE_LIMIT: usize = 256 << 20;
 
 /// Sector blocks in segments, with a free list.
 #[derive(Default)]
 pub(super) struct Pool {
     segments: Vec<Box<[u8]>>,
     free: Vec<u32>,
+}
+
+/// Which segment holds `block`, and where in it.
+#[inline]
+fn place(block: u32) -> (usize, std::ops::Range<usize>) {
+    let at = (block as usize % SEGMENT_BLOCKS) * SECTOR_SIZE;
+    (block as usize / SEGMENT_BLOCKS, at..at + SECTOR_SIZE)
 }
 
 impl Pool {
@@ -77,13 +57,13 @@ impl Pool {
     }
 
     pub(super) fn block(&self, block: u32) -> &[u8] {
-        let at = (block as usize % SEGMENT_BLOCKS) * SECTOR_SIZE;
-        &self.segments[block as usize / SEGMENT_BLOCKS][at..at + SECTOR_SIZE]
+        let (segment, bytes) = place(block);
+        &self.segments[segment][bytes]
     }
 
     pub(super) fn block_mut(&mut self, block: u32) -> &mut [u8] {
-        let at = (block as usize % SEGMENT_BLOCKS) * SECTOR_SIZE;
-        &mut self.segments[block as usize / SEGMENT_BLOCKS][at..at + SECTOR_SIZE]
+        let (segment, bytes) = place(block);
+        &mut self.segments[segment][bytes]
     }
 
     /// Copies block `from` (`NONE`: never written, at sector `sector`) into
@@ -113,6 +93,33 @@ impl Pool {
             let (from_seg, to_seg) = if fs < ts { (&**a, &mut **b) } else { (&**b, &mut **a) };
             to_seg[dst].copy_from_slice(&from_seg[src]);
         }
+    }
+}
+
+thread_local! {
+    /// Segments of dropped pools, for the next pool of this thread.
+    static SPARES: RefCell<Vec<Box<[u8]>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A segment: a spare one if the thread has one, else a fresh (zeroed)
+/// allocation.
+fn spare_segment() -> Box<[u8]> {
+    SPARES
+        .try_with(|spares| spares.borrow_mut().pop())
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| vec![0; SEGMENT_BYTES].into_boxed_slice())
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        let segments = std::mem::take(&mut self.segments);
+        // Fails only while the thread exits: the segments are freed then.
+        let _ = SPARES.try_with(|spares| {
+            let mut spares = spares.borrow_mut();
+            let room = (SPARE_LIMIT / SEGMENT_BYTES).saturating_sub(spares.len());
+            spares.extend(segments.into_iter().take(room));
+        });
     }
 }
 
