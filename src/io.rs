@@ -80,7 +80,10 @@ pub trait Io: Sized {
     /// Runs one pass of the loop: fires due timeouts, polls readiness (when
     /// `wait`, blocking until something completes, but never past the
     /// nearest timeout and never when nothing is in flight) and runs every
-    /// ready callback, including work those callbacks submit.
+    /// ready callback, including work those callbacks submit. A signal does
+    /// not end a waiting pass (the real IO waits again for what is left):
+    /// to wake the loop from one, handle it on another thread (`sigwait`,
+    /// `signalfd`) and trigger a user event from there.
     fn flush(&mut self, ctx: &mut Self::Context, wait: bool) -> Result<(), RunError>;
 
     /// One pass that never blocks.

@@ -234,8 +234,10 @@ impl Poller {
         if rc < 0 {
             // Changes are kept: the kernel applies them before it sleeps, so
             // an interrupted call has applied them and re-adding is harmless;
-            // a failed call may not have.
+            // a failed call may not have. Interrupted with nothing carried:
+            // `EINTR`, as epoll reports it, so the engine waits again.
             return match Errno::last() {
+                Errno::EINTR if self.ready.is_empty() => Err(Errno::EINTR),
                 Errno::EINTR => Ok(self.ready.len()),
                 errno => {
                     self.carried.append(&mut self.ready);
