@@ -159,6 +159,11 @@ pub(crate) fn release<B: Backend>(core: &mut Core<B>, index: u32) -> Op<B> {
 
 /// Releases slot `index` and calls its callback with `result`, typed: the
 /// one place an errno becomes an operation's error.
+///
+/// The fields the callback needs are read from the slot in place and the
+/// op left there is `Op::Free` (profiled: moving the whole op out, as
+/// `release` does, copied its 64 bytes to the stack and back, ~16
+/// instructions per completion).
 #[inline(always)]
 pub(crate) fn complete<B: Backend>(
     io: &mut B,
@@ -171,50 +176,69 @@ pub(crate) fn complete<B: Backend>(
     // (profiled).
     let scope = io.enter_callback(index, &result);
     let core = io.core_mut();
-    let op = release(core, index);
     core.callbacks_run += 1;
+    core.free.push(index);
+    let slot = &mut core.slots[index as usize];
+    slot.place = Place::Free;
+    slot.outcome = None;
+    slot.generation = slot.generation.wrapping_add(1);
+    let op = &mut slot.op;
     match op {
         Op::Free => unreachable!("a free slot is never queued"),
-        Op::Accept { fd, tag, callback } => {
+        &mut Op::Accept { fd, tag, callback } => {
+            vacate(op);
             let result = result.map_err(AcceptError::from_errno).map(|accepted| {
                 io.accepted(fd, accepted as i32);
                 Fd::from_raw(accepted as i32)
             });
             callback(ctx, io, AcceptDone { tag, result });
         }
-        Op::Connect { fd, tag, callback, .. } => {
+        &mut Op::Connect { fd, tag, callback, .. } => {
+            vacate(op);
             let result = result.map(drop).map_err(ConnectError::from_errno);
             callback(ctx, io, ConnectDone { tag, socket: Fd::from_raw(fd), result });
         }
         Op::Recv { span, tag, callback, .. } => {
+            let (tag, callback, buffer) = (*tag, *callback, span.buffer.take());
+            vacate(op);
             let result = result.map_err(RecvError::from_errno);
-            callback(ctx, io, RecvDone { tag, buffer: span.buffer, result });
+            callback(ctx, io, RecvDone { tag, buffer, result });
         }
         Op::Send { span, tag, callback, .. } => {
+            let (tag, callback, buffer) = (*tag, *callback, span.buffer.take());
+            vacate(op);
             let result = result.map_err(SendError::from_errno);
-            callback(ctx, io, SendDone { tag, buffer: span.buffer, result });
+            callback(ctx, io, SendDone { tag, buffer, result });
         }
         Op::Read { span, tag, callback, .. } => {
+            let (tag, callback, buffer) = (*tag, *callback, span.buffer.take());
+            vacate(op);
             let result = result.map_err(ReadError::from_errno);
-            callback(ctx, io, ReadDone { tag, buffer: span.buffer, result });
+            callback(ctx, io, ReadDone { tag, buffer, result });
         }
         Op::Write { span, tag, callback, .. } => {
+            let (tag, callback, buffer) = (*tag, *callback, span.buffer.take());
+            vacate(op);
             let result = result.map_err(WriteError::from_errno);
-            callback(ctx, io, WriteDone { tag, buffer: span.buffer, result });
+            callback(ctx, io, WriteDone { tag, buffer, result });
         }
-        Op::Fsync { tag, callback, .. } => {
+        &mut Op::Fsync { tag, callback, .. } => {
+            vacate(op);
             let result = result.map(drop).map_err(FsyncError::from_errno);
             callback(ctx, io, FsyncDone { tag, result });
         }
-        Op::Close { tag, callback, .. } => {
+        &mut Op::Close { tag, callback, .. } => {
+            vacate(op);
             let result = result.map(drop).map_err(CloseError::from_errno);
             callback(ctx, io, CloseDone { tag, result });
         }
-        Op::Timeout { tag, callback } => {
+        &mut Op::Timeout { tag, callback } => {
+            vacate(op);
             let result = result.map(drop).map_err(TimeoutError::from_errno);
             callback(ctx, io, TimeoutDone { tag, result });
         }
-        Op::EventListen { event, tag, callback } => {
+        &mut Op::EventListen { event, tag, callback } => {
+            vacate(op);
             if result.is_ok() {
                 events::delivered(&mut io.core_mut().events, event);
             }
@@ -223,6 +247,14 @@ pub(crate) fn complete<B: Backend>(
         }
     }
     io.leave_callback(scope);
+}
+
+/// Leaves `Op::Free` in a slot whose op owns nothing any more (its buffer,
+/// if any, was taken): forgetting the old value skips drop glue that would
+/// branch on the variant to drop an empty buffer.
+#[inline(always)]
+fn vacate<B: Backend>(op: &mut Op<B>) {
+    std::mem::forget(std::mem::replace(op, Op::Free));
 }
 
 /// Runs waiting passes until `ns` nanoseconds have passed on the caller's
