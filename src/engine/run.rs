@@ -121,10 +121,6 @@ fn drain<B: Backend>(io: &mut B, ctx: &mut B::Context) {
                 None => match io.attempt(index) {
                     Attempt::Done(result) => result,
                     Attempt::Pending => continue,
-                    Attempt::Defer(at) => {
-                        defer(io.core_mut(), index, at);
-                        continue;
-                    }
                 },
             };
             budget -= 1;
@@ -138,9 +134,10 @@ fn drain<B: Backend>(io: &mut B, ctx: &mut B::Context) {
     core.budget_exhausted = !core.completed.is_empty();
 }
 
-/// Puts operation `index` in the deadline heap until `at`.
+/// Puts operation `index` in the deadline heap until `at` (virtual or
+/// monotonic ns): it is run again once that has passed.
 #[cold]
-fn defer<B: Backend>(core: &mut Core<B>, index: u32, at: u64) {
+pub(crate) fn defer<B: Backend>(core: &mut Core<B>, index: u32, at: u64) {
     core.slots[index as usize].place = Place::Timer;
     core.timers.push(index, at);
 }

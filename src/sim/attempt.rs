@@ -176,7 +176,8 @@ impl<C> SimIO<C> {
         if at == now {
             return Attempt::Done(self.execute_storage(index));
         }
-        Attempt::Defer(at)
+        crate::engine::run::defer(&mut self.core, index, at);
+        Attempt::Pending
     }
 
     /// Applies a storage operation to its file, drawing its faults.
