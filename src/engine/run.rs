@@ -196,25 +196,25 @@ pub(crate) fn complete<B: Backend>(
             callback(ctx, io, ConnectDone { tag, socket: Fd::from_raw(fd), result });
         }
         Op::Recv { span, tag, callback, .. } => {
-            let (tag, callback, buffer) = (*tag, *callback, span.buffer.take());
+            let (tag, callback, buffer) = (*tag, *callback, span.take_buffer());
             vacate(op);
             let result = result.map_err(RecvError::from_errno);
             callback(ctx, io, RecvDone { tag, buffer, result });
         }
         Op::Send { span, tag, callback, .. } => {
-            let (tag, callback, buffer) = (*tag, *callback, span.buffer.take());
+            let (tag, callback, buffer) = (*tag, *callback, span.take_buffer());
             vacate(op);
             let result = result.map_err(SendError::from_errno);
             callback(ctx, io, SendDone { tag, buffer, result });
         }
         Op::Read { span, tag, callback, .. } => {
-            let (tag, callback, buffer) = (*tag, *callback, span.buffer.take());
+            let (tag, callback, buffer) = (*tag, *callback, span.take_buffer());
             vacate(op);
             let result = result.map_err(ReadError::from_errno);
             callback(ctx, io, ReadDone { tag, buffer, result });
         }
         Op::Write { span, tag, callback, .. } => {
-            let (tag, callback, buffer) = (*tag, *callback, span.buffer.take());
+            let (tag, callback, buffer) = (*tag, *callback, span.take_buffer());
             vacate(op);
             let result = result.map_err(WriteError::from_errno);
             callback(ctx, io, WriteDone { tag, buffer, result });

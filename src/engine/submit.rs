@@ -126,7 +126,8 @@ pub(crate) fn span<B: Backend>(
         Ok(taken) => taken,
         Err(error) => return Err(Rejected { error, returned: buffer }),
     };
-    Ok(queue(io, index, data, make(fd.raw(), Span { buffer, start, end })))
+    let span = Span::new(buffer, start, end).expect("check_span checked the range");
+    Ok(queue(io, index, data, make(fd.raw(), span)))
 }
 
 /// Arms a timeout `ns` from now. A zero timeout is due now, but only

@@ -282,7 +282,7 @@ impl<C> SimIO<C> {
 /// to the sector (the simulated device's logical block is 4096 bytes).
 fn misaligned(span: &Span, offset: u64) -> bool {
     let sector = SECTOR_SIZE as u64;
-    let address = span.buffer[span.start..].as_ptr() as u64;
+    let address = span.bytes().as_ptr() as u64;
     !offset.is_multiple_of(sector)
         || !(span.len() as u64).is_multiple_of(sector)
         || !address.is_multiple_of(sector)

@@ -28,8 +28,8 @@ impl<C> SimIO<C> {
             if let Op::Write { span, offset, .. } = &slot.op {
                 let file = self.storage.file(slot.data.file);
                 if *offset < file.size {
-                    let len = super::file::clamp(span.end - span.start, *offset, file.size);
-                    let data = &span.buffer[span.start..span.start + len];
+                    let len = super::file::clamp(span.len(), *offset, file.size);
+                    let data = &span.bytes()[..len];
                     file.sectors.write(data, *offset);
                 }
             }
