@@ -68,7 +68,9 @@ impl List {
         if index == NONE {
             return None;
         }
-        // The head has no predecessor: only its successor is relinked.
+        // The head has no predecessor: only its successor is relinked. The
+        // popped link is left as it was: nothing reads the link of an
+        // index outside a list, and the next push overwrites it.
         let next = links[index as usize].next;
         self.head = next;
         if next == NONE {
@@ -76,7 +78,6 @@ impl List {
         } else {
             links[next as usize].prev = NONE;
         }
-        links[index as usize] = Link::UNLINKED;
         Some(index)
     }
 
