@@ -72,17 +72,6 @@ impl Buffer {
         Ok(Buffer { ptr, len })
     }
 
-    /// Moves the buffer out, leaving an empty one (which owns no memory)
-    /// in its place.
-    #[inline(always)]
-    pub(crate) fn take(&mut self) -> Buffer {
-        // A dangling pointer aligned to the sector, as `new(0)` makes.
-        const EMPTY: NonNull<u8> = NonNull::without_provenance(
-            std::num::NonZeroUsize::new(SECTOR_SIZE).expect("SECTOR_SIZE is non-zero"),
-        );
-        std::mem::replace(self, Buffer { ptr: EMPTY, len: 0 })
-    }
-
     /// Allocates a buffer holding a copy of `bytes`.
     pub fn from_slice(bytes: &[u8]) -> Result<Buffer, BufferError> {
         let len = bytes.len();

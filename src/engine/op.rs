@@ -50,12 +50,18 @@ impl Span {
         unsafe { self.buffer.get_unchecked_mut(self.start..self.end) }
     }
 
-    /// Moves the buffer out, leaving an empty range of an empty buffer.
+    /// A bitwise copy of the buffer, for an op about to be forgotten.
+    ///
+    /// # Safety
+    ///
+    /// The op holding this span must be overwritten without being dropped
+    /// (see `run::vacate`) before anything else can read or drop the span:
+    /// the copy returned is then the buffer's only owner.
     #[inline(always)]
-    pub(crate) fn take_buffer(&mut self) -> Buffer {
-        self.start = 0;
-        self.end = 0;
-        self.buffer.take()
+    pub(crate) unsafe fn read_buffer(&self) -> Buffer {
+        // SAFETY: a valid, initialised `Buffer`; the caller keeps the
+        // original from being used or dropped again.
+        unsafe { std::ptr::read(&self.buffer) }
     }
 }
 

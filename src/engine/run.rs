@@ -196,25 +196,29 @@ pub(crate) fn complete<B: Backend>(
             callback(ctx, io, ConnectDone { tag, socket: Fd::from_raw(fd), result });
         }
         Op::Recv { span, tag, callback, .. } => {
-            let (tag, callback, buffer) = (*tag, *callback, span.take_buffer());
+            // SAFETY: the op is overwritten right below, not dropped.
+            let (tag, callback, buffer) = (*tag, *callback, unsafe { span.read_buffer() });
             vacate(op);
             let result = result.map_err(RecvError::from_errno);
             callback(ctx, io, RecvDone { tag, buffer, result });
         }
         Op::Send { span, tag, callback, .. } => {
-            let (tag, callback, buffer) = (*tag, *callback, span.take_buffer());
+            // SAFETY: the op is overwritten right below, not dropped.
+            let (tag, callback, buffer) = (*tag, *callback, unsafe { span.read_buffer() });
             vacate(op);
             let result = result.map_err(SendError::from_errno);
             callback(ctx, io, SendDone { tag, buffer, result });
         }
         Op::Read { span, tag, callback, .. } => {
-            let (tag, callback, buffer) = (*tag, *callback, span.take_buffer());
+            // SAFETY: the op is overwritten right below, not dropped.
+            let (tag, callback, buffer) = (*tag, *callback, unsafe { span.read_buffer() });
             vacate(op);
             let result = result.map_err(ReadError::from_errno);
             callback(ctx, io, ReadDone { tag, buffer, result });
         }
         Op::Write { span, tag, callback, .. } => {
-            let (tag, callback, buffer) = (*tag, *callback, span.take_buffer());
+            // SAFETY: the op is overwritten right below, not dropped.
+            let (tag, callback, buffer) = (*tag, *callback, unsafe { span.read_buffer() });
             vacate(op);
             let result = result.map_err(WriteError::from_errno);
             callback(ctx, io, WriteDone { tag, buffer, result });
@@ -246,9 +250,9 @@ pub(crate) fn complete<B: Backend>(
     io.leave_callback(scope);
 }
 
-/// Leaves `Op::Free` in a slot whose op owns nothing any more (its buffer,
-/// if any, was taken): forgetting the old value skips drop glue that would
-/// branch on the variant to drop an empty buffer.
+/// Leaves `Op::Free` in a slot whose op owns nothing any more (its
+/// buffer, if any, was read out): the old value is forgotten, never
+/// dropped, so that buffer keeps exactly one owner.
 #[inline(always)]
 fn vacate<B: Backend>(op: &mut Op<B>) {
     std::mem::forget(std::mem::replace(op, Op::Free));
