@@ -3,7 +3,7 @@
 //! its buffer).
 
 use super::IO;
-use super::fds::{Direction, Wait};
+use super::fds::{Direction, FdState, Wait};
 use super::pool::{BufferPtr, Job, JobKind};
 use crate::FileDriver;
 use crate::engine::check_within_data_file;
@@ -55,6 +55,19 @@ impl<C> IO<C> {
             }
             Op::Recv { fd, span, .. } => {
                 let fd = *fd;
+                if let Some(state) = fds.get_mut(fd)
+                    && state.registered
+                {
+                    let len = span.len();
+                    let syscall = || sys::socket::recv(fd, span.bytes_mut());
+                    if let Some(done) = transfer(state, Direction::Read, len, syscall) {
+                        return done;
+                    }
+                    state.readers.push_back(&mut self.core.links, index);
+                    slot.place = Place::Waiting(Wait::Read(fd));
+                    self.pending += 1;
+                    return Attempt::Pending;
+                }
                 if fds.known_not_ready(fd, Direction::Read) {
                     return self.block(index, fd, Direction::Read);
                 }
@@ -73,6 +86,19 @@ impl<C> IO<C> {
             }
             Op::Send { fd, span, .. } => {
                 let fd = *fd;
+                if let Some(state) = fds.get_mut(fd)
+                    && state.registered
+                {
+                    let len = span.len();
+                    let syscall = || sys::socket::send(fd, span.bytes());
+                    if let Some(done) = transfer(state, Direction::Write, len, syscall) {
+                        return done;
+                    }
+                    state.writers.push_back(&mut self.core.links, index);
+                    slot.place = Place::Waiting(Wait::Write(fd));
+                    self.pending += 1;
+                    return Attempt::Pending;
+                }
                 if fds.known_not_ready(fd, Direction::Write) {
                     return self.block(index, fd, Direction::Write);
                 }
@@ -250,4 +276,45 @@ impl<C> IO<C> {
 /// Where a worker thread reads or writes the span's bytes.
 fn span_ptr(span: &mut Span) -> BufferPtr {
     BufferPtr(span.bytes_mut().as_mut_ptr())
+}
+
+/// A recv or send on a socket the poller watches: one look-up of the
+/// descriptor's state serves the readiness test, the not-ready mark and
+/// the park. Runs `syscall` unless the descriptor is known not to be ready
+/// in `direction`; a short transfer (a non-empty one, for a read) or
+/// `EAGAIN` marks it not ready: the rules of `known_not_ready` and
+/// `mark_not_ready`. `None`: the operation parks (the caller links it on
+/// `state`).
+#[inline(always)]
+fn transfer(
+    state: &mut FdState,
+    direction: Direction,
+    len: usize,
+    syscall: impl FnOnce() -> Result<usize, Errno>,
+) -> Option<Attempt> {
+    let (ready, closed) = match direction {
+        Direction::Read => (state.readable, state.read_closed),
+        Direction::Write => (state.writable, state.write_closed),
+    };
+    if !ready {
+        return None;
+    }
+    let not_ready = |state: &mut FdState| match direction {
+        Direction::Read => state.readable = closed,
+        Direction::Write => state.writable = closed,
+    };
+    match syscall() {
+        Ok(n) => {
+            if n < len && (n > 0 || direction == Direction::Write) {
+                not_ready(state);
+            }
+            Some(Attempt::Done(Ok(n)))
+        }
+        Err(Errno::EAGAIN) => {
+            not_ready(state);
+            None
+        }
+        Err(Errno::ENOTSOCK) if state.owned => Some(Attempt::Done(Err(Errno::EBADF))),
+        Err(errno) => Some(Attempt::Done(Err(errno))),
+    }
 }
