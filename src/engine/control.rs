@@ -85,7 +85,7 @@ fn unlink<B: Backend>(io: &mut B, index: u32) -> Result<Withdrawn, CancelError> 
         }
         Place::Completed => {
             let core = io.core_mut();
-            core.completed.remove(&mut core.links, index);
+            core.completed.remove(&mut core.slots, index);
         }
         Place::Timer => {
             io.core_mut().timers.remove(index);

@@ -15,6 +15,7 @@
 
 pub(crate) mod control;
 pub(crate) mod events;
+mod fifo;
 mod io_impl;
 pub(crate) mod op;
 pub(crate) mod run;
@@ -23,13 +24,14 @@ pub(crate) mod submit;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 pub(crate) use events::Events;
+pub(crate) use fifo::Fifo;
 pub(crate) use io_impl::impl_io;
 use op::{Attempt, Slot};
 pub(crate) use submit::{check_fd, check_within_data_file};
 
 use crate::error::{CancelError, EventError, RunError, SubmitError};
 use crate::io::Io;
-use crate::list::{Link, List};
+use crate::list::Link;
 use crate::timer_heap::TimerHeap;
 
 /// The most callbacks one pass runs, so that a chain of operations that
@@ -194,7 +196,7 @@ pub(crate) struct Core<B: Backend> {
     pub free: Vec<u32>,
     /// Operations to run now: fresh submits, ops the world made ready,
     /// expired deadlines.
-    pub completed: List,
+    pub completed: Fifo,
     /// Timeouts (and the twin's deferred storage operations), by
     /// (deadline, sequence).
     pub timers: TimerHeap,
@@ -229,7 +231,7 @@ impl<B: Backend> Core<B> {
             slots,
             links,
             free,
-            completed: List::new(),
+            completed: Fifo::new(),
             timers: TimerHeap::with_capacity(count),
             events: Events::new(),
             in_flush: false,
@@ -250,6 +252,6 @@ impl<B: Backend> Core<B> {
     #[inline]
     pub(crate) fn make_ready(&mut self, index: u32) {
         self.slots[index as usize].place = op::Place::Completed;
-        self.completed.push_back(&mut self.links, index);
+        self.completed.push_back(&mut self.slots, index);
     }
 }

@@ -224,6 +224,8 @@ pub(crate) struct Slot<B: Backend> {
     /// What the backend keeps per operation (the twin: its node).
     pub data: B::SlotData,
     pub op: Op<B>,
+    /// The slot after this one in `completed` (see `fifo.rs`).
+    pub next: u32,
 }
 
 impl<B: Backend> Slot<B> {
@@ -234,6 +236,7 @@ impl<B: Backend> Slot<B> {
             outcome: None,
             data: B::SlotData::default(),
             op: Op::Free,
+            next: crate::list::NONE,
         }
     }
 

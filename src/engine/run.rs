@@ -109,7 +109,7 @@ fn drain<B: Backend>(io: &mut B, ctx: &mut B::Context) {
         let before = budget;
         while budget > 0 {
             let core = io.core_mut();
-            let Some(index) = core.completed.pop_front(&mut core.links) else { break };
+            let Some(index) = core.completed.pop_front(&core.slots) else { break };
             // Its node is paused (the twin): neither run nor completed yet.
             if let Some(at) = io.held_until(index) {
                 defer(io.core_mut(), index, at);

@@ -91,7 +91,7 @@ fn occupy<B: Backend>(
 fn queue<B: Backend>(io: &mut B, index: u32, data: B::SlotData, op: Op<B>) -> OpId {
     let id = occupy(io, index, data, op, Place::Completed);
     let core = io.core_mut();
-    core.completed.push_back(&mut core.links, index);
+    core.completed.push_back(&mut core.slots, index);
     io.submitted(index);
     id
 }

@@ -204,7 +204,7 @@ impl<C> IO<C> {
         let mut found = false;
         let mut at = self.core.completed.front();
         while let Some(index) = at {
-            at = crate::list::List::next(&self.core.links, index);
+            at = crate::engine::Fifo::next(&self.core.slots, index);
             let slot = &mut self.core.slots[index as usize];
             if slot.op.socket_fd() == Some(fd) {
                 found = true;

@@ -1,0 +1,138 @@
+//! The `completed` FIFO: singly linked through the operation slots
+//! themselves (each slot's `next`), so a push or a pop touches the slot the
+//! engine is about to read or write anyway, with the same bounds check,
+//! instead of a separate link array (profiled: ~15 instructions per round
+//! trip of a pop or push). The FIFO's order is the only thing either
+//! backend sees of it.
+//!
+//! Removal from the middle walks from the front: it only happens for a
+//! timeout reset after it expired and before its callback, and for the
+//! twin's crash, both rare and both over the operations queued in one pass.
+
+use super::Backend;
+use super::op::Slot;
+use crate::list::NONE;
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Fifo {
+    head: u32,
+    tail: u32,
+}
+
+impl Fifo {
+    pub(crate) const fn new() -> Fifo {
+        Fifo { head: NONE, tail: NONE }
+    }
+
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.head == NONE
+    }
+
+    /// Queues `index`, which must not be queued already.
+    #[inline]
+    pub(crate) fn push_back<B: Backend>(&mut self, slots: &mut [Slot<B>], index: u32) {
+        slots[index as usize].next = NONE;
+        if self.tail == NONE {
+            self.head = index;
+        } else {
+            slots[self.tail as usize].next = index;
+        }
+        self.tail = index;
+    }
+
+    #[inline]
+    pub(crate) fn pop_front<B: Backend>(&mut self, slots: &[Slot<B>]) -> Option<u32> {
+        let index = self.head;
+        if index == NONE {
+            return None;
+        }
+        self.head = slots[index as usize].next;
+        if self.head == NONE {
+            self.tail = NONE;
+        }
+        Some(index)
+    }
+
+    /// Unlinks `index`, which must be queued. O(queued).
+    pub(crate) fn remove<B: Backend>(&mut self, slots: &mut [Slot<B>], index: u32) {
+        let next = slots[index as usize].next;
+        if self.head == index {
+            self.head = next;
+            if next == NONE {
+                self.tail = NONE;
+            }
+            return;
+        }
+        let mut at = self.head;
+        while at != NONE {
+            if slots[at as usize].next == index {
+                slots[at as usize].next = next;
+                if next == NONE {
+                    self.tail = at;
+                }
+                return;
+            }
+            at = slots[at as usize].next;
+        }
+        debug_assert!(false, "removed an index that was not queued");
+    }
+
+    /// The first index, if any.
+    #[inline]
+    pub(crate) fn front(&self) -> Option<u32> {
+        (self.head != NONE).then_some(self.head)
+    }
+
+    /// The index queued after `index`, which must be queued.
+    #[inline]
+    pub(crate) fn next<B: Backend>(slots: &[Slot<B>], index: u32) -> Option<u32> {
+        let next = slots[index as usize].next;
+        (next != NONE).then_some(next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SimIO;
+    use proptest::prelude::*;
+    use std::collections::VecDeque;
+
+    proptest! {
+        /// The FIFO behaves as a VecDeque under push, pop and removal.
+        #[test]
+        fn matches_a_deque(commands in proptest::collection::vec((0u8..3, 0u32..16), 0..200)) {
+            let mut slots: Vec<Slot<SimIO<()>>> = (0..16).map(|_| Slot::new()).collect();
+            let mut fifo = Fifo::new();
+            let mut model: VecDeque<u32> = VecDeque::new();
+            for (command, index) in commands {
+                match command {
+                    0 if !model.contains(&index) => {
+                        fifo.push_back(&mut slots, index);
+                        model.push_back(index);
+                    }
+                    1 => prop_assert_eq!(fifo.pop_front(&slots), model.pop_front()),
+                    2 if model.contains(&index) => {
+                        fifo.remove(&mut slots, index);
+                        model.retain(|&i| i != index);
+                    }
+                    _ => {}
+                }
+                prop_assert_eq!(fifo.is_empty(), model.is_empty());
+                let mut walked = Vec::new();
+                let mut at = fifo.front();
+                while let Some(index) = at {
+                    walked.push(index);
+                    at = Fifo::next(&slots, index);
+                }
+                prop_assert_eq!(&walked, &model.iter().copied().collect::<Vec<_>>());
+            }
+            let mut drained = Vec::new();
+            while let Some(index) = fifo.pop_front(&slots) {
+                drained.push(index);
+            }
+            prop_assert_eq!(drained, model.into_iter().collect::<Vec<_>>());
+        }
+    }
+}
