@@ -1,8 +1,10 @@
-//! Intrusive doubly-linked FIFOs over operation slots.
+//! Intrusive doubly-linked FIFOs over operation slots, for the twin's
+//! operations parked on a socket (the core's `completed` and the real IO's
+//! descriptor lists are singly linked through the slots: `engine/fifo.rs`).
 //!
 //! The links live in one array indexed by slot, allocated at `init`, so
 //! queueing and unlinking never allocate and removal from the middle (a
-//! canceled op, a closed descriptor's waiters) is O(1).
+//! canceled op, a crashed node's operations) is O(1).
 
 pub(crate) const NONE: u32 = u32::MAX;
 
@@ -34,7 +36,7 @@ impl List {
         List { head: NONE, tail: NONE }
     }
 
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.head == NONE
     }

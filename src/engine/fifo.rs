@@ -1,13 +1,15 @@
-//! The `completed` FIFO: singly linked through the operation slots
-//! themselves (each slot's `next`), so a push or a pop touches the slot the
-//! engine is about to read or write anyway, with the same bounds check,
-//! instead of a separate link array (profiled: ~15 instructions per round
-//! trip of a pop or push). The FIFO's order is the only thing either
-//! backend sees of it.
+//! FIFOs of operation slots singly linked through the slots themselves
+//! (each slot's `next`; a slot is in one such FIFO at most): the core's
+//! `completed`, and the real IO's operations parked on a descriptor. A
+//! push or a pop touches the slot the engine is about to read or write
+//! anyway, with the same bounds check, instead of a separate link array
+//! (profiled: ~15 instructions per round trip of a pop or push). The order
+//! is the only thing either backend sees of them.
 //!
 //! Removal from the middle walks from the front: it only happens for a
-//! timeout reset after it expired and before its callback, and for the
-//! twin's crash, both rare and both over the operations queued in one pass.
+//! timeout reset after it expired and before its callback, for the twin's
+//! crash, and for a cancel of an operation parked on a descriptor, each
+//! over the few operations queued in one pass or parked on one descriptor.
 
 use super::Backend;
 use super::op::Slot;
@@ -76,6 +78,21 @@ impl Fifo {
             at = slots[at as usize].next;
         }
         debug_assert!(false, "removed an index that was not queued");
+    }
+
+    /// Moves every index of `other` to the back of this FIFO, in order.
+    #[inline]
+    pub(crate) fn append<B: Backend>(&mut self, slots: &mut [Slot<B>], other: &mut Fifo) {
+        if other.head == NONE {
+            return;
+        }
+        if self.tail == NONE {
+            self.head = other.head;
+        } else {
+            slots[self.tail as usize].next = other.head;
+        }
+        self.tail = other.tail;
+        *other = Fifo::new();
     }
 
     /// The first index, if any.

@@ -63,8 +63,8 @@ impl<C> IO<C> {
                     if let Some(done) = transfer(state, Direction::Read, len, syscall) {
                         return done;
                     }
-                    state.readers.push_back(&mut self.core.links, index);
-                    slot.place = Place::Waiting(Wait::Read(fd));
+                    state.readers.push_back(&mut self.core.slots, index);
+                    self.core.slots[index as usize].place = Place::Waiting(Wait::Read(fd));
                     self.pending += 1;
                     return Attempt::Pending;
                 }
@@ -94,8 +94,8 @@ impl<C> IO<C> {
                     if let Some(done) = transfer(state, Direction::Write, len, syscall) {
                         return done;
                     }
-                    state.writers.push_back(&mut self.core.links, index);
-                    slot.place = Place::Waiting(Wait::Write(fd));
+                    state.writers.push_back(&mut self.core.slots, index);
+                    self.core.slots[index as usize].place = Place::Waiting(Wait::Write(fd));
                     self.pending += 1;
                     return Attempt::Pending;
                 }
@@ -170,7 +170,7 @@ impl<C> IO<C> {
             // A worker may be inside a syscall on this descriptor, or an
             // io_uring entry not yet submitted may name it: closing now
             // could let either touch a reused number.
-            state.closers.push_back(&mut self.core.links, index);
+            state.closers.push_back(&mut self.core.slots, index);
             self.core.slots[index as usize].place = Place::Waiting(Wait::DriverClose(fd));
             self.pending += 1;
             return Attempt::Pending;

@@ -4,9 +4,9 @@
 //! itself.
 
 use super::IO;
+use crate::engine::Fifo;
 use crate::engine::op::Place;
 use crate::error::Errno;
-use crate::list::List;
 use crate::options::SocketOptions;
 
 /// Where an operation of the real IO waits outside the core.
@@ -54,10 +54,10 @@ pub(crate) struct FdState {
     /// ready then, or a reset that arrived with the data would be missed.
     pub read_closed: bool,
     pub write_closed: bool,
-    pub readers: List,
-    pub writers: List,
+    pub readers: Fifo,
+    pub writers: Fifo,
     /// Closes waiting for this descriptor's file-driver operations.
-    pub closers: List,
+    pub closers: Fifo,
     /// Operations on this descriptor handed to the file driver (worker
     /// threads or the io_uring: one IO has one) whose result has not come
     /// back. A close waits for them: until then the kernel or a worker may
@@ -84,9 +84,9 @@ impl FdState {
         writable: true,
         read_closed: false,
         write_closed: false,
-        readers: List::new(),
-        writers: List::new(),
-        closers: List::new(),
+        readers: Fifo::new(),
+        writers: Fifo::new(),
+        closers: Fifo::new(),
         in_driver: 0,
         owned: false,
         options: SocketOptions { nodelay: false, recv_buffer_size: None, send_buffer_size: None },
@@ -217,7 +217,7 @@ impl<C> IO<C> {
             Direction::Read => (&mut state.readers, Wait::Read(fd)),
             Direction::Write => (&mut state.writers, Wait::Write(fd)),
         };
-        list.push_back(&mut self.core.links, index);
+        list.push_back(&mut self.core.slots, index);
         self.core.slots[index as usize].place = Place::Waiting(wait);
         self.pending += 1;
         Ok(())
@@ -260,27 +260,32 @@ impl<C> IO<C> {
             #[cfg(target_os = "linux")]
             Wait::Ring(_) => unreachable!("an io_uring op is not in a list"),
         };
-        list.remove(&mut self.core.links, index);
+        list.remove(&mut self.core.slots, index);
         self.pending -= 1;
     }
 }
 
-/// Moves every operation in `list` to `completed`, with `outcome` as their
-/// result if given; returns how many moved.
+/// Moves every operation in `list` to `completed`, in order, with
+/// `outcome` as their result if given; returns how many moved. The list is
+/// walked once to mark its operations and then spliced on as a whole.
 #[inline]
 pub(crate) fn wake_list<C>(
-    list: &mut List,
+    list: &mut Fifo,
     core: &mut crate::engine::Core<IO<C>>,
     outcome: Option<Errno>,
 ) -> usize {
     let mut woken = 0;
-    while let Some(index) = list.pop_front(&mut core.links) {
+    let mut at = list.front();
+    while let Some(index) = at {
         woken += 1;
+        let slot = &mut core.slots[index as usize];
+        slot.place = Place::Completed;
         if let Some(errno) = outcome {
-            core.slots[index as usize].outcome = Some(Err(errno));
+            slot.outcome = Some(Err(errno));
         }
-        core.make_ready(index);
+        at = Fifo::next(&core.slots, index);
     }
+    core.completed.append(&mut core.slots, list);
     woken
 }
 
