@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 pub(crate) use events::Events;
 pub(crate) use fifo::Fifo;
+use fifo::FreeStack;
 pub(crate) use io_impl::impl_io;
 use op::{Attempt, Slot};
 pub(crate) use submit::{check_fd, check_within_data_file};
@@ -193,7 +194,7 @@ pub(crate) struct Core<B: Backend> {
     pub id: u32,
     pub slots: Vec<Slot<B>>,
     pub links: Vec<Link>,
-    pub free: Vec<u32>,
+    pub free: FreeStack,
     /// Operations to run now: fresh submits, ops the world made ready,
     /// expired deadlines.
     pub completed: Fifo,
@@ -220,12 +221,10 @@ impl<B: Backend> Core<B> {
         let mut slots = Vec::new();
         slots.try_reserve_exact(count).ok()?;
         slots.extend((0..count).map(|_| Slot::new()));
+        let free = FreeStack::full(&mut slots);
         let mut links = Vec::new();
         links.try_reserve_exact(count).ok()?;
         links.resize(count, Link::UNLINKED);
-        let mut free = Vec::new();
-        free.try_reserve_exact(count).ok()?;
-        free.extend((0..entries).rev());
         Some(Core {
             id: NEXT_IO.fetch_add(1, Ordering::Relaxed),
             slots,

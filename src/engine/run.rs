@@ -150,7 +150,7 @@ pub(crate) fn release<B: Backend>(core: &mut Core<B>, index: u32) -> Op<B> {
     slot.place = Place::Free;
     slot.outcome = None;
     slot.generation = slot.generation.wrapping_add(1);
-    core.free.push(index);
+    core.free.push(&mut core.slots, index);
     op
 }
 
@@ -174,7 +174,7 @@ pub(crate) fn complete<B: Backend>(
     let scope = io.enter_callback(index, &result);
     let core = io.core_mut();
     core.callbacks_run += 1;
-    core.free.push(index);
+    core.free.push(&mut core.slots, index);
     let slot = &mut core.slots[index as usize];
     slot.place = Place::Free;
     slot.outcome = None;

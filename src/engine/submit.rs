@@ -57,7 +57,8 @@ pub(crate) fn check_within_data_file(offset: u64, len: usize, size: u64) -> Resu
 #[inline(always)]
 fn take_slot<B: Backend>(io: &mut B) -> Result<(u32, B::SlotData), SubmitError> {
     let data = io.admit()?;
-    let index = io.core_mut().free.pop().ok_or(SubmitError::NoFreeSlot)?;
+    let core = io.core_mut();
+    let index = core.free.pop(&core.slots).ok_or(SubmitError::NoFreeSlot)?;
     Ok((index, data))
 }
 
