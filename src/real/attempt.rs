@@ -292,16 +292,18 @@ fn transfer(
     len: usize,
     syscall: impl FnOnce() -> Result<usize, Errno>,
 ) -> Option<Attempt> {
-    let (ready, closed) = match direction {
-        Direction::Read => (state.readable, state.read_closed),
-        Direction::Write => (state.writable, state.write_closed),
+    let ready = match direction {
+        Direction::Read => state.readable,
+        Direction::Write => state.writable,
     };
     if !ready {
         return None;
     }
+    // The closed flag is read after the syscall (profiled: read before,
+    // it was kept on the stack across the call).
     let not_ready = |state: &mut FdState| match direction {
-        Direction::Read => state.readable = closed,
-        Direction::Write => state.writable = closed,
+        Direction::Read => state.readable = state.read_closed,
+        Direction::Write => state.writable = state.write_closed,
     };
     match syscall() {
         Ok(n) => {
