@@ -99,7 +99,6 @@ impl Poller {
     /// the caller tells it from a timeout without a flag to keep.
     #[inline(always)]
     pub(crate) fn wait(&mut self, timeout_ns: u64) -> Result<usize, Errno> {
-        self.ready = 0;
         let rc = match timeout_ns {
             // Exact in milliseconds: plain `epoll_wait`, the kernel's
             // shorter path (no timespec to copy, no sigmask to set and
@@ -112,6 +111,7 @@ impl Poller {
             _ => self.wait_bounded(timeout_ns),
         };
         if rc < 0 {
+            self.ready = 0;
             return Err(Errno::last());
         }
         self.ready = rc as usize;
