@@ -250,7 +250,9 @@ impl<B: Backend> Core<B> {
     /// Moves operation `index` to the back of `completed`.
     #[inline]
     pub(crate) fn make_ready(&mut self, index: u32) {
-        self.slots[index as usize].place = op::Place::Completed;
-        self.completed.push_back(&mut self.slots, index);
+        // One slice, so both accesses share one bounds check.
+        let slots = &mut self.slots[..];
+        slots[index as usize].place = op::Place::Completed;
+        self.completed.push_back(slots, index);
     }
 }

@@ -63,8 +63,10 @@ impl<C> IO<C> {
                     if let Some(done) = transfer(state, Direction::Read, len, syscall) {
                         return done;
                     }
-                    state.readers.push_back(&mut self.core.slots, index);
-                    self.core.slots[index as usize].place = Place::Waiting(Wait::Read(fd));
+                    // One slice, so both accesses share one bounds check.
+                    let slots = &mut self.core.slots[..];
+                    state.readers.push_back(slots, index);
+                    slots[index as usize].place = Place::Waiting(Wait::Read(fd));
                     self.pending += 1;
                     return Attempt::Pending;
                 }
@@ -94,8 +96,10 @@ impl<C> IO<C> {
                     if let Some(done) = transfer(state, Direction::Write, len, syscall) {
                         return done;
                     }
-                    state.writers.push_back(&mut self.core.slots, index);
-                    self.core.slots[index as usize].place = Place::Waiting(Wait::Write(fd));
+                    // One slice, so both accesses share one bounds check.
+                    let slots = &mut self.core.slots[..];
+                    state.writers.push_back(slots, index);
+                    slots[index as usize].place = Place::Waiting(Wait::Write(fd));
                     self.pending += 1;
                     return Attempt::Pending;
                 }

@@ -217,8 +217,9 @@ impl<C> IO<C> {
             Direction::Read => (&mut state.readers, Wait::Read(fd)),
             Direction::Write => (&mut state.writers, Wait::Write(fd)),
         };
-        list.push_back(&mut self.core.slots, index);
-        self.core.slots[index as usize].place = Place::Waiting(wait);
+        let slots = &mut self.core.slots[..];
+        list.push_back(slots, index);
+        slots[index as usize].place = Place::Waiting(wait);
         self.pending += 1;
         Ok(())
     }
@@ -275,17 +276,18 @@ pub(crate) fn wake_list<C>(
     outcome: Option<Errno>,
 ) -> usize {
     let mut woken = 0;
+    let slots = &mut core.slots[..];
     let mut at = list.front();
     while let Some(index) = at {
         woken += 1;
-        let slot = &mut core.slots[index as usize];
+        let slot = &mut slots[index as usize];
         slot.place = Place::Completed;
         if let Some(errno) = outcome {
             slot.outcome = Some(Err(errno));
         }
-        at = Fifo::next(&core.slots, index);
+        at = Fifo::next(slots, index);
     }
-    core.completed.append(&mut core.slots, list);
+    core.completed.append(slots, list);
     woken
 }
 
