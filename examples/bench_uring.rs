@@ -31,7 +31,7 @@
 //! apt-get install -y fio      # optional: without it the fio sides are skipped
 //! cargo run --release --example bench_uring -- [--secs 3] [--reps 1] [--mib 256] [--only QD1]
 //!     [--sides 'IO, io_uring|fio']     # only the sides whose label contains one of these
-//!     [--write-chart]                  # also rewrite docs/bench/files-uring.svg
+//!     [--write-charts]                 # also rewrite docs/bench/files-uring.svg
 //! ```
 //!
 //! The ring is crate-private, so this example compiles its source file on
@@ -108,7 +108,7 @@ mod linux {
         /// Print every run, not only the medians.
         each: bool,
         /// Rewrite the chart in docs/bench from the run.
-        write_chart: bool,
+        write_charts: bool,
     }
 
     fn args() -> Args {
@@ -120,13 +120,13 @@ mod linux {
             sides: Vec::new(),
             gap_ms: 0,
             each: false,
-            write_chart: false,
+            write_charts: false,
         };
         let mut it = std::env::args().skip(1);
         while let Some(flag) = it.next() {
             match flag.as_str() {
                 "--each" => args.each = true,
-                "--write-chart" => args.write_chart = true,
+                "--write-charts" => args.write_charts = true,
                 "-h" | "--help" => {
                     println!("{USAGE}");
                     std::process::exit(0);
@@ -147,7 +147,7 @@ mod linux {
     }
 
     const USAGE: &str = "usage: bench_uring [--secs S] [--reps N] [--mib MIB] [--only TEXT] \
-                         [--sides 'TEXT|TEXT'] [--gap-ms MS] [--each] [--write-chart]";
+                         [--sides 'TEXT|TEXT'] [--gap-ms MS] [--each] [--write-charts]";
 
     /// The value of `flag`, parsed, or a usage error.
     fn number<T: std::str::FromStr>(flag: &str, value: Option<String>) -> T {
@@ -622,8 +622,8 @@ mod linux {
                 println!("{line}");
             }
         }
-        if args.write_chart {
-            write_chart(&chart, &args);
+        if args.write_charts {
+            write_charts(&chart, &args);
         }
     }
 
@@ -648,9 +648,9 @@ mod linux {
 
     /// Writes docs/bench/files-uring.svg (the only file a run changes, and
     /// only when asked).
-    fn write_chart(chart: &[super::svg::Group], args: &Args) {
+    fn write_charts(chart: &[super::svg::Group], args: &Args) {
         let note = format!(
-            "direct IO on one {} MiB file, {} s per side, median of {} (higher is better)",
+            "direct IO, one {} MiB file, {} s per side, median of {}; fio psync at depth N is N jobs; higher is better",
             args.mib, args.secs, args.reps
         );
         let svg = super::svg::bar_chart("IO's file drivers and fio, same run", &note, chart);
