@@ -31,6 +31,7 @@
 //! apt-get install -y fio      # optional: without it the fio sides are skipped
 //! cargo run --release --example bench_uring -- [--secs 3] [--reps 1] [--mib 256] [--only QD1]
 //!     [--sides 'IO, io_uring|fio']     # only the sides whose label contains one of these
+//!     [--write-charts]                 # also rewrite docs/bench/files-uring.svg
 //! ```
 //!
 //! The ring is crate-private, so this example compiles its source file on
@@ -40,6 +41,10 @@
 #[allow(dead_code, reason = "only part of the ring's API is exercised here")]
 #[path = "../src/real/uring/ring.rs"]
 mod ring;
+
+#[cfg(target_os = "linux")]
+#[path = "../benches/compare/svg.rs"]
+mod svg;
 
 #[cfg(target_os = "linux")]
 mod linux {
@@ -102,6 +107,8 @@ mod linux {
         gap_ms: u64,
         /// Print every run, not only the medians.
         each: bool,
+        /// Rewrite the chart in docs/bench from the run.
+        write_charts: bool,
     }
 
     fn args() -> Args {
@@ -113,11 +120,13 @@ mod linux {
             sides: Vec::new(),
             gap_ms: 0,
             each: false,
+            write_charts: false,
         };
         let mut it = std::env::args().skip(1);
         while let Some(flag) = it.next() {
             match flag.as_str() {
                 "--each" => args.each = true,
+                "--write-charts" => args.write_charts = true,
                 "-h" | "--help" => {
                     println!("{USAGE}");
                     std::process::exit(0);
@@ -138,7 +147,7 @@ mod linux {
     }
 
     const USAGE: &str = "usage: bench_uring [--secs S] [--reps N] [--mib MIB] [--only TEXT] \
-                         [--sides 'TEXT|TEXT'] [--gap-ms MS] [--each]";
+                         [--sides 'TEXT|TEXT'] [--gap-ms MS] [--each] [--write-charts]";
 
     /// The value of `flag`, parsed, or a usage error.
     fn number<T: std::str::FromStr>(flag: &str, value: Option<String>) -> T {
@@ -557,6 +566,7 @@ mod linux {
         ];
         let fio = |engine| sides.iter().position(|s| matches!(s, Side::Fio(e) if *e == engine));
         let (fio_uring, fio_psync) = (fio("io_uring").unwrap(), fio("psync").unwrap());
+        let mut chart = Vec::new();
         for w in workloads.into_iter().filter(|w| w.name().contains(&args.only)) {
             println!("\n{}", w.name());
             // rates[rep][side]; each rep runs every side, starting one
@@ -588,6 +598,10 @@ mod linux {
                     continue;
                 }
                 let rate = median(&runs);
+                let label = side.label(w.depth);
+                if let Some((_, bar)) = CHARTED.iter().find(|(start, _)| label.starts_with(start)) {
+                    chart_bar(&mut chart, &w, bar, rate.ops);
+                }
                 let mut line = format!(
                     "  {:<26} {:>8.0}/s {:>6.1} us CPU/op",
                     side.label(w.depth),
@@ -607,6 +621,43 @@ mod linux {
                 }
                 println!("{line}");
             }
+        }
+        if args.write_charts {
+            write_charts(&chart, &args);
+        }
+    }
+
+    /// The sides the chart shows (a label's start, the chart's name for
+    /// it), in its order.
+    const CHARTED: [(&str, &str); 5] = [
+        ("IO, io_uring driver", "IO io_uring"),
+        ("IO, 16 worker threads", "IO 16 workers"),
+        ("IO, loop thread", "IO loop thread"),
+        ("fio io_uring", "fio io_uring"),
+        ("fio psync", "fio psync"),
+    ];
+
+    /// Adds `side`'s rate on `w` to the chart's group for `w`.
+    fn chart_bar(chart: &mut Vec<super::svg::Group>, w: &Workload, side: &'static str, ops: f64) {
+        if chart.last().is_none_or(|group| group.label != w.name()) {
+            let unit = if w.kind == Kind::SeqWriteFsync { "pairs/s" } else { "ops/s" };
+            chart.push(super::svg::Group { label: w.name(), unit, bars: Vec::new() });
+        }
+        chart.last_mut().expect("pushed above").bars.push((side, ops));
+    }
+
+    /// Writes docs/bench/files-uring.svg (the only file a run changes, and
+    /// only when asked).
+    fn write_charts(chart: &[super::svg::Group], args: &Args) {
+        let note = format!(
+            "direct IO, one {} MiB file, {} s per side, median of {}; fio psync at depth N is N jobs; higher is better",
+            args.mib, args.secs, args.reps
+        );
+        let svg = super::svg::bar_chart("IO's file drivers and fio, same run", &note, chart);
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/bench/files-uring.svg");
+        match std::fs::write(&path, svg) {
+            Ok(()) => println!("\nwrote {}", path.display()),
+            Err(e) => eprintln!("bench_uring: cannot write {}: {e}", path.display()),
         }
     }
 

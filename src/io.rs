@@ -78,9 +78,13 @@ pub trait Io: Sized {
     fn now_ns(&self) -> u64;
 
     /// Runs one pass of the loop: fires due timeouts, polls readiness (when
-    /// `wait`, blocking until something completes, but never past the
-    /// nearest timeout and never when nothing is in flight) and runs every
-    /// ready callback, including work those callbacks submit. A signal does
+    /// `wait` and nothing is ready to run, blocking until something is, but
+    /// never past the nearest timeout and never when nothing is in flight)
+    /// and runs every ready operation and callback, including work those
+    /// callbacks submit. A pass that starts with work ready does not block:
+    /// on the real IO, operations it hands to the kernel or a worker
+    /// complete in a later pass (the only operation in flight excepted: a
+    /// waiting pass runs that one on its thread). A signal does
     /// not end a waiting pass (the real IO waits again for what is left):
     /// to wake the loop from one, handle it on another thread (`sigwait`,
     /// `signalfd`) and trigger a user event from there.

@@ -167,3 +167,42 @@ fn a_cancel_of_file_operations_in_flight_gives_one_callback_each() {
     }
     assert_eq!(log.done.len(), OPS + 2);
 }
+
+/// The IO's only operation, in a pass that may block, runs on the loop
+/// thread (the thread would only wait for it): its callback runs in that
+/// pass, whatever the driver. With a second operation in flight, or in a
+/// pass that must not block, it goes to the driver (which, on the loop
+/// thread's driver, runs it there too), and the pass that hands it over
+/// cannot have run its callback.
+#[test]
+fn the_only_operation_of_a_waiting_pass_runs_on_the_loop_thread() {
+    let _g = shared();
+    let tmp = temp_dir("driver-sole");
+    let mut io: IO<Log> = Real::io(64);
+    let handed_over = io.file_driver() != FileDriver::LoopThread;
+    let mut log = Log::default();
+    let (dir, file) = open(&mut io, tmp.path(), FilePurpose::Format);
+
+    io.write(file, sector(1), .., 0, 1, on_write).unwrap();
+    io.flush(&mut log, true).unwrap();
+    assert_eq!(log.done, [(1, format!("Ok({SECTOR})"))], "the only op ran in its pass");
+
+    io.write(file, sector(2), .., SECTOR as u64, 2, on_write).unwrap();
+    io.flush(&mut log, false).unwrap();
+    assert_eq!(log.done.len(), if handed_over { 1 } else { 2 }, "{:?}", log.done);
+    io.run_until_done_within(&mut log, 10_000_000_000).unwrap();
+
+    io.write(file, sector(3), .., 2 * SECTOR as u64, 3, on_write).unwrap();
+    io.read(file, sector(0), .., 0, 4, on_read).unwrap();
+    io.flush(&mut log, true).unwrap();
+    assert_eq!(log.done.len(), if handed_over { 2 } else { 4 }, "{:?}", log.done);
+    io.run_until_done_within(&mut log, 10_000_000_000).unwrap();
+    assert_eq!(log.done.len(), 4, "one callback each: {:?}", log.done);
+    // Writes and reads log a buffer each, in callback order.
+    let read = log.done.iter().position(|(tag, _)| *tag == 4).expect("the read's callback");
+    assert_eq!(log.buffers[read][0], 1, "the read saw the first write");
+
+    io.close(file, 5, on_close).unwrap();
+    io.close(dir, 6, on_close).unwrap();
+    io.run_until_done_within(&mut log, 10_000_000_000).unwrap();
+}

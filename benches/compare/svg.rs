@@ -16,7 +16,7 @@ const WIDTH: f64 = 760.0;
 const LABEL: f64 = 120.0;
 const BAR: f64 = 18.0;
 const GAP: f64 = 14.0;
-const COLORS: [&str; 4] = ["#2b6cb0", "#dd6b20", "#38a169", "#d69e2e"];
+const COLORS: [&str; 5] = ["#2b6cb0", "#dd6b20", "#38a169", "#d69e2e", "#805ad5"];
 
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")

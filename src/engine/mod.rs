@@ -209,6 +209,10 @@ pub(crate) struct Core<B: Backend> {
     pub callbacks_run: u64,
     /// The last drain stopped at its budget: poll without waiting first.
     pub budget_exhausted: bool,
+    /// The current pass was asked to wait (`flush(true)`, the run modes):
+    /// its caller is willing to block until something completes, so the
+    /// real IO runs the only operation in flight on its own thread.
+    pub pass_may_block: bool,
     /// The longest a waiting pass blocks when nothing else bounds it.
     pub max_wait_ns: u64,
 }
@@ -237,6 +241,7 @@ impl<B: Backend> Core<B> {
             stop_requested: false,
             callbacks_run: 0,
             budget_exhausted: false,
+            pass_may_block: false,
             max_wait_ns,
         })
     }

@@ -34,6 +34,7 @@ pub(crate) fn flush<B: Backend>(
         return Err(RunError::Reentrant);
     }
     core.in_flush = true;
+    core.pass_may_block = wait;
     let result = pass(io, ctx, wait, deadline);
     io.core_mut().in_flush = false;
     result

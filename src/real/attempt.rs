@@ -4,7 +4,7 @@
 
 use super::IO;
 use super::fds::{Direction, FdState, Wait};
-use super::pool::{BufferPtr, Job, JobKind};
+use super::pool::{self, BufferPtr, Job, JobKind};
 use crate::FileDriver;
 use crate::engine::check_within_data_file;
 use crate::engine::op::{Attempt, Op, Place, Span};
@@ -263,7 +263,19 @@ impl<C> IO<C> {
     /// adopted to the file driver: the io_uring or the worker pool. (Any
     /// other number runs on the loop thread, where the kernel answers it:
     /// `EBADF`, or `ESPIPE` for a socket.)
+    ///
+    /// Except the IO's only operation, in a pass that may block: the thread
+    /// has nothing to do but wait for it, so it runs here, as `pread(2)` or
+    /// `pwrite(2)` in a blocking loop would. That delays nothing (a socket
+    /// op, timeout, event listener or other file op in flight would make it
+    /// not the only one) and saves the hand-over: an io_uring write on ext4
+    /// completes through a kernel workqueue, one more thread wake-up per op
+    /// than a `pwrite`; a worker costs two. A pass that must not block
+    /// (`flush(false)`) always hands it over.
     fn offload(&mut self, index: u32, fd: i32, kind: JobKind) -> Attempt {
+        if self.core.pass_may_block && self.core.in_flight() == 1 {
+            return Attempt::Done(pool::run(Job { slot: index, fd, kind }));
+        }
         #[cfg(target_os = "linux")]
         if self.ring.is_some() {
             return self.ring_offload(index, fd, kind);

@@ -154,8 +154,9 @@ fn work(shared: &Shared) {
     }
 }
 
-/// Runs `job` on the calling thread (a worker, or the loop when the
-/// io_uring has no room).
+/// Runs `job` on the calling thread (a worker; or the loop, for the IO's
+/// only operation in a pass that may block, or when the io_uring has no
+/// room).
 pub(crate) fn run(job: Job) -> Result<usize, Errno> {
     match job.kind {
         JobKind::Read { ptr, len, offset } => {
