@@ -75,12 +75,8 @@ impl<C> IO<C> {
                 }
                 let len = span.len();
                 let result = sys::socket::recv(fd, span.bytes_mut());
-                // A short, non-empty read drained the socket: the next recv
-                // waits for an edge instead of trying (and failing) first.
-                // End of stream (0) stays ready: it will be read again at once.
                 if let Ok(n) = result
-                    && n > 0
-                    && n < len
+                    && drained(Direction::Read, n, len)
                 {
                     fds.mark_not_ready(fd, Direction::Read);
                 }
@@ -109,7 +105,7 @@ impl<C> IO<C> {
                 let len = span.len();
                 let result = sys::socket::send(fd, span.bytes());
                 if let Ok(n) = result
-                    && n < len
+                    && drained(Direction::Write, n, len)
                 {
                     fds.mark_not_ready(fd, Direction::Write);
                 }
@@ -297,10 +293,9 @@ fn span_ptr(span: &mut Span) -> BufferPtr {
 /// A recv or send on a socket the poller watches: one look-up of the
 /// descriptor's state serves the readiness test, the not-ready mark and
 /// the park. Runs `syscall` unless the descriptor is known not to be ready
-/// in `direction`; a short transfer (a non-empty one, for a read) or
-/// `EAGAIN` marks it not ready: the rules of `known_not_ready` and
-/// `mark_not_ready`. `None`: the operation parks (the caller links it on
-/// `state`).
+/// in `direction`; a transfer that [`drained`] it or `EAGAIN` marks it not
+/// ready, as the first attempt's path does. `None`: the operation parks
+/// (the caller links it on `state`).
 #[inline(always)]
 fn transfer(
     state: &mut FdState,
@@ -317,22 +312,28 @@ fn transfer(
     }
     // The closed flag is read after the syscall (profiled: read before,
     // it was kept on the stack across the call).
-    let not_ready = |state: &mut FdState| match direction {
-        Direction::Read => state.readable = state.read_closed,
-        Direction::Write => state.writable = state.write_closed,
-    };
     match syscall() {
         Ok(n) => {
-            if n < len && (n > 0 || direction == Direction::Write) {
-                not_ready(state);
+            if drained(direction, n, len) {
+                state.mark_not_ready(direction);
             }
             Some(Attempt::Done(Ok(n)))
         }
         Err(Errno::EAGAIN) => {
-            not_ready(state);
+            state.mark_not_ready(direction);
             None
         }
         Err(Errno::ENOTSOCK) if state.owned => Some(Attempt::Done(Err(Errno::EBADF))),
         Err(errno) => Some(Attempt::Done(Err(errno))),
     }
+}
+
+/// Whether a transfer of `n` of `len` bytes left the socket not ready in
+/// `direction`: a short send filled the buffer; a short, non-empty recv
+/// drained it, so the next one waits for an edge instead of trying (and
+/// failing) first. End of stream (a recv of 0) stays ready: it is read
+/// again at once.
+#[inline(always)]
+fn drained(direction: Direction, n: usize, len: usize) -> bool {
+    n < len && (n > 0 || direction == Direction::Write)
 }

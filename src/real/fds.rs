@@ -78,6 +78,17 @@ pub(crate) struct FdState {
 }
 
 impl FdState {
+    /// Not ready in `direction` until the poller says so, unless that
+    /// side is closed (a closed side stays ready: the next call sees the
+    /// end or the error at once).
+    #[inline(always)]
+    pub(crate) fn mark_not_ready(&mut self, direction: Direction) {
+        match direction {
+            Direction::Read => self.readable = self.read_closed,
+            Direction::Write => self.writable = self.write_closed,
+        }
+    }
+
     const FRESH: FdState = FdState {
         registered: false,
         readable: true,
@@ -189,10 +200,7 @@ impl FdTable {
     #[inline]
     pub(crate) fn mark_not_ready(&mut self, fd: i32, direction: Direction) {
         if let Some(state) = self.get_mut(fd) {
-            match direction {
-                Direction::Read => state.readable = state.read_closed,
-                Direction::Write => state.writable = state.write_closed,
-            }
+            state.mark_not_ready(direction);
         }
     }
 
