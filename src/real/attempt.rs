@@ -63,10 +63,7 @@ impl<C> IO<C> {
                     if let Some(done) = transfer(state, Direction::Read, len, syscall) {
                         return done;
                     }
-                    // One slice, so both accesses share one bounds check.
-                    let slots = &mut self.core.slots[..];
-                    state.readers.push_back(slots, index);
-                    slots[index as usize].place = Place::Waiting(Wait::Read(fd));
+                    state.link(&mut self.core.slots, index, fd, Direction::Read);
                     self.pending += 1;
                     return Attempt::Pending;
                 }
@@ -92,10 +89,7 @@ impl<C> IO<C> {
                     if let Some(done) = transfer(state, Direction::Write, len, syscall) {
                         return done;
                     }
-                    // One slice, so both accesses share one bounds check.
-                    let slots = &mut self.core.slots[..];
-                    state.writers.push_back(slots, index);
-                    slots[index as usize].place = Place::Waiting(Wait::Write(fd));
+                    state.link(&mut self.core.slots, index, fd, Direction::Write);
                     self.pending += 1;
                     return Attempt::Pending;
                 }

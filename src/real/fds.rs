@@ -5,7 +5,7 @@
 
 use super::IO;
 use crate::engine::Fifo;
-use crate::engine::op::Place;
+use crate::engine::op::{Place, Slot};
 use crate::error::Errno;
 use crate::options::SocketOptions;
 
@@ -78,6 +78,26 @@ pub(crate) struct FdState {
 }
 
 impl FdState {
+    /// Links operation `index` on this (registered) descriptor's list for
+    /// `direction` and marks it waiting there; the caller counts it in
+    /// `pending`.
+    #[inline(always)]
+    pub(crate) fn link<C>(
+        &mut self,
+        slots: &mut [Slot<IO<C>>],
+        index: u32,
+        fd: i32,
+        direction: Direction,
+    ) {
+        let (list, wait) = match direction {
+            Direction::Read => (&mut self.readers, Wait::Read(fd)),
+            Direction::Write => (&mut self.writers, Wait::Write(fd)),
+        };
+        // One slice, so both accesses share one bounds check.
+        list.push_back(slots, index);
+        slots[index as usize].place = Place::Waiting(wait);
+    }
+
     /// Not ready in `direction` until the poller says so, unless that
     /// side is closed (a closed side stays ready: the next call sees the
     /// end or the error at once).
@@ -221,13 +241,7 @@ impl<C> IO<C> {
             // Once per descriptor: kept out of line, off the per-op path.
             _ => return self.register_and_park(index, fd, direction),
         };
-        let (list, wait) = match direction {
-            Direction::Read => (&mut state.readers, Wait::Read(fd)),
-            Direction::Write => (&mut state.writers, Wait::Write(fd)),
-        };
-        let slots = &mut self.core.slots[..];
-        list.push_back(slots, index);
-        slots[index as usize].place = Place::Waiting(wait);
+        state.link(&mut self.core.slots, index, fd, direction);
         self.pending += 1;
         Ok(())
     }
