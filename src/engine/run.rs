@@ -10,7 +10,7 @@
 
 use super::Backend;
 use super::events;
-use super::op::{Attempt, Op, Place};
+use super::op::{Attempt, Op, Place, Slot};
 use super::{Core, PASS_BUDGET};
 use crate::done::{
     AcceptDone, CloseDone, ConnectDone, EventDone, FsyncDone, ReadDone, RecvDone, SendDone,
@@ -146,13 +146,19 @@ pub(crate) fn defer<B: Backend>(core: &mut Core<B>, index: u32, at: u64) {
 /// Frees slot `index`, handing back its operation.
 #[inline]
 pub(crate) fn release<B: Backend>(core: &mut Core<B>, index: u32) -> Op<B> {
+    std::mem::replace(&mut free_slot(core, index).op, Op::Free)
+}
+
+/// Puts slot `index` back on the free stack, stale to its old id, and
+/// returns it with its op still in it (the caller takes the op out).
+#[inline(always)]
+fn free_slot<B: Backend>(core: &mut Core<B>, index: u32) -> &mut Slot<B> {
+    core.free.push(&mut core.slots, index);
     let slot = &mut core.slots[index as usize];
-    let op = std::mem::replace(&mut slot.op, Op::Free);
     slot.place = Place::Free;
     slot.outcome = None;
     slot.generation = slot.generation.wrapping_add(1);
-    core.free.push(&mut core.slots, index);
-    op
+    slot
 }
 
 /// Releases slot `index` and calls its callback with `result`, typed: the
@@ -175,12 +181,7 @@ pub(crate) fn complete<B: Backend>(
     let scope = io.enter_callback(index, &result);
     let core = io.core_mut();
     core.callbacks_run += 1;
-    core.free.push(&mut core.slots, index);
-    let slot = &mut core.slots[index as usize];
-    slot.place = Place::Free;
-    slot.outcome = None;
-    slot.generation = slot.generation.wrapping_add(1);
-    let op = &mut slot.op;
+    let op = &mut free_slot(core, index).op;
     match op {
         Op::Free => unreachable!("a free slot is never queued"),
         &mut Op::Accept { fd, tag, callback } => {

@@ -67,9 +67,7 @@ impl<C> IO<C> {
                     self.pending += 1;
                     return Attempt::Pending;
                 }
-                if fds.known_not_ready(fd, Direction::Read) {
-                    return self.block(index, fd, Direction::Read);
-                }
+                // Not registered yet: nothing known about its readiness.
                 let len = span.len();
                 let result = sys::socket::recv(fd, span.bytes_mut());
                 if let Ok(n) = result
@@ -93,9 +91,7 @@ impl<C> IO<C> {
                     self.pending += 1;
                     return Attempt::Pending;
                 }
-                if fds.known_not_ready(fd, Direction::Write) {
-                    return self.block(index, fd, Direction::Write);
-                }
+                // Not registered yet: nothing known about its readiness.
                 let len = span.len();
                 let result = sys::socket::send(fd, span.bytes());
                 if let Ok(n) = result

@@ -93,7 +93,6 @@ impl FdState {
             Direction::Read => (&mut self.readers, Wait::Read(fd)),
             Direction::Write => (&mut self.writers, Wait::Write(fd)),
         };
-        // One slice, so both accesses share one bounds check.
         list.push_back(slots, index);
         slots[index as usize].place = Place::Waiting(wait);
     }
