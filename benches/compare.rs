@@ -11,6 +11,7 @@
 //! cargo bench --bench compare                    # the full run (a few minutes)
 //! cargo bench --bench compare -- --quick         # a short run, fewer repetitions
 //! cargo bench --bench compare -- pingpong        # only workloads whose name contains "pingpong"
+//! cargo bench --bench compare -- --reps 31       # more repetitions per side (default 9, quick 3)
 //! cargo bench --bench compare -- --syscalls      # syscalls per round trip, under strace -f -c
 //! cargo bench --bench compare -- --instructions  # user-space instructions per round trip, callgrind
 //! cargo bench --bench compare -- --write-charts  # also rewrite the charts in docs/bench/
@@ -158,8 +159,13 @@ fn pingpong(settings: &Settings, rows: &mut Vec<Row>) {
         let mut mio = PingPongMio::new(size, conns, None).expect("mio set-up");
         let mut tokio = PingPongTokio::new(size, conns).expect("tokio set-up");
         let mut bounded = PingPongMio::new(size, conns, Some(MAX_WAIT)).expect("mio set-up");
+        // A second, independent `IO` measured like a peer: what "IO vs IO
+        // again" strays from 1.00x is this run's noise, the yardstick for
+        // every other ratio in the row.
+        let mut again = PingPongIo::new(size, conns).expect("twinio set-up");
         // Warm up every side once (page faults, socket buffers, caches).
         io.run(rounds / 4 + 1);
+        again.run(rounds / 4 + 1);
         mio.run(rounds / 4 + 1);
         tokio.run(rounds / 4 + 1);
         bounded.run(rounds / 4 + 1);
@@ -170,6 +176,7 @@ fn pingpong(settings: &Settings, rows: &mut Vec<Row>) {
                 ("mio", &mut || measure(ops, || mio.run(rounds))),
                 ("tokio", &mut || measure(ops, || tokio.run(rounds))),
                 ("mio-bounded", &mut || measure(ops, || bounded.run(rounds))),
+                ("IO again", &mut || measure(ops, || again.run(rounds))),
             ],
         );
         let row = Row { workload: name, op: "rt", medians };
@@ -486,6 +493,20 @@ fn print_markdown(rows: &[Row], allocs: &[(String, [f64; 3])], growth: Option<Gr
     }
 }
 
+/// Removes `flag N` from `args`: `N`, a positive count, if given.
+fn take_value(args: &mut Vec<String>, flag: &str) -> Result<Option<usize>, String> {
+    let Some(at) = args.iter().position(|a| a == flag) else { return Ok(None) };
+    let value = args.get(at + 1).cloned();
+    args.drain(at..(at + 2).min(args.len()));
+    match value.as_deref().map(str::parse::<usize>) {
+        Some(Ok(n)) if n > 0 => Ok(Some(n)),
+        _ => Err(format!(
+            "{flag} takes a positive count, got {}",
+            value.as_deref().unwrap_or("none")
+        )),
+    }
+}
+
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
     if args.first().map(String::as_str) == Some("--single") {
@@ -503,7 +524,21 @@ fn main() {
     let instruction_mode = take(&mut args, "--instructions");
     // The charts are tracked files: a run rewrites them only when asked.
     let charts = take(&mut args, "--write-charts");
-    let settings = Settings { quick, reps: if quick { 3 } else { 9 }, filters: args };
+    let reps = match take_value(&mut args, "--reps") {
+        Ok(None) => {
+            if quick {
+                3
+            } else {
+                9
+            }
+        }
+        Ok(Some(reps)) => reps,
+        Err(why) => {
+            eprintln!("twinio compare: {why}");
+            std::process::exit(2);
+        }
+    };
+    let settings = Settings { quick, reps, filters: args };
     if syscall_mode || instruction_mode {
         if syscall_mode {
             counted::report(&PINGPONG);
