@@ -110,14 +110,19 @@ fn drain<B: Backend>(io: &mut B, ctx: &mut B::Context) {
         let before = budget;
         while budget > 0 {
             let core = io.core_mut();
-            let Some(index) = core.completed.pop_front(&core.slots) else { break };
+            // SAFETY: `completed` is only used with `core.slots` ("In
+            // range" in `fifo.rs`). So `index` is in range of them, here
+            // and in `complete` below: their length never changes.
+            let Some(index) = (unsafe { core.completed.pop_front(&core.slots) }) else { break };
             // Its node is paused (the twin): neither run nor completed yet.
             if let Some(at) = io.held_until(index) {
                 defer(io.core_mut(), index, at);
                 continue;
             }
             // A known outcome wins; such an operation is never attempted.
-            let result = match io.core().slots[index as usize].outcome {
+            debug_assert!((index as usize) < io.core().slots.len());
+            // SAFETY: `index` is in range (just popped, see above).
+            let result = match unsafe { io.core().slots.get_unchecked(index as usize) }.outcome {
                 Some(result) => result,
                 None => match io.attempt(index) {
                     Attempt::Done(result) => result,
@@ -125,7 +130,8 @@ fn drain<B: Backend>(io: &mut B, ctx: &mut B::Context) {
                 },
             };
             budget -= 1;
-            complete(io, ctx, index, result);
+            // SAFETY: `index` is in range (just popped, see above).
+            unsafe { complete(io, ctx, index, result) };
         }
         if budget == 0 || budget == before || !io.after_progress() {
             break;
@@ -153,8 +159,23 @@ pub(crate) fn release<B: Backend>(core: &mut Core<B>, index: u32) -> Op<B> {
 /// returns it with its op still in it (the caller takes the op out).
 #[inline(always)]
 fn free_slot<B: Backend>(core: &mut Core<B>, index: u32) -> &mut Slot<B> {
-    core.free.push(&mut core.slots, index);
-    let slot = &mut core.slots[index as usize];
+    assert!((index as usize) < core.slots.len(), "slot {index} out of range");
+    // SAFETY: just checked.
+    unsafe { free_slot_in_range(core, index) }
+}
+
+/// [`free_slot`] without the bounds check.
+///
+/// # Safety
+///
+/// `index < core.slots.len()`.
+#[inline(always)]
+unsafe fn free_slot_in_range<B: Backend>(core: &mut Core<B>, index: u32) -> &mut Slot<B> {
+    debug_assert!((index as usize) < core.slots.len());
+    // SAFETY: in range, by the caller's contract.
+    let slot = unsafe { core.slots.get_unchecked_mut(index as usize) };
+    // SAFETY: `slot` is slot `index` of `core.slots`, the free stack's.
+    unsafe { core.free.push_slot(slot, index) };
     slot.place = Place::Free;
     slot.outcome = None;
     slot.generation = slot.generation.wrapping_add(1);
@@ -168,8 +189,12 @@ fn free_slot<B: Backend>(core: &mut Core<B>, index: u32) -> &mut Slot<B> {
 /// op left there is `Op::Free` (profiled: moving the whole op out, as
 /// `release` does, copied its 64 bytes to the stack and back, ~16
 /// instructions per completion).
+///
+/// # Safety
+///
+/// `index < io.core().slots.len()`.
 #[inline(always)]
-pub(crate) fn complete<B: Backend>(
+unsafe fn complete<B: Backend>(
     io: &mut B,
     ctx: &mut B::Context,
     index: u32,
@@ -181,7 +206,8 @@ pub(crate) fn complete<B: Backend>(
     let scope = io.enter_callback(index, &result);
     let core = io.core_mut();
     core.callbacks_run += 1;
-    let op = &mut free_slot(core, index).op;
+    // SAFETY: in range, by the caller's contract.
+    let op = &mut unsafe { free_slot_in_range(core, index) }.op;
     match op {
         Op::Free => unreachable!("a free slot is never queued"),
         &mut Op::Accept { fd, tag, callback } => {
