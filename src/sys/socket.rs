@@ -343,7 +343,7 @@ pub(crate) fn take_error(fd: i32) -> Result<(), Errno> {
 pub(crate) fn recv(fd: i32, buffer: &mut [u8]) -> Result<usize, Errno> {
     #[cfg(target_os = "linux")]
     {
-        let socket = borrow(fd);
+        let socket = borrow(fd)?;
         let flags = rustix::net::RecvFlags::empty();
         retry_eintr_raw(|| rustix::net::recv(socket, &mut *buffer, flags).map(|(n, _)| n))
     }
@@ -362,7 +362,7 @@ pub(crate) fn recv(fd: i32, buffer: &mut [u8]) -> Result<usize, Errno> {
 pub(crate) fn send(fd: i32, buffer: &[u8]) -> Result<usize, Errno> {
     #[cfg(target_os = "linux")]
     {
-        let socket = borrow(fd);
+        let socket = borrow(fd)?;
         let flags = rustix::net::SendFlags::NOSIGNAL;
         retry_eintr_raw(|| rustix::net::send(socket, buffer, flags))
     }
@@ -379,16 +379,19 @@ pub(crate) fn send(fd: i32, buffer: &[u8]) -> Result<usize, Errno> {
     }
 }
 
-/// `fd` as rustix takes a descriptor, for one call.
+/// `fd` as rustix takes a descriptor, for one call. A negative number is
+/// `EBADF`, as the kernel answers it (a `BorrowedFd` may not hold -1).
 #[cfg(target_os = "linux")]
 #[inline(always)]
-fn borrow(fd: i32) -> rustix::fd::BorrowedFd<'static> {
+fn borrow(fd: i32) -> Result<rustix::fd::BorrowedFd<'static>, Errno> {
+    if fd < 0 {
+        return Err(Errno::EBADF);
+    }
     // SAFETY: only I/O safety is at stake, not memory safety: the number
     // is handed to the kernel for the one call and nothing else is done
     // with it (nothing owns or closes it), exactly as the libc call it
-    // replaces did; a closed number fails with `EBADF`. Never -1: submits
-    // refuse negative descriptors.
-    unsafe { rustix::fd::BorrowedFd::borrow_raw(fd) }
+    // replaces did; a closed number fails with `EBADF`.
+    Ok(unsafe { rustix::fd::BorrowedFd::borrow_raw(fd) })
 }
 
 /// [`retry_eintr`] for rustix's calls, which return the errno instead of
@@ -415,6 +418,16 @@ mod tests {
         for text in ["127.0.0.1:8080", "[::1]:443", "0.0.0.0:0", "[fe80::1%2]:9"] {
             let address: SocketAddr = text.parse().unwrap();
             assert_eq!(RawAddr::from_std(&address).to_std(), Some(address));
+        }
+    }
+
+    /// A negative descriptor is `EBADF`, as from the kernel, not a panic
+    /// (rustix's descriptor type may not hold -1).
+    #[test]
+    fn negative_descriptors_are_ebadf() {
+        for fd in [-1, -2, i32::MIN] {
+            assert_eq!(recv(fd, &mut [0; 4]), Err(Errno::EBADF));
+            assert_eq!(send(fd, &[0; 4]), Err(Errno::EBADF));
         }
     }
 }
