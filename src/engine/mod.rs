@@ -192,7 +192,10 @@ static NEXT_IO: AtomicU32 = AtomicU32::new(1);
 pub(crate) struct Core<B: Backend> {
     /// This IO's identity, stamped on every `OpId` and `EventId`.
     pub id: u32,
-    pub slots: Vec<Slot<B>>,
+    /// A boxed slice, whose length never changes once made: an index
+    /// checked against it once stays in range (see "In range" in
+    /// `fifo.rs`).
+    pub slots: Box<[Slot<B>]>,
     pub links: Vec<Link>,
     pub free: FreeStack,
     /// Operations to run now: fresh submits, ops the world made ready,
@@ -225,6 +228,8 @@ impl<B: Backend> Core<B> {
         let mut slots = Vec::new();
         slots.try_reserve_exact(count).ok()?;
         slots.extend((0..count).map(|_| Slot::new()));
+        // The capacity is exact: the allocation is kept as it is.
+        let mut slots = slots.into_boxed_slice();
         let free = FreeStack::full(&mut slots);
         let mut links = Vec::new();
         links.try_reserve_exact(count).ok()?;

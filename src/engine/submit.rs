@@ -53,13 +53,20 @@ pub(crate) fn check_within_data_file(offset: u64, len: usize, size: u64) -> Resu
     }
 }
 
+/// A slot index just taken from the free stack by `take_slot`, the only
+/// maker: below the length of the slots of the IO it was taken from (see
+/// "In range" in `fifo.rs`), the IO the same submit then fills it in.
+#[derive(Clone, Copy)]
+struct Taken(u32);
+
 /// Whether a submit may be accepted, and the free slot it takes.
 #[inline(always)]
-fn take_slot<B: Backend>(io: &mut B) -> Result<(u32, B::SlotData), SubmitError> {
+fn take_slot<B: Backend>(io: &mut B) -> Result<(Taken, B::SlotData), SubmitError> {
     let data = io.admit()?;
     let core = io.core_mut();
-    let index = core.free.pop(&core.slots).ok_or(SubmitError::NoFreeSlot)?;
-    Ok((index, data))
+    // SAFETY: the free stack is only used with `core.slots` ("In range").
+    let index = unsafe { core.free.pop(&core.slots) }.ok_or(SubmitError::NoFreeSlot)?;
+    Ok((Taken(index), data))
 }
 
 /// Fills free slot `index` with `op`, at `place` (the caller links it
@@ -70,13 +77,15 @@ fn take_slot<B: Backend>(io: &mut B) -> Result<(u32, B::SlotData), SubmitError> 
 #[inline(always)]
 fn occupy<B: Backend>(
     io: &mut B,
-    index: u32,
+    Taken(index): Taken,
     data: B::SlotData,
     op: Op<B>,
     place: Place<B::Wait>,
 ) -> OpId {
     let core = io.core_mut();
-    let slot = &mut core.slots[index as usize];
+    debug_assert!((index as usize) < core.slots.len());
+    // SAFETY: a `Taken` is in range of this IO's slots.
+    let slot = unsafe { core.slots.get_unchecked_mut(index as usize) };
     debug_assert!(matches!(slot.op, Op::Free) && slot.place == Place::Free);
     debug_assert!(slot.outcome.is_none());
     // The free slot holds `Op::Free`, which owns nothing: forgetting it
@@ -89,19 +98,21 @@ fn occupy<B: Backend>(
 
 /// Queues `op` on `completed`: it is tried first, when the FIFO drains.
 #[inline(always)]
-fn queue<B: Backend>(io: &mut B, index: u32, data: B::SlotData, op: Op<B>) -> OpId {
-    let id = occupy(io, index, data, op, Place::Completed);
+fn queue<B: Backend>(io: &mut B, taken: Taken, data: B::SlotData, op: Op<B>) -> OpId {
+    let id = occupy(io, taken, data, op, Place::Completed);
     let core = io.core_mut();
-    core.completed.push_back(&mut core.slots, index);
-    io.submitted(index);
+    // SAFETY: a `Taken` is in range of this IO's slots, and so is every
+    // index on `completed` ("In range").
+    unsafe { core.completed.push_back_in_range(&mut core.slots, taken.0) };
+    io.submitted(taken.0);
     id
 }
 
 /// Submits an operation that owns no buffer.
 #[inline]
 pub(crate) fn plain<B: Backend>(io: &mut B, op: Op<B>) -> Result<OpId, SubmitError> {
-    let (index, data) = take_slot(io)?;
-    Ok(queue(io, index, data, op))
+    let (taken, data) = take_slot(io)?;
+    Ok(queue(io, taken, data, op))
 }
 
 /// Validates a buffer range and submits the op `make` builds from it,
@@ -123,12 +134,12 @@ pub(crate) fn span<B: Backend>(
     };
     // The slot is taken before the op is built, so a refusal hands the
     // buffer back without building (and unpacking) an op.
-    let (index, data) = match take_slot(io) {
+    let (taken, data) = match take_slot(io) {
         Ok(taken) => taken,
         Err(error) => return Err(Rejected { error, returned: buffer }),
     };
     let span = Span::new(buffer, start, end).expect("check_span checked the range");
-    Ok(queue(io, index, data, make(fd.raw(), span)))
+    Ok(queue(io, taken, data, make(fd.raw(), span)))
 }
 
 /// Arms a timeout `ns` from now. A zero timeout is due now, but only
@@ -140,19 +151,19 @@ pub(crate) fn timeout<B: Backend>(
     tag: u64,
     callback: Callback<B, TimeoutDone>,
 ) -> Result<OpId, SubmitError> {
-    let (index, data) = take_slot(io)?;
+    let (taken, data) = take_slot(io)?;
     let deadline = io.deadline_after(Some(&data), ns);
-    let id = occupy(io, index, data, Op::Timeout { tag, callback }, Place::Timer);
-    io.core_mut().timers.push(index, deadline);
-    io.submitted(index);
+    let id = occupy(io, taken, data, Op::Timeout { tag, callback }, Place::Timer);
+    io.core_mut().timers.push(taken.0, deadline);
+    io.submitted(taken.0);
     Ok(id)
 }
 
 /// Takes a slot for a listener of a user event (see `events.rs`).
 #[inline]
 pub(crate) fn listener_slot<B: Backend>(io: &mut B, op: Op<B>) -> Result<(u32, OpId), SubmitError> {
-    let (index, data) = take_slot(io)?;
+    let (taken, data) = take_slot(io)?;
     // Placed by the caller: on `completed` or as the event's listener.
-    let id = occupy(io, index, data, op, Place::Completed);
-    Ok((index, id))
+    let id = occupy(io, taken, data, op, Place::Completed);
+    Ok((taken.0, id))
 }

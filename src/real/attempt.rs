@@ -194,7 +194,9 @@ impl<C> IO<C> {
         let mut found = false;
         let mut at = self.core.completed.front();
         while let Some(index) = at {
-            at = crate::engine::Fifo::next(&self.core.slots, index);
+            // SAFETY: `index` is queued on `completed`, which is only used
+            // with `core.slots` ("In range" in `engine/fifo.rs`).
+            at = unsafe { crate::engine::Fifo::next(&self.core.slots, index) };
             let slot = &mut self.core.slots[index as usize];
             if slot.op.socket_fd() == Some(fd) {
                 found = true;

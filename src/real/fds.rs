@@ -301,12 +301,16 @@ pub(crate) fn wake_list<C>(
     let mut at = list.front();
     while let Some(index) = at {
         woken += 1;
-        let slot = &mut slots[index as usize];
+        debug_assert!((index as usize) < slots.len());
+        // SAFETY: `index` is queued on a descriptor's list, which is only
+        // used with `core.slots` ("In range" in `engine/fifo.rs`).
+        let slot = unsafe { slots.get_unchecked_mut(index as usize) };
         slot.place = Place::Completed;
         if let Some(errno) = outcome {
             slot.outcome = Some(Err(errno));
         }
-        at = Fifo::next(slots, index);
+        // SAFETY: as above.
+        at = unsafe { Fifo::next(slots, index) };
     }
     core.completed.append(slots, list);
     woken
