@@ -339,7 +339,12 @@ pub(crate) fn take_error(fd: i32) -> Result<(), Errno> {
 /// Receives into `buffer`. On Linux through rustix's direct system call:
 /// the same `recvfrom` libc's wrapper makes, without the wrapper and the
 /// errno round trip (profiled: ~12 instructions a call).
-#[inline]
+///
+/// Always inlined: on the development machine the `syscall` instruction
+/// inline in the engine's pass cut a fifth of the kernel time of a
+/// 64-connection round trip, and the same call out of line lost all of it
+/// (measured; why is not known, see docs/benchmarks.md).
+#[inline(always)]
 pub(crate) fn recv(fd: i32, buffer: &mut [u8]) -> Result<usize, Errno> {
     #[cfg(target_os = "linux")]
     {
@@ -357,8 +362,9 @@ pub(crate) fn recv(fd: i32, buffer: &mut [u8]) -> Result<usize, Errno> {
 /// is `EPIPE` on every system, as Linux answers (Apple and the BSDs say
 /// `ENOTCONN`).
 ///
-/// On Linux through rustix's direct system call, as [`recv`].
-#[inline]
+/// On Linux through rustix's direct system call, as [`recv`], and always
+/// inlined for the same reason.
+#[inline(always)]
 pub(crate) fn send(fd: i32, buffer: &[u8]) -> Result<usize, Errno> {
     #[cfg(target_os = "linux")]
     {
