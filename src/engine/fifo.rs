@@ -28,6 +28,18 @@ use super::Backend;
 use super::op::Slot;
 use crate::list::NONE;
 
+/// The link of slot `index`: what follows it in whichever list holds it.
+///
+/// # Safety
+///
+/// `index` is below `slots.len()` (see "In range").
+#[inline(always)]
+unsafe fn link_of<B: Backend>(slots: &[Slot<B>], index: u32) -> u32 {
+    debug_assert!((index as usize) < slots.len());
+    // SAFETY: in range, by the caller's contract.
+    unsafe { slots.get_unchecked(index as usize) }.next
+}
+
 /// `tail` means something only while `head` is not `NONE`: emptiness is
 /// told by `head` alone, so a pop that empties the FIFO leaves `tail`
 /// stale instead of resetting it (profiled: ~3 instructions a pop).
@@ -92,9 +104,8 @@ impl Fifo {
         if index == NONE {
             return None;
         }
-        debug_assert!((index as usize) < slots.len());
         // SAFETY: the head is queued, so in range (the contract).
-        self.head = unsafe { slots.get_unchecked(index as usize) }.next;
+        self.head = unsafe { link_of(slots, index) };
         Some(index)
     }
 
@@ -147,9 +158,8 @@ impl Fifo {
     /// `index` is below `slots.len()` (it is queued: see "In range").
     #[inline]
     pub(crate) unsafe fn next<B: Backend>(slots: &[Slot<B>], index: u32) -> Option<u32> {
-        debug_assert!((index as usize) < slots.len());
         // SAFETY: in range, by the caller's contract.
-        let next = unsafe { slots.get_unchecked(index as usize) }.next;
+        let next = unsafe { link_of(slots, index) };
         (next != NONE).then_some(next)
     }
 }
@@ -206,9 +216,8 @@ impl FreeStack {
         if index == NONE {
             return None;
         }
-        debug_assert!((index as usize) < slots.len());
         // SAFETY: on the stack, so in range (the contract).
-        self.head = unsafe { slots.get_unchecked(index as usize) }.next;
+        self.head = unsafe { link_of(slots, index) };
         self.len -= 1;
         Some(index)
     }
