@@ -37,15 +37,22 @@ pub(crate) fn retry_eintr<T: Copy + PartialEq + From<i8>>(
         if rc != T::from(-1) {
             return Ok(rc);
         }
-        let raw = last_errno();
-        // `EAGAIN` is the common failure on a non-blocking socket (every
-        // try-first read that finds nothing): skip the errno table for it.
-        if raw == libc::EAGAIN {
-            return Err(Errno::EAGAIN);
+        if let Some(errno) = failure(last_errno()) {
+            return Err(errno);
         }
-        if raw != libc::EINTR {
-            return Err(Errno::from_raw(raw));
-        }
+    }
+}
+
+/// What a call that failed with `raw` reports; `None` for `EINTR`, which
+/// is tried again. Every retrying syscall wrapper decides through here.
+#[inline(always)]
+pub(crate) fn failure(raw: i32) -> Option<Errno> {
+    match raw {
+        // The common failure on a non-blocking socket (every try-first
+        // read that finds nothing): no trip through the errno table.
+        libc::EAGAIN => Some(Errno::EAGAIN),
+        libc::EINTR => None,
+        raw => Some(Errno::from_raw(raw)),
     }
 }
 

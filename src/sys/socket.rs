@@ -408,9 +408,11 @@ fn retry_eintr_raw<T>(mut call: impl FnMut() -> rustix::io::Result<T>) -> Result
     loop {
         match call() {
             Ok(value) => return Ok(value),
-            Err(rustix::io::Errno::AGAIN) => return Err(Errno::EAGAIN),
-            Err(rustix::io::Errno::INTR) => {}
-            Err(errno) => return Err(Errno::from_raw(errno.raw_os_error())),
+            Err(errno) => {
+                if let Some(errno) = super::failure(errno.raw_os_error()) {
+                    return Err(errno);
+                }
+            }
         }
     }
 }
